@@ -1,0 +1,166 @@
+//! ZooKeeper's path rules, exactly as the server's `PathUtils.validatePath` applies them, so a
+//! bad path is refused before anything is sent and with the rule it broke.
+
+use std::fmt;
+
+/// Which path rule was broken, and where (`at` counts UTF-16 code units, as the server does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathError {
+    /// The path is empty.
+    Empty,
+    /// The path does not start with `/`.
+    NotAbsolute,
+    /// A path other than `/` ends with `/`.
+    TrailingSlash,
+    /// A NUL character.
+    NullCharacter { at: usize },
+    /// Two slashes in a row: an empty node name.
+    EmptySegment { at: usize },
+    /// `.` or `..` as a whole node name.
+    RelativeSegment { at: usize },
+    /// A character ZooKeeper refuses in names: controls U+0001–U+001F and U+007F–U+009F,
+    /// U+D800–U+F8FF (so anything outside the Basic Multilingual Plane, which Java holds as
+    /// surrogates, and the private-use area), and U+FFF0–U+FFFF.
+    InvalidCharacter { ch: char, at: usize },
+}
+
+impl PathError {
+    /// A short name of the rule, for messages and tests.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            PathError::Empty => "path must not be empty",
+            PathError::NotAbsolute => "path must start with /",
+            PathError::TrailingSlash => "path must not end with /",
+            PathError::NullCharacter { .. } => "null character not allowed",
+            PathError::EmptySegment { .. } => "empty node name (//) not allowed",
+            PathError::RelativeSegment { .. } => "relative paths (. or ..) not allowed",
+            PathError::InvalidCharacter { .. } => "invalid character",
+        }
+    }
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathError::NullCharacter { at } | PathError::EmptySegment { at } | PathError::RelativeSegment { at } => {
+                write!(f, "{} @{at}", self.rule())
+            }
+            PathError::InvalidCharacter { ch, at } => {
+                write!(f, "{} {:?} (U+{:04X}) @{at}", self.rule(), ch, *ch as u32)
+            }
+            _ => f.write_str(self.rule()),
+        }
+    }
+}
+
+impl std::error::Error for PathError {}
+
+fn invalid_unit(u: u16) -> bool {
+    (0x0001..=0x001f).contains(&u) || (0x007f..=0x009f).contains(&u) || (0xd800..=0xf8ff).contains(&u) || u >= 0xfff0
+}
+
+/// Validates a node path. For a sequential create pass `sequential = true`: ZooKeeper appends
+/// the counter, so the path is checked as `path + "1"` and a prefix such as `/queue/` is fine.
+pub fn validate_path(path: &str, sequential: bool) -> Result<(), PathError> {
+    // Work on UTF-16 units like the server, so positions and surrogate rules match it.
+    let mut units: Vec<u16> = path.encode_utf16().collect();
+    if sequential {
+        units.push(u16::from(b'1'));
+    }
+    let len = units.len();
+    if len == 0 {
+        return Err(PathError::Empty);
+    }
+    if units[0] != u16::from(b'/') {
+        return Err(PathError::NotAbsolute);
+    }
+    if len == 1 {
+        return Ok(());
+    }
+    if units[len - 1] == u16::from(b'/') {
+        return Err(PathError::TrailingSlash);
+    }
+    let slash = u16::from(b'/');
+    let dot = u16::from(b'.');
+    let ends_segment = |i: usize| i + 1 == len || units[i + 1] == slash;
+    for i in 1..len {
+        let c = units[i];
+        let last = units[i - 1];
+        if c == 0 {
+            return Err(PathError::NullCharacter { at: i });
+        } else if c == slash && last == slash {
+            return Err(PathError::EmptySegment { at: i });
+        } else if c == dot && last == dot {
+            if units[i - 2] == slash && ends_segment(i) {
+                return Err(PathError::RelativeSegment { at: i });
+            }
+        } else if c == dot {
+            if last == slash && ends_segment(i) {
+                return Err(PathError::RelativeSegment { at: i });
+            }
+        } else if invalid_unit(c) {
+            let ch = char::decode_utf16([c]).next().and_then(Result::ok).unwrap_or(char::REPLACEMENT_CHARACTER);
+            // For a surrogate, report the real character it belongs to.
+            let ch = if (0xd800..=0xdfff).contains(&c) {
+                char::decode_utf16(units[i..].iter().copied().take(2)).next().and_then(Result::ok).unwrap_or(ch)
+            } else {
+                ch
+            };
+            return Err(PathError::InvalidCharacter { ch, at: i });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(path: &str) -> Result<(), &'static str> {
+        validate_path(path, false).map_err(|e| e.rule())
+    }
+
+    #[test]
+    fn accepts_valid_paths() {
+        for p in ["/", "/a", "/a/b/c", "/a.b", "/..a", "/a..", "/.a/b", "/zookeeper", "/é/ü", "/a b"] {
+            assert_eq!(validate_path(p, false), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn each_rule_is_named() {
+        assert_eq!(rule(""), Err("path must not be empty"));
+        assert_eq!(rule("a"), Err("path must start with /"));
+        assert_eq!(rule("/a/"), Err("path must not end with /"));
+        assert_eq!(rule("/a\0b"), Err("null character not allowed"));
+        assert_eq!(rule("/a//b"), Err("empty node name (//) not allowed"));
+        assert_eq!(rule("/a/./b"), Err("relative paths (. or ..) not allowed"));
+        assert_eq!(rule("/a/../b"), Err("relative paths (. or ..) not allowed"));
+        assert_eq!(rule("/a/."), Err("relative paths (. or ..) not allowed"));
+        assert_eq!(rule("/a/.."), Err("relative paths (. or ..) not allowed"));
+        assert_eq!(rule("/."), Err("relative paths (. or ..) not allowed"));
+        assert_eq!(rule("/a\u{1}"), Err("invalid character"));
+        assert_eq!(rule("/a\u{7f}"), Err("invalid character"));
+        assert_eq!(rule("/a\u{9f}"), Err("invalid character"));
+        assert_eq!(rule("/a\u{e000}"), Err("invalid character"));
+        assert_eq!(rule("/a\u{fff0}"), Err("invalid character"));
+        assert_eq!(rule("/a\u{1F600}"), Err("invalid character"));
+    }
+
+    #[test]
+    fn reports_positions_and_characters() {
+        assert_eq!(validate_path("/ab//c", false), Err(PathError::EmptySegment { at: 4 }));
+        assert_eq!(validate_path("/a\u{1F600}", false), Err(PathError::InvalidCharacter { ch: '\u{1F600}', at: 2 }));
+        assert_eq!(validate_path("/a\u{1}", false).unwrap_err().to_string(), "invalid character '\\u{1}' (U+0001) @2");
+    }
+
+    #[test]
+    fn sequential_prefix_may_end_with_slash() {
+        assert_eq!(validate_path("/queue/", true), Ok(()));
+        assert_eq!(validate_path("/queue/", false), Err(PathError::TrailingSlash));
+        assert_eq!(validate_path("/queue/job-", true), Ok(()));
+        assert!(validate_path("/a//", true).is_err());
+        // "/a/." + "1" is a valid name ".1"; the server agrees.
+        assert_eq!(validate_path("/a/.", true), Ok(()));
+    }
+}
