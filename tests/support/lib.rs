@@ -1,1 +1,82 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests and examples: one real ZooKeeper per test binary,
+//! and a fresh chrooted client per test so tests never see each other's nodes and can run in
+//! parallel.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use zk_dsl::testing::{scaled, ZkServer};
+use zk_dsl::Client;
+
+/// The server shared by every test of one test binary, started on first use. It lives until
+/// the process exits; the harness's watchdog then stops the JVM.
+pub fn server() -> &'static ZkServer {
+    static SERVER: OnceLock<ZkServer> = OnceLock::new();
+    SERVER.get_or_init(|| match ZkServer::builder().extended_types(true).start() {
+        Ok(server) => server,
+        // Tests cannot run without a server; say exactly why.
+        Err(e) => panic!("cannot start ZooKeeper for the tests: {e}"),
+    })
+}
+
+/// A test timeout: `base` scaled by `ZK_TEST_TIMEOUT_SCALE`.
+pub fn timeout(base: Duration) -> Duration {
+    scaled(base)
+}
+
+/// The usual wait for something that should happen promptly.
+pub fn patience() -> Duration {
+    scaled(Duration::from_secs(10))
+}
+
+/// A name no other test (or run) uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}-{}-{}-{:08x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), fastrand::u32(..))
+}
+
+/// A test's own corner of the server: a fresh persistent root and a client chrooted to it.
+pub struct TestEnv {
+    /// Chrooted to `root`.
+    pub client: Client,
+    /// The absolute path of the root node.
+    pub root: String,
+    /// The connection string of `client` (server address plus chroot).
+    pub connect_string: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let server = server();
+        let root = format!("/{}", unique("t"));
+        let admin = connect(&server.connect_string()).await;
+        admin.create(root.as_str()).persistent().await.expect("create the test root");
+        admin.close().await.expect("close the admin client");
+        let connect_string = format!("{}{root}", server.connect_string());
+        let client = connect(&connect_string).await;
+        TestEnv { client, root, connect_string }
+    }
+
+    /// Another session on the same chroot.
+    pub async fn another_client(&self) -> Client {
+        connect(&self.connect_string).await
+    }
+}
+
+/// Connects with test-friendly timeouts.
+pub async fn connect(connect_string: &str) -> Client {
+    Client::connect(connect_string)
+        .session_timeout(Duration::from_secs(10))
+        .connect_timeout(patience())
+        .await
+        .unwrap_or_else(|e| panic!("connect to {connect_string}: {e}\n{}", server().log_tail(30)))
+}
+
+/// Awaits `f` or fails the test after `patience()`.
+pub async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(patience(), f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}

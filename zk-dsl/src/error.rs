@@ -53,6 +53,9 @@ pub enum Error {
     Io { context: String, source: Arc<io::Error> },
     /// The server sent something that is not valid ZooKeeper protocol. The connection is closed.
     Protocol { reason: String },
+    /// A transaction (multi) was rolled back because its operation number `index` (from 0)
+    /// failed with `source`, which names that operation and its path.
+    TransactionFailed { index: usize, source: Box<Error> },
 }
 
 impl Error {
@@ -82,6 +85,7 @@ impl Error {
     /// ZooKeeper's error code for this error, where it has one.
     pub fn code(&self) -> Option<ErrorCode> {
         Some(match self {
+            Error::TransactionFailed { source, .. } => return source.code(),
             Error::NoNode { .. } => ErrorCode::NoNode,
             Error::NodeExists { .. } => ErrorCode::NodeExists,
             Error::BadVersion { .. } => ErrorCode::BadVersion,
@@ -115,6 +119,7 @@ impl Error {
             | Error::AuthFailed { op, .. }
             | Error::Timeout { op, .. }
             | Error::InvalidArgument { op, .. } => Some(*op),
+            Error::TransactionFailed { source, .. } => source.op(),
             _ => None,
         }
     }
@@ -138,6 +143,7 @@ impl Error {
             | Error::InvalidPath { path, .. }
             | Error::InvalidArgument { path, .. }
             | Error::Codec { path, .. } => Some(path),
+            Error::TransactionFailed { source, .. } => source.path(),
             _ => None,
         }
     }
@@ -191,6 +197,9 @@ impl fmt::Display for Error {
             }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Protocol { reason } => write!(f, "protocol error: {reason}"),
+            Error::TransactionFailed { index, source } => {
+                write!(f, "transaction rolled back: operation {index} failed: {source}")
+            }
             other => {
                 let what = match other {
                     Error::NoNode { .. } => "no such node",
@@ -222,6 +231,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source.as_ref()),
             Error::InvalidPath { reason, .. } => Some(reason),
+            Error::TransactionFailed { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

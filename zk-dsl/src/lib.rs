@@ -5,10 +5,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+pub mod acl;
+pub mod client;
+pub mod codec;
+pub mod data;
 pub mod error;
 pub mod proto;
+pub mod session;
+pub mod util;
+pub mod watch;
 
+pub use client::{Call, Client, Connect, NodeData, OpResult, Pending, ReadResult, WatchFuture, WatchStream};
+pub use codec::{CodecError, ToZNodeBytes, ZNodeData};
 pub use error::{Error, Result};
+pub use proto::{Acl, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType};
+pub use session::{SessionEvent, SessionState};
+pub use watch::WatchedEvent;
 
 #[cfg(feature = "testing")]
 pub mod testing;

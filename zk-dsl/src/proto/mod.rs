@@ -7,6 +7,7 @@
 //! Layout: [`jute`] (primitives), [`codes`] (typed enums), [`records`] (handshake, headers,
 //! Stat, ACL), [`requests`] and [`responses`] (operation bodies), [`multi`], [`path`], [`frame`].
 
+pub mod any;
 pub mod codes;
 pub mod frame;
 pub mod jute;

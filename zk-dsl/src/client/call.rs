@@ -1,0 +1,412 @@
+//! The machinery every builder shares.
+//!
+//! An operation ([`Op`]) knows how to encode its request and decode its reply. [`Call`] pairs
+//! it with a client and gives every builder the same three ways to run:
+//!
+//! * `.await` — dispatch and wait (builders are `IntoFuture`);
+//! * `.send()` — dispatch now and get a [`Pending`] handle (the seed's promise), so many
+//!   requests can be in flight while the caller goes on;
+//! * `.callback(f)` — dispatch now, run `f` with the result on the dispatcher thread (in wire
+//!   order with watch callbacks), and still get the handle.
+//!
+//! Dispatch happens when `send`/`callback`/`into_future` is called, not when the future is first
+//! polled, so requests go out in the order the program issued them.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::sync::oneshot;
+
+use super::Client;
+use crate::error::Error;
+use crate::proto::{encode_request, Encode, OpCode};
+use crate::session::chroot::Chroot;
+use crate::session::request::{complete, Command, Completion, RawReply, Request, WatchAction};
+use crate::session::state::StateHub;
+use crate::watch::registry::WatchFn;
+use crate::watch::{WatchedEvent, Watcher};
+
+/// What a reply is decoded with: the request's op and path (for errors) and the chroot (for
+/// paths in the reply).
+#[derive(Debug, Clone)]
+pub struct ReplyContext {
+    pub op: OpCode,
+    pub path: String,
+    pub chroot: Chroot,
+    /// For multi and multiRead: each op and path, so a failure names the op that failed.
+    pub parts: Vec<(OpCode, String)>,
+}
+
+impl ReplyContext {
+    /// The error for a non-zero reply code.
+    pub fn server_error(&self, err: i32) -> Error {
+        Error::from_server(err, self.op, &self.path)
+    }
+
+    /// The error of part `index` of a multi or multiRead.
+    pub fn part_error(&self, index: usize, code: i32) -> Error {
+        match self.parts.get(index) {
+            Some((op, path)) => Error::from_server(code, *op, path),
+            None => Error::from_server(code, self.op, &self.path),
+        }
+    }
+
+    /// Fails on a non-zero code, else hands back the body.
+    pub fn ok(&self, reply: RawReply) -> Result<bytes::Bytes, Error> {
+        if reply.err == 0 {
+            Ok(reply.body)
+        } else {
+            Err(self.server_error(reply.err))
+        }
+    }
+
+    /// Decodes a whole reply body as `T`.
+    pub fn decode<T: crate::proto::Decode>(&self, body: bytes::Bytes, record: &'static str) -> Result<T, Error> {
+        crate::proto::decode_exact(body, record).map_err(|e| Error::decode(self.op, &self.path, e))
+    }
+}
+
+/// One ZooKeeper operation: how to check, encode and decode it.
+pub trait Op: Send + Sized + 'static {
+    type Output: Send + 'static;
+
+    fn opcode(&self) -> OpCode;
+
+    /// The client path the operation is about (for errors; `""` when there is none).
+    fn path(&self) -> &str;
+
+    /// Refuses bad input before anything is sent (path rules by default).
+    fn validate(&self) -> Result<(), Error> {
+        crate::proto::validate_path(self.path(), false)
+            .map_err(|reason| Error::InvalidPath { path: self.path().to_owned(), reason })
+    }
+
+    /// Encodes the request body, with paths through `chroot` (nothing for header-only requests).
+    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot);
+
+    /// Roughly how many bytes the body takes, to size the frame buffer once.
+    fn size_hint(&self) -> usize {
+        self.path().len()
+    }
+
+    /// For multi and multiRead: each part's op and path (see [`ReplyContext::parts`]).
+    fn parts(&self) -> Vec<(OpCode, String)> {
+        Vec::new()
+    }
+
+    /// The watch to register or remove when the reply comes back.
+    fn take_watch(&mut self) -> Option<WatchAction> {
+        None
+    }
+
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error>;
+}
+
+/// An operation about to be sent: options are methods on it (see each op's module).
+#[must_use = "a call does nothing until it is awaited, sent or given a callback"]
+pub struct Call<'c, O> {
+    pub(crate) client: &'c Client,
+    pub(crate) op: O,
+}
+
+impl<O: std::fmt::Debug> std::fmt::Debug for Call<'_, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").field("op", &self.op).finish()
+    }
+}
+
+impl<'c, O: Op> Call<'c, O> {
+    pub(crate) fn new(client: &'c Client, op: O) -> Self {
+        Call { client, op }
+    }
+
+    /// Dispatches the request now and returns a handle to its result.
+    pub fn send(self) -> Pending<O::Output> {
+        let (tx, rx) = oneshot::channel();
+        let ctx = self.context();
+        let hub = self.client.inner.hub.clone();
+        self.dispatch(&ctx, Completion::Future(tx));
+        Pending { state: State::Raw { rx, ctx, decode: O::decode, hub } }
+    }
+
+    /// Dispatches the request now; `f` runs with the result on the dispatcher thread (in wire
+    /// order with watch callbacks and other callbacks). The returned handle resolves to the same
+    /// result.
+    pub fn callback<F>(self, f: F) -> Pending<O::Output>
+    where
+        F: FnOnce(&Result<O::Output, Error>) + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let ctx = self.context();
+        let callback_ctx = ctx.clone();
+        let completion = Completion::Callback(Box::new(move |raw: Result<RawReply, Error>| {
+            let result = match raw {
+                Ok(reply) => O::decode(reply, &callback_ctx),
+                Err(e) => Err(e.for_request(callback_ctx.op, &callback_ctx.path)),
+            };
+            f(&result);
+            let _ = tx.send(result);
+        }));
+        self.dispatch(&ctx, completion);
+        Pending { state: State::Typed { rx } }
+    }
+
+    fn context(&self) -> ReplyContext {
+        ReplyContext {
+            op: self.op.opcode(),
+            path: self.op.path().to_owned(),
+            chroot: self.client.inner.chroot.clone(),
+            parts: self.op.parts(),
+        }
+    }
+
+    /// Validates, encodes and queues the request. A request refused here (bad path, too large,
+    /// session over) is completed with the error through the same completion, so futures and
+    /// callbacks see it exactly like a server's refusal.
+    fn dispatch(mut self, ctx: &ReplyContext, completion: Completion) {
+        let inner = &self.client.inner;
+        if let Err(e) = self.op.validate() {
+            return complete(&inner.dispatcher, completion, Err(e));
+        }
+        let mut frame = BytesMut::with_capacity(self.op.size_hint() + 64);
+        let body = OpBody(&self.op, &inner.chroot);
+        if let Err(e) = encode_request(&mut frame, 0, ctx.op, Some(&body), inner.max_packet) {
+            return complete(&inner.dispatcher, completion, Err(Error::frame(ctx.op, &ctx.path, e)));
+        }
+        let request = Request { frame: frame.freeze(), op: ctx.op, watch: self.op.take_watch(), completion };
+        inner.submit(Command::Request(request));
+    }
+}
+
+/// An op's body, encoded straight into the frame.
+struct OpBody<'a, O>(&'a O, &'a Chroot);
+
+impl<O: Op> Encode for OpBody<'_, O> {
+    fn encode(&self, buf: &mut BytesMut) {
+        self.0.encode_body(buf, self.1);
+    }
+}
+
+impl<'c, O: Op> IntoFuture for Call<'c, O> {
+    type Output = Result<O::Output, Error>;
+    type IntoFuture = Pending<O::Output>;
+
+    fn into_future(self) -> Pending<O::Output> {
+        self.send()
+    }
+}
+
+enum State<T> {
+    Raw {
+        rx: oneshot::Receiver<Result<RawReply, Error>>,
+        ctx: ReplyContext,
+        decode: fn(RawReply, &ReplyContext) -> Result<T, Error>,
+        hub: Arc<StateHub>,
+    },
+    Typed {
+        rx: oneshot::Receiver<Result<T, Error>>,
+    },
+}
+
+/// A dispatched request: resolves to its result. Dropping it does not cancel the request (it
+/// is already on its way); the result is then discarded.
+#[must_use = "the request is sent; await the handle to see its result"]
+pub struct Pending<T> {
+    state: State<T>,
+}
+
+impl<T> std::fmt::Debug for Pending<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending")
+    }
+}
+
+impl<T> Pending<T> {
+    /// A handle for a raw reply decoded with `decode` when it arrives.
+    pub(crate) fn raw(
+        rx: oneshot::Receiver<Result<RawReply, Error>>,
+        ctx: ReplyContext,
+        decode: fn(RawReply, &ReplyContext) -> Result<T, Error>,
+        hub: Arc<StateHub>,
+    ) -> Pending<T> {
+        Pending { state: State::Raw { rx, ctx, decode, hub } }
+    }
+}
+
+/// The session task dropped the request without answering: it ended. Say how.
+fn ended(hub: &StateHub, op: OpCode, path: &str) -> Error {
+    super::terminal_error(hub.state(), op, path)
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // No field is structurally pinned: receivers are Unpin.
+        let this = self.get_mut();
+        match &mut this.state {
+            State::Raw { rx, ctx, decode, hub } => match Pin::new(rx).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(Ok(reply))) => Poll::Ready(decode(reply, ctx)),
+                Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(e.for_request(ctx.op, &ctx.path))),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(ended(hub, ctx.op, &ctx.path))),
+            },
+            State::Typed { rx } => match Pin::new(rx).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(result)) => Poll::Ready(result),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::Closed { op: OpCode::Error, path: String::new() })),
+            },
+        }
+    }
+}
+
+/// The watch options shared by exists, get_data and children.
+pub trait Watchable {
+    fn watch_slot(&mut self) -> &mut Option<Watcher>;
+}
+
+impl<'c, O: Op + Watchable> Call<'c, O> {
+    /// Leaves a one-shot watch that notifies the session's default watcher (the seed's
+    /// `:watch? true`).
+    pub fn watch(mut self) -> Self {
+        *self.op.watch_slot() = Some(Watcher::Default);
+        self
+    }
+
+    /// Leaves a one-shot watch that calls `f` on the dispatcher thread (the seed's `:watcher`).
+    pub fn watcher(mut self, f: impl Fn(WatchedEvent) + Send + Sync + 'static) -> Self {
+        *self.op.watch_slot() = Some(Watcher::Callback(Arc::new(f)));
+        self
+    }
+
+    /// Like [`watcher`](Self::watcher) with a shared callback, so registering the same one on
+    /// several paths (or twice on one) notifies it once per event, as Java's watcher sets do.
+    pub fn watcher_shared(mut self, f: WatchFn) -> Self {
+        *self.op.watch_slot() = Some(Watcher::Callback(f));
+        self
+    }
+
+    /// Leaves a one-shot watch you can `.await`: the result comes with a [`WatchFuture`].
+    pub fn with_watch(mut self) -> Call<'c, WithWatch<O>> {
+        let (tx, rx) = oneshot::channel();
+        *self.op.watch_slot() = Some(Watcher::Oneshot(tx));
+        Call { client: self.client, op: WithWatch { inner: self.op, rx: Some(rx) } }
+    }
+}
+
+/// An op whose result comes with an awaitable watch.
+pub struct WithWatch<O> {
+    inner: O,
+    rx: Option<oneshot::Receiver<WatchedEvent>>,
+}
+
+impl<O: std::fmt::Debug> std::fmt::Debug for WithWatch<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithWatch").field("inner", &self.inner).finish()
+    }
+}
+
+impl<'c, O: Op> Call<'c, WithWatch<O>> {
+    /// Dispatches now; resolves to the result and its watch.
+    pub fn send(mut self) -> WatchedPending<O::Output> {
+        let rx = self.op.rx.take();
+        let inner = Call { client: self.client, op: WithWatchInner(self.op) };
+        WatchedPending { pending: inner.send(), rx }
+    }
+}
+
+impl<'c, O: Op> IntoFuture for Call<'c, WithWatch<O>> {
+    type Output = Result<(O::Output, WatchFuture), Error>;
+    type IntoFuture = WatchedPending<O::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
+/// Sends a `WithWatch` op with the inner op's decoder.
+struct WithWatchInner<O>(WithWatch<O>);
+
+impl<O: Op> Op for WithWatchInner<O> {
+    type Output = O::Output;
+    fn opcode(&self) -> OpCode {
+        self.0.inner.opcode()
+    }
+    fn path(&self) -> &str {
+        self.0.inner.path()
+    }
+    fn validate(&self) -> Result<(), Error> {
+        self.0.inner.validate()
+    }
+    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
+        self.0.inner.encode_body(buf, chroot)
+    }
+    fn size_hint(&self) -> usize {
+        self.0.inner.size_hint()
+    }
+    fn take_watch(&mut self) -> Option<WatchAction> {
+        self.0.inner.take_watch()
+    }
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error> {
+        O::decode(reply, ctx)
+    }
+}
+
+/// The handle of a call made `.with_watch()`.
+#[must_use = "the request is sent; await the handle to see its result"]
+pub struct WatchedPending<T> {
+    pending: Pending<T>,
+    rx: Option<oneshot::Receiver<WatchedEvent>>,
+}
+
+impl<T> std::fmt::Debug for WatchedPending<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WatchedPending")
+    }
+}
+
+impl<T> Future for WatchedPending<T> {
+    type Output = Result<(T, WatchFuture), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.pending).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(value)) => Poll::Ready(Ok((value, WatchFuture { rx: this.rx.take() }))),
+        }
+    }
+}
+
+/// A one-shot watch: resolves to the event that fired it. If the session ends first it
+/// resolves to that session event (`Expired`, `Closed`, `AuthFailed`).
+#[must_use = "a watch does nothing unless awaited"]
+pub struct WatchFuture {
+    rx: Option<oneshot::Receiver<WatchedEvent>>,
+}
+
+impl std::fmt::Debug for WatchFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WatchFuture")
+    }
+}
+
+impl Future for WatchFuture {
+    type Output = WatchedEvent;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WatchedEvent> {
+        let this = self.get_mut();
+        let Some(rx) = this.rx.as_mut() else {
+            return Poll::Ready(WatchedEvent::session(crate::proto::KeeperState::Closed));
+        };
+        match Pin::new(rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(event)) => Poll::Ready(event),
+            // Dropped without firing: the session task is gone.
+            Poll::Ready(Err(_)) => Poll::Ready(WatchedEvent::session(crate::proto::KeeperState::Closed)),
+        }
+    }
+}

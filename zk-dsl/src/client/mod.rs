@@ -1,0 +1,307 @@
+//! [`Client`]: a cheap, cloneable handle to one ZooKeeper session, and one builder per verb.
+//!
+//! Every verb returns a [`Call`] whose options are builder methods
+//! (`client.create("/a").persistent().data("x")`), which can be awaited, `.send()`-ed for a
+//! handle, or given a `.callback(f)`. See [`call`] for the dispatch rules.
+
+pub mod call;
+pub mod connect;
+pub mod ops;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use call::{Call, Pending, WatchFuture, WatchedPending};
+pub use connect::Connect;
+pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
+pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};
+pub use ops::multi::{MultiReadOp, OpResult, ReadResult, TransactionOp, TxnCreate};
+pub use ops::read::{ChildrenOp, ChildrenWithStatOp, ExistsOp, GetAclOp, GetDataOp, NodeData};
+pub use ops::watches::{AddWatchOp, RemoveWatchesOp, WatchStream};
+pub use ops::write::{DeleteOp, SetAclOp, SetDataOp};
+
+use crate::codec::ToZNodeBytes;
+use crate::error::Error;
+use crate::proto::{Acl, AddWatchMode, OpCode, WatcherType};
+use crate::session::chroot::Chroot;
+use crate::session::request::{Command, Completion};
+use crate::session::state::{SessionEvent, SessionState, SessionStatus, StateHub};
+use crate::watch::dispatcher::Dispatcher;
+use crate::watch::WatchedEvent;
+
+/// A handle to one ZooKeeper session. Clones share the session; the session is closed when
+/// [`close`](Client::close) is called or the last handle is dropped.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.inner.hub.status();
+        f.debug_struct("Client")
+            .field("session_id", &format_args!("{:#x}", status.session_id))
+            .field("state", &status.state)
+            .field("chroot", &self.inner.chroot.as_str())
+            .finish()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) tx: mpsc::UnboundedSender<Command>,
+    pub(crate) hub: Arc<StateHub>,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) chroot: Chroot,
+    pub(crate) max_packet: usize,
+}
+
+impl Inner {
+    /// Queues a command; if the session is over, fails it with the reason.
+    pub(crate) fn submit(&self, cmd: Command) {
+        if let Err(mpsc::error::SendError(cmd)) = self.tx.send(cmd) {
+            cmd.fail(terminal_error(self.hub.state(), OpCode::Error, ""), &self.dispatcher);
+        }
+    }
+}
+
+/// The error for a request made after the session ended in `state`.
+pub(crate) fn terminal_error(state: SessionState, op: OpCode, path: &str) -> Error {
+    let path = path.to_owned();
+    match state {
+        SessionState::Expired => Error::SessionExpired { op, path },
+        SessionState::AuthFailed => Error::AuthFailed { op, path },
+        _ => Error::Closed { op, path },
+    }
+}
+
+impl Client {
+    /// Starts connecting to `connect_string` (`host:port,...[/chroot]`); options are builder
+    /// methods, and awaiting the builder waits until the session is established.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> zk_dsl::Result<()> {
+    /// use std::time::Duration;
+    /// let client = zk_dsl::Client::connect("127.0.0.1:2181/app")
+    ///     .session_timeout(Duration::from_secs(10))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn connect(connect_string: impl Into<String>) -> Connect {
+        Connect::new(connect_string.into())
+    }
+
+    // ----- nodes --------------------------------------------------------------------------------
+
+    /// Creates a node; resolves to its path (with the sequence suffix for sequential nodes).
+    /// Ephemeral by default, as in the seed: add `.persistent()` for a lasting node.
+    pub fn create(&self, path: impl Into<String>) -> Call<'_, CreateOp> {
+        Call::new(self, CreateOp { spec: ops::create::CreateSpec::new(path) })
+    }
+
+    /// The node's Stat, or `None` if it does not exist.
+    pub fn exists(&self, path: impl Into<String>) -> Call<'_, ExistsOp> {
+        Call::new(self, ExistsOp { path: path.into(), watch: None })
+    }
+
+    /// The node's data and Stat (the seed's `data`).
+    pub fn get_data(&self, path: impl Into<String>) -> Call<'_, GetDataOp> {
+        Call::new(self, GetDataOp { path: path.into(), watch: None })
+    }
+
+    /// Replaces the node's data; resolves to the new Stat. `data` is raw bytes or any
+    /// [`ZNodeData`] value. Add `.version(v)` to make it conditional.
+    pub fn set_data<T: ToZNodeBytes + ?Sized>(&self, path: impl Into<String>, data: &T) -> Call<'_, SetDataOp> {
+        let path = path.into();
+        let (data, error) = match data.to_node_bytes() {
+            Ok(bytes) => (Some(bytes::Bytes::from(bytes)), None),
+            Err(e) => (None, Some(e.with_path(&path))),
+        };
+        Call::new(self, SetDataOp { path, data, version: -1, error })
+    }
+
+    /// Stores null as the node's data (the seed's `(set-data c path nil v)`).
+    pub fn clear_data(&self, path: impl Into<String>) -> Call<'_, SetDataOp> {
+        Call::new(self, SetDataOp { path: path.into(), data: None, version: -1, error: None })
+    }
+
+    /// Deletes the node. Add `.version(v)` to make it conditional.
+    pub fn delete(&self, path: impl Into<String>) -> Call<'_, DeleteOp> {
+        Call::new(self, DeleteOp { path: path.into(), version: -1 })
+    }
+
+    /// The names of the node's children, in the server's order.
+    pub fn children(&self, path: impl Into<String>) -> Call<'_, ChildrenOp> {
+        Call::new(self, ChildrenOp { path: path.into(), watch: None })
+    }
+
+    /// The node's ACL and Stat.
+    pub fn get_acl(&self, path: impl Into<String>) -> Call<'_, GetAclOp> {
+        Call::new(self, GetAclOp { path: path.into() })
+    }
+
+    /// Replaces the node's ACL; resolves to the new Stat.
+    pub fn set_acl(&self, path: impl Into<String>, acl: impl Into<Vec<Acl>>) -> Call<'_, SetAclOp> {
+        Call::new(self, SetAclOp { path: path.into(), acl: acl.into(), version: -1 })
+    }
+
+    /// Waits until the connected server has caught up with the leader on `path`.
+    pub fn sync(&self, path: impl Into<String>) -> Call<'_, SyncOp> {
+        Call::new(self, SyncOp { path: path.into() })
+    }
+
+    /// An atomic transaction: add operations with `.create(..)`, `.set_data(..)`, `.check(..)`,
+    /// `.delete(..)`, then await it.
+    pub fn transaction(&self) -> Call<'_, TransactionOp> {
+        Call::new(self, TransactionOp::default())
+    }
+
+    /// Several reads in one round trip (ZooKeeper 3.6+); each read succeeds or fails alone.
+    pub fn multi_read(&self) -> Call<'_, MultiReadOp> {
+        Call::new(self, MultiReadOp::default())
+    }
+
+    /// This session's ephemeral nodes whose path starts with `prefix` (3.6+).
+    pub fn get_ephemerals(&self, prefix: impl Into<String>) -> Call<'_, EphemeralsOp> {
+        Call::new(self, EphemeralsOp { path: prefix.into() })
+    }
+
+    /// The number of nodes below `path`, at any depth (3.6+).
+    pub fn get_all_children_number(&self, path: impl Into<String>) -> Call<'_, AllChildrenNumberOp> {
+        Call::new(self, AllChildrenNumberOp { path: path.into() })
+    }
+
+    /// The identities this session is authenticated as (3.7+).
+    pub fn who_am_i(&self) -> Call<'_, WhoAmIOp> {
+        Call::new(self, WhoAmIOp)
+    }
+
+    // ----- watches ------------------------------------------------------------------------------
+
+    /// A persistent watch on `path` (3.6+); add `.recursive()` for the whole subtree. Awaiting
+    /// it yields a [`WatchStream`].
+    pub fn watch(&self, path: impl Into<String>) -> Call<'_, AddWatchOp> {
+        Call::new(self, AddWatchOp::new(path.into(), AddWatchMode::Persistent))
+    }
+
+    /// Removes this session's watches of `kind` on `path` (3.5+). Every removed watcher is
+    /// told with a `DataWatchRemoved`, `ChildWatchRemoved` or `PersistentWatchRemoved` event.
+    /// On 3.8 servers persistent watches are removed with [`WatcherType::Any`].
+    pub fn remove_watches(&self, path: impl Into<String>, kind: WatcherType) -> Call<'_, RemoveWatchesOp> {
+        Call::new(self, RemoveWatchesOp { path: path.into(), kind, check_only: false })
+    }
+
+    /// Asks whether the server holds this session's watches of `kind` on `path` (NoWatcher if
+    /// not).
+    pub fn check_watches(&self, path: impl Into<String>, kind: WatcherType) -> Call<'_, RemoveWatchesOp> {
+        Call::new(self, RemoveWatchesOp { path: path.into(), kind, check_only: true })
+    }
+
+    /// Replaces the session's default watcher (the seed's `register-watcher`): it receives
+    /// session events and the events of `.watch()` watches.
+    pub fn register_watcher(&self, f: impl Fn(WatchedEvent) + Send + Sync + 'static) {
+        self.inner.dispatcher.set_default(Some(Arc::new(f)));
+    }
+
+    // ----- session ------------------------------------------------------------------------------
+
+    /// Adds an identity to the session (the seed's `add-auth-info`), e.g.
+    /// `add_auth("digest", "user:password")`. It is replayed on every reconnect. An unknown
+    /// scheme makes the server close the connection: the session ends in `AuthFailed`.
+    pub fn add_auth(&self, scheme: impl Into<String>, auth: impl Into<Vec<u8>>) -> Pending<()> {
+        let scheme = scheme.into();
+        let (tx, rx) = oneshot::channel();
+        let ctx = call::ReplyContext {
+            op: OpCode::Auth,
+            path: scheme.clone(),
+            chroot: self.inner.chroot.clone(),
+            parts: Vec::new(),
+        };
+        self.inner.submit(Command::Auth { scheme, auth: auth.into(), completion: Completion::Future(tx) });
+        Pending::raw(rx, ctx, |reply, ctx| ctx.ok(reply).map(drop), self.inner.hub.clone())
+    }
+
+    /// Closes the session: requests sent before are answered first, ephemeral nodes are
+    /// deleted, every watcher hears `Closed`, and later calls fail with [`Error::Closed`].
+    pub async fn close(&self) -> Result<(), Error> {
+        if self.inner.hub.state().is_terminal() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        let completion = Completion::Future(tx);
+        if let Err(mpsc::error::SendError(_)) = self.inner.tx.send(Command::Close { completion }) {
+            return Ok(());
+        }
+        match rx.await {
+            Ok(Ok(_)) | Err(_) => Ok(()),
+            Ok(Err(e)) if e.is_session_terminal() => Ok(()),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// The session's state now.
+    pub fn state(&self) -> SessionState {
+        self.inner.hub.state()
+    }
+
+    /// Session id, negotiated timeout, connected server and state.
+    pub fn status(&self) -> SessionStatus {
+        self.inner.hub.status()
+    }
+
+    /// The session id (0 before the first connection).
+    pub fn session_id(&self) -> i64 {
+        self.inner.hub.status().session_id
+    }
+
+    /// A stream of connection-state changes from now on (Connected, Disconnected,
+    /// Reconnected, Expired, AuthFailed, Closed).
+    pub fn session_events(&self) -> SessionEvents {
+        SessionEvents { rx: self.inner.hub.subscribe() }
+    }
+
+    /// Waits until the session is connected, or fails if it ends first.
+    pub async fn wait_connected(&self) -> Result<(), Error> {
+        let mut status = self.inner.hub.watch();
+        loop {
+            let state = status.borrow_and_update().state;
+            if state == SessionState::Connected {
+                return Ok(());
+            }
+            if state.is_terminal() {
+                return Err(terminal_error(state, OpCode::CreateSession, ""));
+            }
+            if status.changed().await.is_err() {
+                return Err(terminal_error(self.state(), OpCode::CreateSession, ""));
+            }
+        }
+    }
+
+    /// The chroot this client's paths are relative to.
+    pub fn chroot(&self) -> Option<&str> {
+        self.inner.chroot.as_str()
+    }
+}
+
+/// Connection-state changes, from [`Client::session_events`].
+#[derive(Debug)]
+pub struct SessionEvents {
+    rx: mpsc::UnboundedReceiver<SessionEvent>,
+}
+
+impl SessionEvents {
+    /// The next change; `None` after the session's terminal event.
+    pub async fn next(&mut self) -> Option<SessionEvent> {
+        self.rx.recv().await
+    }
+}
+
+impl futures_core::Stream for SessionEvents {
+    type Item = SessionEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
+        self.get_mut().rx.poll_recv(cx)
+    }
+}

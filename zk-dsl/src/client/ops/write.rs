@@ -1,0 +1,153 @@
+//! Writes: setData, delete, setACL. Each takes an expected version (`-1`, the default,
+//! matches any).
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+
+use super::server_path;
+use crate::client::call::{Call, Op, ReplyContext};
+use crate::error::Error;
+use crate::proto::{Acl, Encode, OpCode, PathVersionRequest, SetAclRequest, SetDataRequest, Stat};
+use crate::session::chroot::Chroot;
+use crate::session::request::RawReply;
+
+/// The expected-version option shared by the writes.
+pub trait Versioned {
+    fn version_slot(&mut self) -> &mut i32;
+}
+
+impl<O: Op + Versioned> Call<'_, O> {
+    /// Only if the node's version is `version` (else BadVersion); -1, the default, matches any.
+    pub fn version(mut self, version: i32) -> Self {
+        *self.op.version_slot() = version;
+        self
+    }
+}
+
+fn decode_stat(reply: RawReply, ctx: &ReplyContext, record: &'static str) -> Result<Stat, Error> {
+    let body = ctx.ok(reply)?;
+    ctx.decode(body, record)
+}
+
+/// `setData`: resolves to the node's Stat after the write.
+#[derive(Debug)]
+pub struct SetDataOp {
+    pub(crate) path: String,
+    /// `None` stores null.
+    pub(crate) data: Option<Bytes>,
+    pub(crate) version: i32,
+    pub(crate) error: Option<Error>,
+}
+
+impl Versioned for SetDataOp {
+    fn version_slot(&mut self) -> &mut i32 {
+        &mut self.version
+    }
+}
+
+impl Op for SetDataOp {
+    type Output = Stat;
+
+    fn opcode(&self) -> OpCode {
+        OpCode::SetData
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        crate::proto::validate_path(&self.path, false)
+            .map_err(|reason| Error::InvalidPath { path: self.path.clone(), reason })
+    }
+    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
+        SetDataRequest {
+            path: server_path(chroot, &self.path),
+            data: self.data.as_deref().map(Cow::Borrowed),
+            version: self.version,
+        }
+        .encode(buf);
+    }
+    fn size_hint(&self) -> usize {
+        self.path.len() + self.data.as_ref().map_or(0, Bytes::len)
+    }
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Stat, Error> {
+        decode_stat(reply, ctx, "SetDataResponse")
+    }
+}
+
+/// `delete`.
+#[derive(Debug)]
+pub struct DeleteOp {
+    pub(crate) path: String,
+    pub(crate) version: i32,
+}
+
+impl Versioned for DeleteOp {
+    fn version_slot(&mut self) -> &mut i32 {
+        &mut self.version
+    }
+}
+
+impl Op for DeleteOp {
+    type Output = ();
+
+    fn opcode(&self) -> OpCode {
+        OpCode::Delete
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
+        PathVersionRequest { path: server_path(chroot, &self.path), version: self.version }.encode(buf);
+    }
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(), Error> {
+        ctx.ok(reply).map(drop)
+    }
+}
+
+/// `setACL`: resolves to the node's Stat after the change.
+#[derive(Debug)]
+pub struct SetAclOp {
+    pub(crate) path: String,
+    pub(crate) acl: Vec<Acl>,
+    pub(crate) version: i32,
+}
+
+impl Versioned for SetAclOp {
+    fn version_slot(&mut self) -> &mut i32 {
+        &mut self.version
+    }
+}
+
+impl Op for SetAclOp {
+    type Output = Stat;
+
+    fn opcode(&self) -> OpCode {
+        OpCode::SetAcl
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn validate(&self) -> Result<(), Error> {
+        crate::proto::validate_path(&self.path, false)
+            .map_err(|reason| Error::InvalidPath { path: self.path.clone(), reason })?;
+        if self.acl.is_empty() {
+            return Err(Error::InvalidArgument {
+                op: OpCode::SetAcl,
+                path: self.path.clone(),
+                reason: "an empty ACL would make the node unusable; ZooKeeper rejects it".into(),
+            });
+        }
+        Ok(())
+    }
+    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
+        SetAclRequest { path: server_path(chroot, &self.path), acl: Cow::Borrowed(&self.acl), version: self.version }
+            .encode(buf);
+    }
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Stat, Error> {
+        decode_stat(reply, ctx, "SetACLResponse")
+    }
+}

@@ -1,0 +1,140 @@
+//! Typed node data: the [`ZNodeData`] trait every typed read and write goes through.
+//!
+//! ZooKeeper stores opaque bytes. The seed converts them by hand (`to-bytes`, `to-long`, or
+//! `pr-str`/`read-string`); here a type says once how it maps to bytes, and the client's typed
+//! getters and setters call that. The trait is deliberately tiny — one function each way, owned
+//! bytes out, borrowed bytes in — so that the seed's primitive encodings ([`crate::data`]), the
+//! identity impls below, serde-based codecs and `#[derive(ZNodeData)]` can all sit on top of it.
+//!
+//! A conversion failure is a [`CodecError`]. It does not know which node it came from; the caller
+//! that does attaches the path with [`CodecError::with_path`], giving [`Error::Codec`].
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::error::Error;
+
+/// A Rust type that can be stored as a node's data.
+///
+/// Both directions are fallible: not every value has an encoding (a `char` outside the Basic
+/// Multilingual Plane, for one) and not every byte string is a valid value. Implementations must
+/// not panic on any input, since the bytes come from the server and were possibly written by
+/// another program.
+pub trait ZNodeData: Sized {
+    /// The bytes to store for `self`.
+    fn to_znode_bytes(&self) -> Result<Vec<u8>, CodecError>;
+
+    /// The value that `bytes` (a node's whole data) encodes.
+    fn from_znode_bytes(bytes: &[u8]) -> Result<Self, CodecError>;
+}
+
+/// Anything that can be written as node data: every [`ZNodeData`] type, plus string slices and
+/// byte slices, which can be written but (being unsized) not read back as themselves. This is
+/// the bound of the builders' `data` arguments, so `.data("text")` and `.data(&bytes[..])` work.
+pub trait ToZNodeBytes {
+    /// The bytes to store.
+    fn to_node_bytes(&self) -> Result<Vec<u8>, CodecError>;
+}
+
+impl<T: ZNodeData> ToZNodeBytes for T {
+    fn to_node_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        self.to_znode_bytes()
+    }
+}
+
+/// UTF-8, as `String`.
+impl ToZNodeBytes for str {
+    fn to_node_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(self.as_bytes().to_vec())
+    }
+}
+
+/// Raw bytes, unchanged.
+impl ToZNodeBytes for [u8] {
+    fn to_node_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(self.to_vec())
+    }
+}
+
+/// Raw bytes, unchanged.
+impl<const N: usize> ToZNodeBytes for [u8; N] {
+    fn to_node_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(self.to_vec())
+    }
+}
+
+/// Node data could not be converted to or from a Rust type.
+///
+/// It names the type rather than the node because the conversion does not know the node; see
+/// [`CodecError::with_path`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError {
+    /// The Rust type being converted (`"i64"`, `"String"`, a user type's name).
+    pub type_name: &'static str,
+    /// What was wrong, in words (e.g. "expected exactly 8 bytes, got 4").
+    pub reason: String,
+}
+
+impl CodecError {
+    pub fn new(type_name: &'static str, reason: impl Into<String>) -> CodecError {
+        CodecError { type_name, reason: reason.into() }
+    }
+
+    /// The crate error for this failure on the node at `path`.
+    pub fn with_path(self, path: impl Into<String>) -> Error {
+        Error::Codec { path: path.into(), type_name: self.type_name, reason: self.reason }
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot convert data as {}: {}", self.type_name, self.reason)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// Raw bytes, unchanged: what the seed's `data` and `set-data` traffic in.
+impl ZNodeData for Vec<u8> {
+    fn to_znode_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(self.clone())
+    }
+
+    fn from_znode_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Raw bytes, unchanged, for callers that keep data in [`Bytes`].
+impl ZNodeData for Bytes {
+    fn to_znode_bytes(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(self.to_vec())
+    }
+
+    fn from_znode_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+        Ok(Bytes::copy_from_slice(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_types_are_identity() {
+        let raw = vec![0u8, 1, 0xFF];
+        assert_eq!(raw.to_znode_bytes().unwrap(), raw);
+        assert_eq!(Vec::<u8>::from_znode_bytes(&raw).unwrap(), raw);
+        let b = Bytes::from_static(b"\x00zk");
+        assert_eq!(b.to_znode_bytes().unwrap(), b"\x00zk");
+        assert_eq!(Bytes::from_znode_bytes(b"").unwrap(), Bytes::new());
+    }
+
+    #[test]
+    fn with_path_gives_the_codec_variant() {
+        let e = CodecError::new("i64", "expected exactly 8 bytes, got 4").with_path("/a/b");
+        assert!(matches!(&e, Error::Codec { path, type_name: "i64", .. } if path == "/a/b"));
+        assert_eq!(e.to_string(), "/a/b: cannot convert data as i64: expected exactly 8 bytes, got 4");
+    }
+}

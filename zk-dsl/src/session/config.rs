@@ -1,0 +1,52 @@
+//! Session settings, resolved from the client builder.
+
+use std::time::Duration;
+
+use super::chroot::Chroot;
+use super::connect_string::HostPort;
+use crate::watch::registry::WatchFn;
+
+/// Everything the session task needs to know up front.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub hosts: Vec<HostPort>,
+    pub chroot: Chroot,
+    /// Requested session timeout; the server clamps it into its own bounds.
+    pub session_timeout: Duration,
+    /// Per-attempt TCP connect + handshake timeout; by default the session timeout divided by
+    /// the number of hosts (the Java client's rule), at least one second.
+    pub connect_timeout: Option<Duration>,
+    /// Packet limit both ways (`jute.maxbuffer`).
+    pub max_packet: usize,
+    /// The default watcher (the seed's `:watcher` to `connect`).
+    pub default_watcher: Option<WatchFn>,
+    /// Resume this session instead of creating one.
+    pub resume: Option<(i64, Vec<u8>)>,
+    /// Upper bound of path text per SetWatches batch (the Java client uses 128 KiB).
+    pub set_watches_batch: usize,
+    /// Try hosts in a random order (as every ZooKeeper client does, to spread load).
+    pub shuffle_hosts: bool,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("hosts", &self.hosts)
+            .field("chroot", &self.chroot)
+            .field("session_timeout", &self.session_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_packet", &self.max_packet)
+            .field("default_watcher", &self.default_watcher.is_some())
+            .field("resume", &self.resume.as_ref().map(|(id, _)| format!("{id:#x}")))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfig {
+    pub fn connect_timeout(&self, negotiated: Duration) -> Duration {
+        self.connect_timeout.unwrap_or_else(|| {
+            let base = if negotiated.is_zero() { self.session_timeout } else { negotiated };
+            (base / self.hosts.len().max(1) as u32).max(Duration::from_secs(1))
+        })
+    }
+}

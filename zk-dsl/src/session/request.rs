@@ -1,0 +1,106 @@
+//! What travels from a `Client` handle to the session task, and back.
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::error::Error;
+use crate::proto::{OpCode, WatcherType};
+use crate::watch::{WatchKind, Watcher};
+
+/// A reply as the session task hands it over: the header's zxid and error code, and the body
+/// (only meaningful when `err == 0`, or for the few replies that carry one regardless). Bodies
+/// are decoded by the caller, off the connection's task.
+#[derive(Debug, Clone)]
+pub struct RawReply {
+    pub zxid: i64,
+    pub err: i32,
+    pub body: Bytes,
+}
+
+/// Where a reply goes.
+pub enum Completion {
+    /// Straight to a waiting future.
+    Future(oneshot::Sender<Result<RawReply, Error>>),
+    /// To a closure run on the dispatcher thread (reply callbacks), in wire order with watch
+    /// callbacks.
+    Callback(Box<dyn FnOnce(Result<RawReply, Error>) + Send>),
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Completion::Future(_) => "Completion::Future",
+            Completion::Callback(_) => "Completion::Callback",
+        })
+    }
+}
+
+/// What the session task does to its watch registry when the reply arrives.
+#[derive(Debug)]
+pub enum WatchAction {
+    /// Register on success.
+    Register { kind: WatchKind, path: String, watcher: Watcher },
+    /// `exists`: a data watch if the node exists, an exist watch if the reply is NoNode.
+    RegisterExists { path: String, watcher: Watcher },
+    /// `removeWatches` / `checkWatches`: refused locally (NoWatcher) when nothing matches; on a
+    /// successful removal the removed watchers are told with a `*WatchRemoved` event.
+    Remove { path: String, kind: WatcherType, check_only: bool },
+}
+
+/// One request, encoded on the caller's task. The frame carries a placeholder xid that the
+/// session task stamps when it queues the frame, so xids follow wire order.
+#[derive(Debug)]
+pub struct Request {
+    pub frame: Bytes,
+    pub op: OpCode,
+    pub watch: Option<WatchAction>,
+    pub completion: Completion,
+}
+
+/// Everything a handle can ask of the session task.
+#[derive(Debug)]
+pub enum Command {
+    Request(Request),
+    /// `addAuth`: sent now and replayed on every reconnect.
+    Auth {
+        scheme: String,
+        auth: Vec<u8>,
+        completion: Completion,
+    },
+    /// Close the session after everything queued before it.
+    Close {
+        completion: Completion,
+    },
+}
+
+impl Command {
+    /// Fails the command without sending it.
+    pub fn fail(self, error: Error, dispatcher: &crate::watch::dispatcher::Dispatcher) {
+        let completion = match self {
+            Command::Request(r) => r.completion,
+            Command::Auth { completion, .. } | Command::Close { completion } => completion,
+        };
+        complete(dispatcher, completion, Err(error));
+    }
+}
+
+/// Completes a request, keeping order with queued callbacks (see the dispatcher's docs).
+pub fn complete(
+    dispatcher: &crate::watch::dispatcher::Dispatcher,
+    completion: Completion,
+    result: Result<RawReply, Error>,
+) {
+    match completion {
+        Completion::Future(tx) => {
+            if dispatcher.is_busy() {
+                dispatcher.run(move || {
+                    let _ = tx.send(result);
+                });
+            } else {
+                // A dropped receiver means the caller stopped waiting; nothing to do.
+                let _ = tx.send(result);
+            }
+        }
+        Completion::Callback(f) => dispatcher.run(move || f(result)),
+    }
+}

@@ -1,0 +1,131 @@
+//! Session states and the connection-state stream recipes rely on.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+/// The session's current state (the seed's `state`: `:CONNECTING`, `:CONNECTED`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionState {
+    /// Looking for a server (at start, or after a connection dropped).
+    Connecting,
+    /// Connected; requests flow.
+    Connected,
+    /// The session expired; terminal.
+    Expired,
+    /// Authentication failed; terminal.
+    AuthFailed,
+    /// Closed by this client; terminal.
+    Closed,
+}
+
+impl SessionState {
+    /// Whether the session can never be used again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SessionState::Expired | SessionState::AuthFailed | SessionState::Closed)
+    }
+
+    pub fn is_connected(self) -> bool {
+        self == SessionState::Connected
+    }
+
+    /// The Java client's `ZooKeeper.States` name, which the seed returns as a keyword. Java
+    /// reports an expired session as `CLOSED` too; [`SessionState::Expired`] keeps it distinct.
+    pub fn java_name(self) -> &'static str {
+        match self {
+            SessionState::Connecting => "CONNECTING",
+            SessionState::Connected => "CONNECTED",
+            SessionState::Expired | SessionState::Closed => "CLOSED",
+            SessionState::AuthFailed => "AUTH_FAILED",
+        }
+    }
+}
+
+/// A change of connection state, as recipes need to see them (Curator's
+/// `ConnectionStateListener` vocabulary in brackets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// The session was established (CONNECTED).
+    Connected,
+    /// The connection dropped; the session may still be alive on the servers. Locks and
+    /// leadership must be treated as uncertain until `Reconnected` (SUSPENDED).
+    Disconnected,
+    /// Connected again with the same session: ephemeral nodes and watches survived (RECONNECTED).
+    Reconnected,
+    /// The session is gone: ephemeral nodes deleted, watches lost (LOST). Terminal.
+    Expired,
+    /// Authentication failed; the session is unusable. Terminal.
+    AuthFailed,
+    /// Closed by this client. Terminal.
+    Closed,
+}
+
+/// What the session task publishes about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStatus {
+    pub state: SessionState,
+    pub session_id: i64,
+    pub password: Vec<u8>,
+    /// The timeout the server granted (zero before the first connection).
+    pub negotiated_timeout: Duration,
+    /// The server the session is connected to, while connected.
+    pub server: Option<std::net::SocketAddr>,
+}
+
+/// The shared half of the session's state: a watch channel for the current status and the
+/// subscribers of the event stream.
+#[derive(Debug)]
+pub struct StateHub {
+    status: watch::Sender<SessionStatus>,
+    listeners: Mutex<Vec<mpsc::UnboundedSender<SessionEvent>>>,
+}
+
+impl StateHub {
+    pub fn new() -> StateHub {
+        let (status, _) = watch::channel(SessionStatus {
+            state: SessionState::Connecting,
+            session_id: 0,
+            password: Vec::new(),
+            negotiated_timeout: Duration::ZERO,
+            server: None,
+        });
+        StateHub { status, listeners: Mutex::new(Vec::new()) }
+    }
+
+    pub fn status(&self) -> SessionStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.status.borrow().state
+    }
+
+    pub fn watch(&self) -> watch::Receiver<SessionStatus> {
+        self.status.subscribe()
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut SessionStatus)) {
+        self.status.send_modify(f);
+    }
+
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<SessionEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        // A poisoned lock only means a subscriber panicked mid-push; the list is still valid.
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        rx
+    }
+
+    pub fn emit(&self, event: SessionEvent) {
+        let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        listeners.retain(|l| l.send(event).is_ok());
+    }
+}
+
+impl Default for StateHub {
+    fn default() -> Self {
+        StateHub::new()
+    }
+}

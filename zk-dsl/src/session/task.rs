@@ -1,0 +1,677 @@
+//! The session task: the one task that owns the socket.
+//!
+//! It connects (trying hosts in turn, resuming the session id and password), primes the new
+//! connection (auth packets, then SetWatches, then whatever requests queued up meanwhile), and
+//! then serves: every request taken from the channel is appended to one write buffer with its
+//! xid stamped in, everything buffered goes out in as few writes as the socket allows, replies
+//! are matched to pending requests in FIFO order, watches are registered before a reply is
+//! completed, notifications trigger watchers. Pings keep the session alive; silence past the read
+//! timeout drops the connection. A dropped connection fails in-flight requests with
+//! ConnectionLoss and the loop starts over with the same session, until the server (or the
+//! client-side expiry timer) says the session is gone, or the client closes it.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, timeout, Instant};
+
+use super::config::SessionConfig;
+use super::connect_string::HostPort;
+use super::request::{complete, Command, Completion, RawReply, Request, WatchAction};
+use super::state::{SessionEvent, SessionState, StateHub};
+use crate::error::Error;
+use crate::proto::{
+    self, decode_frame, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode,
+    ErrorCode, EventType, KeeperState, OpCode, Reader, ReplyHeader, WatcherEvent,
+};
+use crate::watch::dispatcher::{deliver, Dispatcher};
+use crate::watch::registry::{WatchKind, WatchRegistry};
+use crate::watch::{WatchedEvent, Watcher};
+
+/// Stop taking requests from the channel while this much is waiting to be written; the socket
+/// (and the server's throttle) then pace the callers.
+const WRITE_HIGH_WATER: usize = 4 << 20;
+/// Spare room kept in the read buffer so one read can take many replies.
+const READ_CHUNK: usize = 64 << 10;
+/// The Java client never lets more than this pass without a ping.
+const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why a connection ended.
+enum Ended {
+    /// The connection dropped; the session may live on.
+    Lost(String),
+    /// The server sent something that is not ZooKeeper protocol; the connection is dropped and
+    /// in-flight requests fail with [`Error::Protocol`]. The session may live on.
+    Protocol(String),
+    /// The session is over in this state.
+    Terminal(SessionState),
+}
+
+struct Pending {
+    xid: i32,
+    op: OpCode,
+    watch: Option<WatchAction>,
+    completion: Completion,
+}
+
+/// Per-connection state; dropped with the connection.
+struct Conn {
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    pending: VecDeque<Pending>,
+    auth_pending: VecDeque<Completion>,
+    last_recv: Instant,
+    last_send: Instant,
+    read_timeout: Duration,
+    ping_interval: Duration,
+}
+
+impl Conn {
+    /// Writes as much of the buffer as the socket takes now.
+    fn flush(&mut self) -> Result<(), Ended> {
+        while !self.wbuf.is_empty() {
+            match self.stream.try_write(&self.wbuf) {
+                Ok(0) => return Err(Ended::Lost("socket closed while writing".into())),
+                Ok(n) => {
+                    self.wbuf.advance(n);
+                    self.last_send = Instant::now();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(Ended::Lost(format!("write failed: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// The earliest moment the timer must look again.
+    fn next_check(&self) -> Instant {
+        (self.last_send + self.ping_interval).min(self.last_recv + self.read_timeout)
+    }
+}
+
+/// The session task's state (see the module docs). Created by [`Connect`](crate::Connect).
+pub struct SessionTask {
+    cfg: Arc<SessionConfig>,
+    rx: mpsc::UnboundedReceiver<Command>,
+    hub: Arc<StateHub>,
+    dispatcher: Dispatcher,
+    watches: WatchRegistry,
+    /// Auth packets to replay on every connection, in the order they were added.
+    auth: Vec<(String, Vec<u8>)>,
+    /// Commands that arrived while no connection was up.
+    queued: VecDeque<Command>,
+    session_id: i64,
+    password: Vec<u8>,
+    negotiated: Duration,
+    last_zxid: i64,
+    next_xid: i32,
+    hosts: Vec<HostPort>,
+    host_cursor: usize,
+    /// When the server last answered (for client-side expiry while disconnected).
+    last_heard: Instant,
+    /// `close()` was called: no new commands, finish after the closeSession reply.
+    closing: bool,
+    ever_connected: bool,
+}
+
+impl std::fmt::Debug for SessionTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTask")
+            .field("session_id", &format_args!("{:#x}", self.session_id))
+            .field("last_zxid", &self.last_zxid)
+            .field("watches", &self.watches.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionTask {
+    pub fn new(
+        cfg: Arc<SessionConfig>,
+        rx: mpsc::UnboundedReceiver<Command>,
+        hub: Arc<StateHub>,
+        dispatcher: Dispatcher,
+    ) -> SessionTask {
+        let mut hosts = cfg.hosts.clone();
+        if cfg.shuffle_hosts {
+            fastrand::shuffle(&mut hosts);
+        }
+        let (session_id, password) = cfg.resume.clone().unwrap_or((0, vec![0; 16]));
+        SessionTask {
+            rx,
+            hub,
+            dispatcher,
+            watches: WatchRegistry::default(),
+            auth: Vec::new(),
+            queued: VecDeque::new(),
+            session_id,
+            password,
+            negotiated: Duration::ZERO,
+            last_zxid: 0,
+            next_xid: 1,
+            hosts,
+            host_cursor: 0,
+            last_heard: Instant::now(),
+            closing: false,
+            ever_connected: false,
+            cfg,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let end = loop {
+            let conn = match self.connect().await {
+                Ok(conn) => conn,
+                Err(state) => break state,
+            };
+            match self.serve(conn).await {
+                Ended::Terminal(state) => break state,
+                Ended::Lost(reason) | Ended::Protocol(reason) => {
+                    tracing::info!(session = format_args!("{:#x}", self.session_id), %reason, "connection lost");
+                    self.hub.update(|s| {
+                        s.state = SessionState::Connecting;
+                        s.server = None;
+                    });
+                    self.hub.emit(SessionEvent::Disconnected);
+                    self.dispatcher.event(WatchedEvent::session(KeeperState::Disconnected), vec![Watcher::Default]);
+                }
+            }
+        };
+        self.finish(end).await;
+    }
+
+    fn next_xid(&mut self) -> i32 {
+        let xid = self.next_xid;
+        self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
+        xid
+    }
+
+    /// The error every remaining waiter gets once the session is over.
+    fn terminal_error(state: SessionState) -> Error {
+        let (op, path) = (OpCode::Error, String::new());
+        match state {
+            SessionState::Expired => Error::SessionExpired { op, path },
+            SessionState::AuthFailed => Error::AuthFailed { op, path },
+            _ => Error::Closed { op, path },
+        }
+    }
+
+    /// Tells everyone the session is over and fails whatever is still waiting.
+    async fn finish(mut self, state: SessionState) {
+        tracing::debug!(session = format_args!("{:#x}", self.session_id), ?state, "session ended");
+        self.hub.update(|s| {
+            s.state = state;
+            s.server = None;
+        });
+        let (event, keeper_state) = match state {
+            SessionState::Expired => (SessionEvent::Expired, KeeperState::Expired),
+            SessionState::AuthFailed => (SessionEvent::AuthFailed, KeeperState::AuthFailed),
+            _ => (SessionEvent::Closed, KeeperState::Closed),
+        };
+        let ended = WatchedEvent::session(keeper_state);
+        // The default watcher hears it once; every other watcher is told its watch is gone.
+        let mut watchers: Vec<Watcher> =
+            self.watches.drain().into_iter().filter(|w| !matches!(w, Watcher::Default)).collect();
+        watchers.push(Watcher::Default);
+        deliver(&self.dispatcher, &ended, watchers);
+        self.rx.close();
+        while let Some(cmd) = self.queued.pop_front() {
+            cmd.fail(Self::terminal_error(state), &self.dispatcher);
+        }
+        while let Some(cmd) = self.rx.recv().await {
+            cmd.fail(Self::terminal_error(state), &self.dispatcher);
+        }
+        self.hub.emit(event);
+    }
+
+    // ----- connecting -------------------------------------------------------------------------
+
+    /// Deadline after which a session that cannot reach any server is declared expired: the
+    /// servers expire it after the negotiated timeout, so 4/3 of that is safely past.
+    fn expiry_deadline(&self) -> Option<Instant> {
+        (self.ever_connected && !self.negotiated.is_zero()).then(|| self.last_heard + self.negotiated * 4 / 3)
+    }
+
+    /// Handles a command that arrives while no connection is up. Returns the terminal state if
+    /// the client asked to close (or every handle was dropped).
+    fn on_command_while_disconnected(&mut self, cmd: Option<Command>) -> Option<SessionState> {
+        match cmd {
+            None => Some(SessionState::Closed),
+            Some(Command::Close { completion }) => {
+                self.closing = true;
+                complete(&self.dispatcher, completion, Ok(RawReply { zxid: 0, err: 0, body: Bytes::new() }));
+                Some(SessionState::Closed)
+            }
+            Some(cmd) => {
+                self.queued.push_back(cmd);
+                None
+            }
+        }
+    }
+
+    /// Tries hosts until one grants the session. Keeps taking commands meanwhile.
+    async fn connect(&mut self) -> Result<Conn, SessionState> {
+        let mut failed_rounds: u32 = 0;
+        loop {
+            if let Some(deadline) = self.expiry_deadline() {
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        session = format_args!("{:#x}", self.session_id),
+                        "no server reachable within the session timeout; session expired"
+                    );
+                    return Err(SessionState::Expired);
+                }
+            }
+            let host = self.hosts[self.host_cursor].clone();
+            self.host_cursor = (self.host_cursor + 1) % self.hosts.len();
+            let request = ConnectRequest {
+                protocol_version: 0,
+                last_zxid_seen: self.last_zxid,
+                timeout_ms: i32::try_from(self.cfg.session_timeout.as_millis()).unwrap_or(i32::MAX),
+                session_id: self.session_id,
+                password: self.password.clone(),
+                read_only: false,
+            };
+            let attempt =
+                handshake(host.clone(), request, self.cfg.connect_timeout(self.negotiated), self.cfg.max_packet);
+            tokio::pin!(attempt);
+            let outcome = loop {
+                tokio::select! {
+                    r = &mut attempt => break r,
+                    cmd = self.rx.recv() => {
+                        if let Some(state) = self.on_command_while_disconnected(cmd) {
+                            return Err(state);
+                        }
+                    }
+                }
+            };
+            match outcome {
+                Ok((stream, resp, rbuf, addr)) => {
+                    if resp.is_expired() {
+                        tracing::warn!(
+                            session = format_args!("{:#x}", self.session_id),
+                            "server reports the session expired"
+                        );
+                        return Err(SessionState::Expired);
+                    }
+                    return Ok(self.established(stream, resp, rbuf, addr));
+                }
+                Err(reason) => {
+                    tracing::debug!(%host, %reason, "connection attempt failed");
+                }
+            }
+            if self.host_cursor == 0 {
+                // A whole round failed: back off (with jitter) before the next one.
+                failed_rounds = failed_rounds.saturating_add(1);
+                let base = Duration::from_millis(50u64.saturating_mul(1 << failed_rounds.min(5)));
+                let pause = base.min(Duration::from_secs(1)) + Duration::from_millis(fastrand::u64(0..50));
+                let wake = Instant::now() + pause;
+                loop {
+                    tokio::select! {
+                        _ = sleep_until(wake) => break,
+                        cmd = self.rx.recv() => {
+                            if let Some(state) = self.on_command_while_disconnected(cmd) {
+                                return Err(state);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn established(&mut self, stream: TcpStream, resp: ConnectResponse, rbuf: BytesMut, addr: SocketAddr) -> Conn {
+        let reconnected = self.ever_connected;
+        self.session_id = resp.session_id;
+        self.password = resp.password;
+        self.negotiated = Duration::from_millis(resp.timeout_ms.max(1) as u64);
+        self.ever_connected = true;
+        let now = Instant::now();
+        self.last_heard = now;
+        tracing::info!(session = format_args!("{:#x}", self.session_id), %addr, timeout = ?self.negotiated, reconnected, "session established");
+        let read_timeout = self.negotiated * 2 / 3;
+        let conn = Conn {
+            stream,
+            rbuf,
+            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            pending: VecDeque::new(),
+            auth_pending: VecDeque::new(),
+            last_recv: now,
+            last_send: now,
+            read_timeout,
+            ping_interval: (read_timeout / 2).min(MAX_PING_INTERVAL),
+        };
+        let (session_id, password, negotiated) = (self.session_id, self.password.clone(), self.negotiated);
+        self.hub.update(|s| {
+            s.state = SessionState::Connected;
+            s.session_id = session_id;
+            s.password = password;
+            s.negotiated_timeout = negotiated;
+            s.server = Some(addr);
+        });
+        self.hub.emit(if reconnected { SessionEvent::Reconnected } else { SessionEvent::Connected });
+        self.dispatcher.event(WatchedEvent::session(KeeperState::SyncConnected), vec![Watcher::Default]);
+        conn
+    }
+
+    // ----- serving ----------------------------------------------------------------------------
+
+    /// Auth packets, then SetWatches, then the requests queued while disconnected: the order
+    /// the Java client primes a connection in, so no user request runs before auth is back.
+    fn prime(&mut self, conn: &mut Conn) -> Result<(), Ended> {
+        for (scheme, auth) in &self.auth {
+            let packet = AuthPacket { kind: 0, scheme: scheme.into(), auth: auth.into() };
+            encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_packet)
+                .map_err(|e| Ended::Lost(format!("auth packet: {e}")))?;
+        }
+        let chroot = self.cfg.chroot.clone();
+        for batch in
+            self.watches.set_watches(self.last_zxid, self.cfg.set_watches_batch, |p| chroot.to_server(p).into_owned())
+        {
+            let op = if batch.needs_v2() { OpCode::SetWatches2 } else { OpCode::SetWatches };
+            encode_request(&mut conn.wbuf, xid::SET_WATCHES, op, Some(&batch), self.cfg.max_packet)
+                .map_err(|e| Ended::Lost(format!("SetWatches: {e}")))?;
+        }
+        while let Some(cmd) = self.queued.pop_front() {
+            self.enqueue(conn, cmd);
+        }
+        Ok(())
+    }
+
+    async fn serve(&mut self, mut conn: Conn) -> Ended {
+        let end = match self.serve_loop(&mut conn).await {
+            Ok(never) => match never {},
+            Err(end) => end,
+        };
+        // Whatever was in flight on this connection is lost with it.
+        let (op_err, state) = match &end {
+            Ended::Lost(_) => (None, None),
+            Ended::Protocol(reason) => (Some(Error::Protocol { reason: reason.clone() }), None),
+            Ended::Terminal(state) => (Some(Self::terminal_error(*state)), Some(*state)),
+        };
+        for p in conn.pending.drain(..) {
+            let error = match (&op_err, p.op) {
+                // The close reply itself completed the close future; anything after it is moot.
+                (Some(e), _) => e.clone(),
+                (None, op) => Error::ConnectionLoss { op, path: String::new() },
+            };
+            complete(&self.dispatcher, p.completion, Err(error));
+        }
+        for c in conn.auth_pending.drain(..) {
+            let error = match (state, &op_err) {
+                (Some(s), _) => Self::terminal_error(s),
+                (None, Some(e)) => e.clone(),
+                (None, None) => Error::ConnectionLoss { op: OpCode::Auth, path: String::new() },
+            };
+            complete(&self.dispatcher, c, Err(error));
+        }
+        end
+    }
+
+    async fn serve_loop(&mut self, conn: &mut Conn) -> Result<std::convert::Infallible, Ended> {
+        self.prime(conn)?;
+        let timer = sleep_until(conn.next_check());
+        tokio::pin!(timer);
+        loop {
+            // Take everything already queued, so it leaves in one write.
+            while !self.closing && conn.wbuf.len() < WRITE_HIGH_WATER {
+                match self.rx.try_recv() {
+                    Ok(cmd) => self.enqueue(conn, cmd),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        self.close_for_dropped_handles(conn);
+                        break;
+                    }
+                }
+            }
+            conn.flush()?;
+            let want_write = !conn.wbuf.is_empty();
+            let take_commands = !self.closing && conn.wbuf.len() < WRITE_HIGH_WATER;
+            tokio::select! {
+                biased;
+                ready = conn.stream.readable() => {
+                    ready.map_err(|e| Ended::Lost(format!("socket error: {e}")))?;
+                    self.read(conn)?;
+                }
+                ready = conn.stream.writable(), if want_write => {
+                    ready.map_err(|e| Ended::Lost(format!("socket error: {e}")))?;
+                    conn.flush()?;
+                }
+                cmd = self.rx.recv(), if take_commands => match cmd {
+                    Some(cmd) => self.enqueue(conn, cmd),
+                    None => self.close_for_dropped_handles(conn),
+                },
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if now >= conn.last_recv + conn.read_timeout {
+                        return Err(Ended::Lost(format!("no answer from the server for {:?}", conn.read_timeout)));
+                    }
+                    if now >= conn.last_send + conn.ping_interval && conn.wbuf.is_empty() {
+                        encode_request(&mut conn.wbuf, xid::PING, OpCode::Ping, None, self.cfg.max_packet)
+                            .map_err(|e| Ended::Lost(format!("ping: {e}")))?;
+                        // Counts as sent now, so a blocked socket does not queue pings.
+                        conn.last_send = now;
+                    }
+                    timer.as_mut().reset(conn.next_check().max(now + Duration::from_millis(1)));
+                }
+            }
+        }
+    }
+
+    /// Every handle is gone: close the session so its ephemeral nodes go now rather than at
+    /// expiry.
+    fn close_for_dropped_handles(&mut self, conn: &mut Conn) {
+        if !self.closing {
+            let (tx, _rx) = tokio::sync::oneshot::channel();
+            self.enqueue(conn, Command::Close { completion: Completion::Future(tx) });
+        }
+    }
+
+    fn enqueue(&mut self, conn: &mut Conn, cmd: Command) {
+        match cmd {
+            Command::Request(req) => self.enqueue_request(conn, req),
+            Command::Auth { scheme, auth, completion } => {
+                let packet = AuthPacket { kind: 0, scheme: (&*scheme).into(), auth: (&*auth).into() };
+                match encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_packet) {
+                    Ok(()) => {
+                        self.auth.push((scheme, auth));
+                        conn.auth_pending.push_back(completion);
+                    }
+                    Err(e) => complete(&self.dispatcher, completion, Err(Error::frame(OpCode::Auth, &scheme, e))),
+                }
+            }
+            Command::Close { completion } => {
+                self.closing = true;
+                let xid = self.next_xid();
+                // A bare header cannot exceed the packet limit.
+                let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_packet);
+                conn.pending.push_back(Pending { xid, op: OpCode::CloseSession, watch: None, completion });
+            }
+        }
+    }
+
+    fn enqueue_request(&mut self, conn: &mut Conn, req: Request) {
+        if let Some(WatchAction::Remove { path, kind, .. }) = &req.watch {
+            // As the Java client does: nothing to remove locally means NoWatcher, unsent.
+            if !self.watches.has(path, *kind) {
+                let error = Error::Server { code: ErrorCode::NoWatcher, op: req.op, path: path.clone() };
+                complete(&self.dispatcher, req.completion, Err(error));
+                return;
+            }
+        }
+        let xid = self.next_xid();
+        let at = conn.wbuf.len();
+        conn.wbuf.extend_from_slice(&req.frame);
+        proto::frame::set_xid(&mut conn.wbuf[at..], xid);
+        conn.pending.push_back(Pending { xid, op: req.op, watch: req.watch, completion: req.completion });
+    }
+
+    fn read(&mut self, conn: &mut Conn) -> Result<(), Ended> {
+        if conn.rbuf.capacity() - conn.rbuf.len() < READ_CHUNK / 4 {
+            conn.rbuf.reserve(READ_CHUNK);
+        }
+        match conn.stream.try_read_buf(&mut conn.rbuf) {
+            Ok(0) => return Err(Ended::Lost("server closed the connection".into())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(Ended::Lost(format!("read failed: {e}"))),
+        }
+        conn.last_recv = Instant::now();
+        self.last_heard = conn.last_recv;
+        loop {
+            let frame = decode_frame(&mut conn.rbuf, self.cfg.max_packet)
+                .map_err(|e| Ended::Protocol(format!("bad frame from the server: {e}")))?;
+            let Some(frame) = frame else { return Ok(()) };
+            self.on_frame(conn, frame)?;
+        }
+    }
+
+    fn on_frame(&mut self, conn: &mut Conn, frame: Bytes) -> Result<(), Ended> {
+        let protocol = Ended::Protocol;
+        let mut r = Reader::new(frame, "reply");
+        let header = ReplyHeader::decode(&mut r).map_err(|e| protocol(e.to_string()))?;
+        if header.zxid > self.last_zxid {
+            self.last_zxid = header.zxid;
+        }
+        match header.xid {
+            xid::NOTIFICATION => {
+                let event = WatcherEvent::decode(&mut r).map_err(|e| protocol(e.to_string()))?;
+                self.on_notification(event);
+            }
+            xid::PING => {}
+            xid::AUTH => {
+                let Some(completion) = conn.auth_pending.pop_front() else {
+                    // Replayed auth packets have no waiter; only a failure matters.
+                    if header.err == ErrorCode::AuthFailed.code() {
+                        return Err(Ended::Terminal(SessionState::AuthFailed));
+                    }
+                    return Ok(());
+                };
+                let failed = header.err == ErrorCode::AuthFailed.code();
+                complete(
+                    &self.dispatcher,
+                    completion,
+                    Ok(RawReply { zxid: header.zxid, err: header.err, body: r.rest() }),
+                );
+                if failed {
+                    return Err(Ended::Terminal(SessionState::AuthFailed));
+                }
+            }
+            xid::SET_WATCHES => {
+                if header.err != 0 {
+                    tracing::warn!(err = header.err, "the server refused to restore watches");
+                }
+            }
+            xid => {
+                let Some(p) = conn.pending.pop_front() else {
+                    return Err(protocol(format!("reply with xid {xid} but nothing pending")));
+                };
+                if p.xid != xid {
+                    let expected = p.xid;
+                    conn.pending.push_front(p);
+                    return Err(protocol(format!("reply xid {xid} out of order (expected {expected})")));
+                }
+                if let Some(action) = p.watch {
+                    self.apply_watch_action(action, header.err);
+                }
+                let closed = p.op == OpCode::CloseSession;
+                complete(
+                    &self.dispatcher,
+                    p.completion,
+                    Ok(RawReply { zxid: header.zxid, err: header.err, body: r.rest() }),
+                );
+                if closed {
+                    return Err(Ended::Terminal(SessionState::Closed));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_watch_action(&mut self, action: WatchAction, err: i32) {
+        match action {
+            WatchAction::Register { kind, path, watcher } if err == 0 => self.watches.add(kind, &path, watcher),
+            WatchAction::RegisterExists { path, watcher } => {
+                if err == 0 {
+                    self.watches.add(WatchKind::Data, &path, watcher);
+                } else if err == ErrorCode::NoNode.code() {
+                    self.watches.add(WatchKind::Exist, &path, watcher);
+                }
+            }
+            WatchAction::Remove { path, kind, check_only: false } if err == 0 => {
+                for (watcher, event_type) in self.watches.remove(&path, kind) {
+                    let event = WatchedEvent::node(event_type, path.clone());
+                    deliver(&self.dispatcher, &event, vec![watcher]);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_notification(&mut self, event: WatcherEvent) {
+        if event.event_type == EventType::None {
+            // Servers do not send session events as notifications; ignore rather than guess.
+            tracing::debug!(?event, "ignoring a session-level notification");
+            return;
+        }
+        let path = self.cfg.chroot.to_client(&event.path);
+        let watchers = self.watches.trigger(event.event_type, &path);
+        let event = WatchedEvent { event_type: event.event_type, keeper_state: event.state, path: Some(path) };
+        deliver(&self.dispatcher, &event, watchers);
+    }
+}
+
+/// One connection attempt: resolve, connect, send ConnectRequest, read ConnectResponse.
+async fn handshake(
+    host: HostPort,
+    request: ConnectRequest,
+    limit: Duration,
+    max_packet: usize,
+) -> Result<(TcpStream, ConnectResponse, BytesMut, SocketAddr), String> {
+    let attempt = async {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.host.as_str(), host.port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect();
+        let mut last_error = format!("{host} resolved to no address");
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => return finish_handshake(stream, addr, &request, max_packet).await,
+                Err(e) => last_error = format!("connect to {addr}: {e}"),
+            }
+        }
+        Err(last_error)
+    };
+    timeout(limit, attempt).await.map_err(|_| format!("{host}: no handshake within {limit:?}"))?
+}
+
+async fn finish_handshake(
+    stream: TcpStream,
+    addr: SocketAddr,
+    request: &ConnectRequest,
+    max_packet: usize,
+) -> Result<(TcpStream, ConnectResponse, BytesMut, SocketAddr), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = stream;
+    stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
+    let mut out = BytesMut::with_capacity(64);
+    encode_bare(&mut out, request, max_packet).map_err(|e| e.to_string())?;
+    stream.write_all(&out).await.map_err(|e| format!("{addr}: {e}"))?;
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        if let Some(frame) = decode_frame(&mut rbuf, max_packet).map_err(|e| format!("{addr}: {e}"))? {
+            let response = proto::decode_exact::<ConnectResponse>(frame, "ConnectResponse")
+                .map_err(|e| format!("{addr}: malformed handshake: {e}"))?;
+            return Ok((stream, response, rbuf, addr));
+        }
+        // A server that refuses (it is behind our zxid, or read-only) just closes.
+        if stream.read_buf(&mut rbuf).await.map_err(|e| format!("{addr}: {e}"))? == 0 {
+            return Err(format!("{addr} closed the connection during the handshake"));
+        }
+    }
+}
