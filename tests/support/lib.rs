@@ -74,8 +74,8 @@ pub async fn connect(connect_string: &str) -> Client {
 }
 
 /// Awaits `f` or fails the test after `patience()`.
-pub async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(patience(), f).await {
+pub async fn within<F: std::future::IntoFuture>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(patience(), f.into_future()).await {
         Ok(v) => v,
         Err(_) => panic!("timed out waiting for {what}"),
     }

@@ -24,3 +24,8 @@ pub use watch::WatchedEvent;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

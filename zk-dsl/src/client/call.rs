@@ -12,9 +12,10 @@
 //! Dispatch happens when `send`/`callback`/`into_future` is called, not when the future is first
 //! polled, so requests go out in the order the program issued them.
 
+use std::any::Any;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
@@ -31,16 +32,28 @@ use crate::watch::{WatchedEvent, Watcher};
 
 /// What a reply is decoded with: the request's op and path (for errors) and the chroot (for
 /// paths in the reply).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReplyContext {
     pub op: OpCode,
     pub path: String,
     pub chroot: Chroot,
     /// For multi and multiRead: each op and path, so a failure names the op that failed.
     pub parts: Vec<(OpCode, String)>,
+    /// What the op handed over at dispatch for its decoder (see [`Op::carry`]).
+    carry: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl ReplyContext {
+    pub(crate) fn new(op: OpCode, path: String, chroot: Chroot) -> ReplyContext {
+        ReplyContext { op, path, chroot, parts: Vec::new(), carry: Mutex::new(None) }
+    }
+
+    /// Takes what the op carried over from dispatch, if it is a `T`.
+    pub fn take_carry<T: 'static>(&self) -> Option<T> {
+        let mut slot = self.carry.lock().unwrap_or_else(|e| e.into_inner());
+        slot.take().and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
+    }
+
     /// The error for a non-zero reply code.
     pub fn server_error(&self, err: i32) -> Error {
         Error::from_server(err, self.op, &self.path)
@@ -97,6 +110,12 @@ pub trait Op: Send + Sized + 'static {
         Vec::new()
     }
 
+    /// State the decoder needs that only exists at dispatch (the receiving end of a watch, say);
+    /// the decoder gets it back with [`ReplyContext::take_carry`].
+    fn carry(&mut self) -> Option<Box<dyn Any + Send>> {
+        None
+    }
+
     /// The watch to register or remove when the reply comes back.
     fn take_watch(&mut self) -> Option<WatchAction> {
         None
@@ -124,59 +143,57 @@ impl<'c, O: Op> Call<'c, O> {
     }
 
     /// Dispatches the request now and returns a handle to its result.
-    pub fn send(self) -> Pending<O::Output> {
+    pub fn send(mut self) -> Pending<O::Output> {
         let (tx, rx) = oneshot::channel();
         let ctx = self.context();
         let hub = self.client.inner.hub.clone();
-        self.dispatch(&ctx, Completion::Future(tx));
-        Pending { state: State::Raw { rx, ctx, decode: O::decode, hub } }
+        self.dispatch(ctx.op, &ctx.path, Completion::Future(tx));
+        Pending::raw(rx, ctx, O::decode, hub)
     }
 
     /// Dispatches the request now; `f` runs with the result on the dispatcher thread (in wire
     /// order with watch callbacks and other callbacks). The returned handle resolves to the same
     /// result.
-    pub fn callback<F>(self, f: F) -> Pending<O::Output>
+    pub fn callback<F>(mut self, f: F) -> Pending<O::Output>
     where
         F: FnOnce(&Result<O::Output, Error>) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let ctx = self.context();
-        let callback_ctx = ctx.clone();
+        let (op, path) = (ctx.op, ctx.path.clone());
         let completion = Completion::Callback(Box::new(move |raw: Result<RawReply, Error>| {
             let result = match raw {
-                Ok(reply) => O::decode(reply, &callback_ctx),
-                Err(e) => Err(e.for_request(callback_ctx.op, &callback_ctx.path)),
+                Ok(reply) => O::decode(reply, &ctx),
+                Err(e) => Err(e.for_request(ctx.op, &ctx.path)),
             };
             f(&result);
             let _ = tx.send(result);
         }));
-        self.dispatch(&ctx, completion);
+        self.dispatch(op, &path, completion);
         Pending { state: State::Typed { rx } }
     }
 
-    fn context(&self) -> ReplyContext {
-        ReplyContext {
-            op: self.op.opcode(),
-            path: self.op.path().to_owned(),
-            chroot: self.client.inner.chroot.clone(),
-            parts: self.op.parts(),
-        }
+    fn context(&mut self) -> ReplyContext {
+        let mut ctx = ReplyContext::new(self.op.opcode(), self.op.path().to_owned(), self.client.inner.chroot.clone());
+        ctx.parts = self.op.parts();
+        *ctx.carry.get_mut().unwrap_or_else(|e| e.into_inner()) = self.op.carry();
+        ctx
     }
 
     /// Validates, encodes and queues the request. A request refused here (bad path, too large,
     /// session over) is completed with the error through the same completion, so futures and
     /// callbacks see it exactly like a server's refusal.
-    fn dispatch(mut self, ctx: &ReplyContext, completion: Completion) {
+    fn dispatch(mut self, op: OpCode, path: &str, completion: Completion) {
         let inner = &self.client.inner;
         if let Err(e) = self.op.validate() {
             return complete(&inner.dispatcher, completion, Err(e));
         }
         let mut frame = BytesMut::with_capacity(self.op.size_hint() + 64);
         let body = OpBody(&self.op, &inner.chroot);
-        if let Err(e) = encode_request(&mut frame, 0, ctx.op, Some(&body), inner.max_packet) {
-            return complete(&inner.dispatcher, completion, Err(Error::frame(ctx.op, &ctx.path, e)));
+        if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_packet) {
+            return complete(&inner.dispatcher, completion, Err(Error::frame(op, path, e)));
         }
-        let request = Request { frame: frame.freeze(), op: ctx.op, watch: self.op.take_watch(), completion };
+        let request = Request { frame: frame.freeze(), op, watch: self.op.take_watch(), completion };
         inner.submit(Command::Request(request));
     }
 }
@@ -309,75 +326,33 @@ impl<O: std::fmt::Debug> std::fmt::Debug for WithWatch<O> {
     }
 }
 
-impl<'c, O: Op> Call<'c, WithWatch<O>> {
-    /// Dispatches now; resolves to the result and its watch.
-    pub fn send(mut self) -> WatchedPending<O::Output> {
-        let rx = self.op.rx.take();
-        let inner = Call { client: self.client, op: WithWatchInner(self.op) };
-        WatchedPending { pending: inner.send(), rx }
-    }
-}
+impl<O: Op> Op for WithWatch<O> {
+    type Output = (O::Output, WatchFuture);
 
-impl<'c, O: Op> IntoFuture for Call<'c, WithWatch<O>> {
-    type Output = Result<(O::Output, WatchFuture), Error>;
-    type IntoFuture = WatchedPending<O::Output>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
-}
-
-/// Sends a `WithWatch` op with the inner op's decoder.
-struct WithWatchInner<O>(WithWatch<O>);
-
-impl<O: Op> Op for WithWatchInner<O> {
-    type Output = O::Output;
     fn opcode(&self) -> OpCode {
-        self.0.inner.opcode()
+        self.inner.opcode()
     }
     fn path(&self) -> &str {
-        self.0.inner.path()
+        self.inner.path()
     }
     fn validate(&self) -> Result<(), Error> {
-        self.0.inner.validate()
+        self.inner.validate()
     }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
-        self.0.inner.encode_body(buf, chroot)
+        self.inner.encode_body(buf, chroot)
     }
     fn size_hint(&self) -> usize {
-        self.0.inner.size_hint()
+        self.inner.size_hint()
+    }
+    fn carry(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.rx.take().map(|rx| Box::new(rx) as Box<dyn Any + Send>)
     }
     fn take_watch(&mut self) -> Option<WatchAction> {
-        self.0.inner.take_watch()
+        self.inner.take_watch()
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error> {
-        O::decode(reply, ctx)
-    }
-}
-
-/// The handle of a call made `.with_watch()`.
-#[must_use = "the request is sent; await the handle to see its result"]
-pub struct WatchedPending<T> {
-    pending: Pending<T>,
-    rx: Option<oneshot::Receiver<WatchedEvent>>,
-}
-
-impl<T> std::fmt::Debug for WatchedPending<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WatchedPending")
-    }
-}
-
-impl<T> Future for WatchedPending<T> {
-    type Output = Result<(T, WatchFuture), Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.pending).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(value)) => Poll::Ready(Ok((value, WatchFuture { rx: this.rx.take() }))),
-        }
+        let value = O::decode(reply, ctx)?;
+        Ok((value, WatchFuture { rx: ctx.take_carry() }))
     }
 }
 

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use call::{Call, Pending, WatchFuture, WatchedPending};
+pub use call::{Call, Pending, WatchFuture};
 pub use connect::Connect;
 pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
 pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};
@@ -213,12 +213,7 @@ impl Client {
     pub fn add_auth(&self, scheme: impl Into<String>, auth: impl Into<Vec<u8>>) -> Pending<()> {
         let scheme = scheme.into();
         let (tx, rx) = oneshot::channel();
-        let ctx = call::ReplyContext {
-            op: OpCode::Auth,
-            path: scheme.clone(),
-            chroot: self.inner.chroot.clone(),
-            parts: Vec::new(),
-        };
+        let ctx = call::ReplyContext::new(OpCode::Auth, scheme.clone(), self.inner.chroot.clone());
         self.inner.submit(Command::Auth { scheme, auth: auth.into(), completion: Completion::Future(tx) });
         Pending::raw(rx, ctx, |reply, ctx| ctx.ok(reply).map(drop), self.inner.hub.clone())
     }

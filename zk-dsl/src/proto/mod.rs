@@ -2,7 +2,8 @@
 //!
 //! Records, opcodes, error codes, path rules and the frame codec, with no sockets, no tokio and
 //! no clocks, so every byte the client sends or accepts can be tested (and fuzzed) in isolation.
-//! Decoding arbitrary bytes never panics and never allocates more than the frame it reads.
+//! Decoding arbitrary bytes never panics, and never allocates more than a small constant multiple
+//! of the frame it reads (declared lengths and counts are checked against the bytes present first).
 //!
 //! Layout: [`jute`] (primitives), [`codes`] (typed enums), [`records`] (handshake, headers,
 //! Stat, ACL), [`requests`] and [`responses`] (operation bodies), [`multi`], [`path`], [`frame`].

@@ -21,8 +21,11 @@ use super::timeouts::scaled;
 
 /// Pause between readiness probes.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
-/// Time given to a single probe; a loaded JVM can be slow to answer.
+/// Time given to one `srvr` from [`Node::mode`]; a loaded JVM can be slow to answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time given to one probe while waiting for readiness. Short, so a JVM that died meanwhile (or
+/// something else answering on the port) is noticed quickly; a slow reply is simply probed again.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Time `stop` gives the JVM to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Pause between restart attempts while the old port is still taken.
@@ -234,7 +237,7 @@ impl Node {
                 return Err(failure);
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            let probe = left.min(scaled(PROBE_TIMEOUT)).max(Duration::from_millis(1));
+            let probe = left.min(scaled(READY_PROBE_TIMEOUT)).max(Duration::from_millis(1));
             if let Ok(reply) = self.four_letter(cmd, probe) {
                 if ready(&reply) {
                     return Ok(reply);

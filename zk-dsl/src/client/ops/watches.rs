@@ -62,6 +62,9 @@ impl Op for AddWatchOp {
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         AddWatchRequest { path: server_path(chroot, &self.path), mode: self.mode }.encode(buf);
     }
+    fn carry(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.events.take().map(|rx| Box::new(rx) as Box<dyn std::any::Any + Send>)
+    }
     fn take_watch(&mut self) -> Option<WatchAction> {
         let kind = match self.mode {
             AddWatchMode::PersistentRecursive => WatchKind::PersistentRecursive,
@@ -72,8 +75,7 @@ impl Op for AddWatchOp {
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<WatchStream, Error> {
         ctx.ok(reply)?;
-        // The receiver travels separately (see `Call<AddWatchOp>::send`); this is replaced.
-        Ok(WatchStream { rx: None })
+        Ok(WatchStream { rx: ctx.take_carry() })
     }
 }
 

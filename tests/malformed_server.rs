@@ -1,0 +1,157 @@
+//! Faults a real ZooKeeper will not produce, from a scripted fake server: oversized, negative,
+//! truncated and garbage frames. Each must fail the request with `Error::Protocol` and close the
+//! connection — never panic, never allocate what the frame claims.
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use suite::within;
+use zk_dsl::proto::{encode_bare, ConnectResponse, Encode, ReplyHeader, DEFAULT_MAX_PACKET};
+use zk_dsl::{Client, Error};
+
+/// Reads one length-prefixed frame.
+async fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+    let len = s.read_i32().await.expect("frame length");
+    let mut buf = vec![0; len as usize];
+    s.read_exact(&mut buf).await.expect("frame body");
+    buf
+}
+
+/// Accepts the client, completes the handshake, reads one request and answers it with
+/// `reply` (raw bytes, length prefix included). Returns whether the client then closed the
+/// connection.
+async fn scripted(listener: TcpListener, reply: Vec<u8>) -> bool {
+    let (mut s, _) = listener.accept().await.expect("accept");
+    read_frame(&mut s).await; // ConnectRequest
+    let mut out = BytesMut::new();
+    let resp = ConnectResponse {
+        protocol_version: 0,
+        timeout_ms: 10_000,
+        session_id: 0x5eed,
+        password: vec![1; 16],
+        read_only: false,
+    };
+    encode_bare(&mut out, &resp, DEFAULT_MAX_PACKET).unwrap();
+    s.write_all(&out).await.unwrap();
+    read_frame(&mut s).await; // the client's request
+    s.write_all(&reply).await.unwrap();
+    let mut rest = [0u8; 64];
+    // The client must hang up on us (EOF), not wait for more.
+    loop {
+        match s.read(&mut rest).await {
+            Ok(0) | Err(_) => return true,
+            Ok(_) => continue, // e.g. a ping
+        }
+    }
+}
+
+async fn request_against(reply: Vec<u8>) -> Error {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(scripted(listener, reply));
+    let client = Client::connect(addr.to_string()).await.expect("handshake with the fake server");
+    let err = within("the request to fail", client.get_data("/x")).await.expect_err("a malformed reply cannot succeed");
+    assert!(within("the client to close the connection", server).await.unwrap());
+    drop(client);
+    err
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as i32).to_be_bytes().to_vec();
+    v.extend_from_slice(payload);
+    v
+}
+
+fn assert_protocol(err: &Error, what: &str) {
+    assert!(matches!(err, Error::Protocol { .. }), "{what}: expected a protocol error, got {err:?}");
+}
+
+#[tokio::test]
+async fn oversized_frame_is_a_protocol_error() {
+    // Claims 2 GB; the client must refuse at the length, before buffering anything.
+    let err = request_against((i32::MAX).to_be_bytes().to_vec()).await;
+    assert_protocol(&err, "oversized");
+    assert!(err.to_string().contains("exceeds"), "{err}");
+    let err = request_against(((DEFAULT_MAX_PACKET + 1) as i32).to_be_bytes().to_vec()).await;
+    assert_protocol(&err, "one byte over the limit");
+}
+
+#[tokio::test]
+async fn negative_length_is_a_protocol_error() {
+    let err = request_against((-5i32).to_be_bytes().to_vec()).await;
+    assert_protocol(&err, "negative length");
+    assert!(err.to_string().contains("negative"), "{err}");
+}
+
+#[tokio::test]
+async fn garbage_shorter_than_a_header_is_a_protocol_error() {
+    let err = request_against(frame(&[0xde, 0xad, 0xbe])).await;
+    assert_protocol(&err, "garbage");
+}
+
+#[tokio::test]
+async fn reply_for_an_unknown_xid_is_a_protocol_error() {
+    let mut payload = BytesMut::new();
+    ReplyHeader { xid: 999, zxid: 1, err: 0 }.encode(&mut payload);
+    let err = request_against(frame(&payload)).await;
+    assert_protocol(&err, "wrong xid");
+    assert!(err.to_string().contains("xid"), "{err}");
+}
+
+#[tokio::test]
+async fn truncated_body_is_a_protocol_error() {
+    // A getData reply whose data claims 1 MB but carries 3 bytes and no Stat.
+    let mut payload = BytesMut::new();
+    ReplyHeader { xid: 1, zxid: 1, err: 0 }.encode(&mut payload);
+    payload.put_i32(1_000_000);
+    payload.put_slice(b"abc");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        read_frame(&mut s).await;
+        let mut out = BytesMut::new();
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: 10_000,
+            session_id: 7,
+            password: vec![0; 16],
+            read_only: false,
+        };
+        encode_bare(&mut out, &resp, DEFAULT_MAX_PACKET).unwrap();
+        s.write_all(&out).await.unwrap();
+        read_frame(&mut s).await;
+        s.write_all(&frame(&payload)).await.unwrap();
+        // Keep the connection open: a truncated body is decoded by the caller, and the
+        // connection itself stays usable for the next request.
+        let second = read_frame(&mut s).await;
+        let xid = i32::from_be_bytes([second[0], second[1], second[2], second[3]]);
+        let mut ok = BytesMut::new();
+        ReplyHeader { xid, zxid: 2, err: -101 }.encode(&mut ok);
+        s.write_all(&frame(&ok)).await.unwrap();
+    });
+    let client = Client::connect(addr.to_string()).await.unwrap();
+    let err = within("the bad reply", client.get_data("/x")).await.unwrap_err();
+    assert_protocol(&err, "truncated body");
+    assert!(err.to_string().contains("GetData reply for /x"), "the error names the op and path: {err}");
+    let next = within("the next reply", client.exists("/y")).await.unwrap();
+    assert_eq!(next, None);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn garbage_handshake_is_refused_without_panicking() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        // Every attempt gets a frame too short to be a ConnectResponse.
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = read_frame(&mut s).await;
+            let _ = s.write_all(&frame(&[1, 2, 3])).await;
+        }
+    });
+    let err =
+        Client::connect(addr.to_string()).connect_timeout(std::time::Duration::from_millis(500)).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}
