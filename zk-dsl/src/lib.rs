@@ -6,6 +6,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod acl;
+pub mod blocking;
 pub mod client;
 pub mod codec;
 pub mod data;
@@ -15,7 +16,7 @@ pub mod session;
 pub mod util;
 pub mod watch;
 
-pub use client::{Call, Client, Connect, NodeData, OpResult, Pending, ReadResult, WatchFuture, WatchStream};
+pub use client::{Call, Client, Connect, NodeData, OpResult, Pending, ReadResult, ResultExt, WatchFuture, WatchStream};
 pub use codec::{CodecError, ToZNodeBytes, ZNodeData};
 pub use error::{Error, Result};
 pub use proto::{Acl, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType};

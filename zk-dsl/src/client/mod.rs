@@ -5,6 +5,7 @@
 //! handle, or given a `.callback(f)`. See [`call`] for the dispatch rules.
 
 pub mod call;
+pub mod compound;
 pub mod connect;
 pub mod ops;
 
@@ -15,6 +16,7 @@ use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
 
 pub use call::{Call, Pending, WatchFuture};
+pub use compound::{CreateAll, ResultExt};
 pub use connect::Connect;
 pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
 pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};

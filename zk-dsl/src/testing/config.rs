@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use super::error::HarnessError;
 
+/// Four-letter words the harness uses to watch its servers; always allowed.
+pub(crate) const HARNESS_COMMANDS: &[&str] = &["ruok", "srvr", "cons"];
+
 /// Server-side settings shared by standalone servers and ensemble members.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerSettings {
@@ -104,6 +107,22 @@ impl ServerSettings {
         Ok(())
     }
 
+    /// The configured whitelist plus the words the harness itself relies on.
+    fn whitelist_with_harness_commands(&self) -> String {
+        let list = self.four_letter_whitelist.trim();
+        let words: Vec<&str> = list.split(',').map(str::trim).filter(|w| !w.is_empty()).collect();
+        if words.contains(&"*") {
+            return "*".to_string();
+        }
+        let mut all: Vec<&str> = words;
+        for needed in HARNESS_COMMANDS {
+            if !all.contains(needed) {
+                all.push(needed);
+            }
+        }
+        all.join(",")
+    }
+
     /// The text of `zoo.cfg` for a server with this data directory and client port.
     pub(crate) fn render(
         &self,
@@ -123,7 +142,7 @@ impl ServerSettings {
             ("forceSync".into(), if self.force_sync { "yes" } else { "no" }.into()),
             ("snapCount".into(), self.snap_count.to_string()),
             ("admin.enableServer".into(), "false".into()),
-            ("4lw.commands.whitelist".into(), self.four_letter_whitelist.clone()),
+            ("4lw.commands.whitelist".into(), self.whitelist_with_harness_commands()),
             ("maxClientCnxns".into(), "0".into()),
         ];
         if let Some(min) = self.min_session_timeout {
@@ -216,6 +235,16 @@ mod tests {
         assert!(inverted.validate().is_err());
         let huge = ServerSettings { max_session_timeout: Some(Duration::MAX), ..ServerSettings::default() };
         assert!(huge.validate().is_err());
+    }
+
+    #[test]
+    fn whitelist_keeps_the_harness_commands() {
+        let restricted = ServerSettings { four_letter_whitelist: "stat, mntr".into(), ..ServerSettings::default() };
+        assert_eq!(restricted.whitelist_with_harness_commands(), "stat,mntr,ruok,srvr,cons");
+        let all = ServerSettings { four_letter_whitelist: "srvr,*".into(), ..ServerSettings::default() };
+        assert_eq!(all.whitelist_with_harness_commands(), "*");
+        let empty = ServerSettings { four_letter_whitelist: String::new(), ..ServerSettings::default() };
+        assert_eq!(empty.whitelist_with_harness_commands(), "ruok,srvr,cons");
     }
 
     #[test]

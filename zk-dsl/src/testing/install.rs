@@ -43,7 +43,8 @@ pub struct Installation {
 }
 
 impl Installation {
-    /// Finds Java and ZooKeeper as described in the [module docs](self). Tests that should be
+    /// Finds Java and ZooKeeper: the class path from `ZOOKEEPER_CLASSPATH`, else `ZOOKEEPER_HOME`,
+    /// else the Debian package; Java from `JAVA_HOME`, else `PATH`. Tests that should be
     /// skipped (rather than fail) where ZooKeeper is absent can check `Installation::locate().is_ok()`.
     pub fn locate() -> Result<Installation, HarnessError> {
         locate_in(&|key| std::env::var_os(key), Path::new(DEBIAN_JAVA_DIR))

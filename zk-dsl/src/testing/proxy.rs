@@ -82,16 +82,12 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a pass-through proxy to `target` on a free loopback port. Needs no tokio runtime.
+    /// Starts a pass-through proxy to `target` on a free loopback port. Needs no tokio runtime, and
+    /// may be called from inside one: the proxy's runtime lives entirely on its own thread.
     pub fn start(target: SocketAddr) -> io::Result<FaultProxy> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         std_listener.set_nonblocking(true)?;
         let address = std_listener.local_addr()?;
-        let listener = {
-            let _context = runtime.enter();
-            TcpListener::from_std(std_listener)?
-        };
         let shared = Arc::new(Shared {
             faults: watch::Sender::new(Faults { target, blackhole: false, delay: Duration::ZERO }),
             generation: watch::Sender::new(0),
@@ -100,12 +96,17 @@ impl FaultProxy {
             live: Mutex::new(HashMap::new()),
         });
         let (shutdown, shutdown_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread_shared = Arc::clone(&shared);
-        let thread =
-            std::thread::Builder::new().name(format!("zk-fault-proxy-{}", address.port())).spawn(move || {
-                runtime.block_on(accept_loop(listener, thread_shared, shutdown_rx));
-                // Dropping the runtime here drops every connection task, closing their sockets.
-            })?;
+        let thread = std::thread::Builder::new()
+            .name(format!("zk-fault-proxy-{}", address.port()))
+            .spawn(move || run(std_listener, thread_shared, shutdown_rx, ready_tx))?;
+        let ready =
+            ready_rx.recv().unwrap_or_else(|_| Err(io::Error::other("the fault proxy thread died while starting")));
+        if let Err(e) = ready {
+            let _ = thread.join();
+            return Err(e);
+        }
         tracing::debug!(%address, %target, "fault proxy started");
         Ok(FaultProxy { address, shared, shutdown: Some(shutdown), thread: Some(thread) })
     }
@@ -198,6 +199,33 @@ impl Drop for FaultProxy {
             }
         }
     }
+}
+
+/// The proxy thread. The runtime is built and dropped here, so a caller inside an async runtime is
+/// never the one dropping a runtime (which tokio forbids). Dropping it ends every connection task.
+fn run(
+    std_listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: oneshot::Receiver<()>,
+    ready: std::sync::mpsc::Sender<io::Result<()>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    // `from_std` must run inside the runtime, to register the socket with its reactor.
+    let listener = match runtime.block_on(async { TcpListener::from_std(std_listener) }) {
+        Ok(listener) => listener,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    runtime.block_on(accept_loop(listener, shared, shutdown));
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: oneshot::Receiver<()>) {
@@ -347,6 +375,19 @@ mod tests {
         assert_eq!(proxy.active_connections(), 0);
         let mut buf = [0u8; 1];
         assert!(matches!(stream.read(&mut buf), Ok(0) | Err(_)));
+    }
+
+    #[tokio::test]
+    async fn works_inside_a_runtime() {
+        let proxy = FaultProxy::start(echo_server()).unwrap();
+        let mut stream = tokio::net::TcpStream::connect(proxy.address()).await.unwrap();
+        stream.write_all(b"async").await.unwrap();
+        let mut reply = [0u8; 5];
+        stream.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"async");
+        proxy.drop_connections();
+        assert_eq!(stream.read(&mut reply).await.unwrap_or(0), 0);
+        drop(proxy);
     }
 
     #[test]

@@ -20,8 +20,9 @@ const START_ATTEMPTS: usize = 3;
 
 /// Options for a test server (also the per-member template of an [`Ensemble`](super::Ensemble)).
 ///
-/// Defaults suit tests: tick time 500 ms (so sessions may be as short as 1 s), no fsync, every
-/// four-letter word allowed, a 64–512 MiB heap and a JVM tuned to start fast.
+/// Defaults suit tests: tick time 500 ms (so the server grants session timeouts from 1 s to 10 s,
+/// ZooKeeper's 2 and 20 ticks), no fsync, every four-letter word allowed, a 64–512 MiB heap and a
+/// JVM tuned to start fast.
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct ZkServerBuilder {
@@ -57,8 +58,8 @@ impl ZkServerBuilder {
         self
     }
 
-    /// The allowed four-letter words (`4lw.commands.whitelist`), default `*`. The harness itself
-    /// needs `srvr`, `ruok` and (for ensembles) `cons`.
+    /// The allowed four-letter words (`4lw.commands.whitelist`, comma-separated), default `*`.
+    /// `ruok`, `srvr` and `cons` are always added: the harness watches its servers with them.
     pub fn four_letter_whitelist(mut self, list: impl Into<String>) -> Self {
         self.settings.four_letter_whitelist = list.into();
         self

@@ -1,0 +1,223 @@
+//! The same client without async, for scripts, tools and REPL-style programs (the seed's
+//! style). It needs no runtime of the caller's: each blocking client runs its session on a
+//! small runtime of its own (one I/O thread), and works from any thread, including a plain
+//! thread inside a tokio program.
+//!
+//! Every verb is the async client's — same builders, same options — finished with `.wait()`:
+//!
+//! ```no_run
+//! use zk_dsl::blocking;
+//!
+//! # fn main() -> zk_dsl::Result<()> {
+//! let client = blocking::Client::connect("127.0.0.1:2181")?;
+//! client.create("/config").persistent().data("v1").wait()?;
+//! let node = client.get_data("/config").wait()?;
+//! assert_eq!(node.bytes(), b"v1");
+//! client.delete_all("/config")?;
+//! client.close()?;
+//! # Ok(()) }
+//! ```
+//!
+//! `.wait()` blocks the calling thread; on an async runtime's worker thread use `.await`.
+
+mod block_on;
+
+use std::future::{Future, IntoFuture};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use block_on::block_on;
+
+use crate::client::call::{Call, Op};
+use crate::error::Error;
+use crate::proto::{OpCode, Stat};
+use crate::Connect;
+
+/// How long dropping the last handle lets the session close gracefully (so its ephemeral nodes
+/// go at once) before the I/O thread is stopped. It happens on a thread of its own; the drop
+/// itself never blocks.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Owns the runtime; shuts it down off the dropping thread (dropping a runtime inside an async
+/// context would panic).
+struct RuntimeGuard(Option<tokio::runtime::Runtime>);
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            let stopper = std::thread::Builder::new()
+                .name("zk-dsl-shutdown".into())
+                .spawn(move || runtime.shutdown_timeout(SHUTDOWN_GRACE));
+            if let Err(e) = stopper {
+                tracing::warn!(error = %e, "could not stop the blocking client's runtime cleanly");
+            }
+        }
+    }
+}
+
+/// A blocking handle to one session. Dereferences to the async [`crate::Client`], so every verb
+/// and option is available; finish calls with `.wait()`. Clones share the session.
+#[derive(Clone)]
+pub struct Client {
+    // Field order matters: the session handle goes before the runtime it runs on.
+    client: crate::Client,
+    runtime: Arc<RuntimeGuard>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("blocking::Client").field(&self.client).finish()
+    }
+}
+
+impl Deref for Client {
+    type Target = crate::Client;
+
+    fn deref(&self) -> &crate::Client {
+        &self.client
+    }
+}
+
+impl Client {
+    /// Connects with default options and waits until the session is established.
+    pub fn connect(connect_string: impl Into<String>) -> Result<Client, Error> {
+        crate::Client::connect(connect_string).blocking()
+    }
+
+    /// Connects with the options of an async [`Connect`] builder:
+    /// `zk_dsl::Client::connect(cs).session_timeout(t).blocking()` does the same.
+    pub fn connect_with(options: Connect) -> Result<Client, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("zk-dsl-io")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the blocking client's runtime", e))?;
+        let joined = block_on(runtime.spawn(options.connect()));
+        let guard = Arc::new(RuntimeGuard(Some(runtime)));
+        match joined {
+            Ok(Ok(client)) => Ok(Client { client, runtime: guard }),
+            Ok(Err(e)) => Err(e),
+            Err(join) => Err(Error::Protocol { reason: format!("the connect task failed: {join}") }),
+        }
+    }
+
+    /// The async client this one wraps (for code that mixes both styles). It stops working
+    /// once every blocking handle is dropped.
+    pub fn as_async(&self) -> &crate::Client {
+        &self.client
+    }
+
+    /// Runs a future on this client's runtime and waits for it.
+    fn run<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = Result<T, Error>> + Send + 'static,
+    ) -> Result<T, Error> {
+        let Some(runtime) = self.runtime.0.as_ref() else {
+            return Err(Error::Closed { op: OpCode::Error, path: String::new() });
+        };
+        match block_on(runtime.spawn(future)) {
+            Ok(result) => result,
+            Err(join) => Err(Error::Protocol { reason: format!("a client task failed: {join}") }),
+        }
+    }
+
+    /// Closes the session (see [`crate::Client::close`]).
+    pub fn close(&self) -> Result<(), Error> {
+        let client = self.client.clone();
+        self.run(async move { client.close().await })
+    }
+
+    /// Adds an identity to the session (see [`crate::Client::add_auth`]).
+    pub fn add_auth(&self, scheme: impl Into<String>, auth: impl Into<Vec<u8>>) -> Result<(), Error> {
+        block_on(self.client.add_auth(scheme, auth))
+    }
+
+    /// Waits until the session is connected (see [`crate::Client::wait_connected`]).
+    pub fn wait_connected(&self) -> Result<(), Error> {
+        let client = self.client.clone();
+        self.run(async move { client.wait_connected().await })
+    }
+
+    /// See [`crate::Client::delete_all`].
+    pub fn delete_all(&self, path: impl Into<String>) -> Result<(), Error> {
+        let (client, path) = (self.client.clone(), path.into());
+        self.run(async move { client.delete_all(path).await })
+    }
+
+    /// See [`crate::Client::delete_children`].
+    pub fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Result<(), Error> {
+        let (client, path) = (self.client.clone(), path.into());
+        self.run(async move { client.delete_children(path, in_sequence_order).await })
+    }
+
+    /// See [`crate::Client::compare_and_set_data`].
+    pub fn compare_and_set_data(
+        &self,
+        path: impl Into<String>,
+        expected: &[u8],
+        new: &[u8],
+        max_retries: usize,
+    ) -> Result<Option<Stat>, Error> {
+        let (client, path, expected, new) = (self.client.clone(), path.into(), expected.to_vec(), new.to_vec());
+        self.run(async move { client.compare_and_set_data(path, &expected, &new, max_retries).await })
+    }
+
+    /// See [`crate::Client::filter_children_by_prefix`].
+    pub fn filter_children_by_prefix(&self, dir: impl Into<String>, prefix: &str) -> Result<Vec<String>, Error> {
+        block_on(self.client.filter_children_by_prefix(dir, prefix))
+    }
+
+    /// See [`crate::Client::filter_children_by_suffix`].
+    pub fn filter_children_by_suffix(&self, dir: impl Into<String>, suffix: &str) -> Result<Vec<String>, Error> {
+        block_on(self.client.filter_children_by_suffix(dir, suffix))
+    }
+
+    /// See [`crate::Client::filter_children_by_pattern`].
+    #[cfg(feature = "regex")]
+    pub fn filter_children_by_pattern(
+        &self,
+        dir: impl Into<String>,
+        pattern: &regex::Regex,
+    ) -> Result<Vec<String>, Error> {
+        block_on(self.client.filter_children_by_pattern(dir, pattern))
+    }
+}
+
+impl<O: Op> Call<'_, O> {
+    /// Sends the request and blocks the current thread until its result arrives (the blocking
+    /// client's way to finish a call; also handy inside callbacks). Do not use it on an async
+    /// runtime's worker thread.
+    pub fn wait(self) -> Result<O::Output, Error> {
+        block_on(self.into_future())
+    }
+}
+
+impl<T> crate::Pending<T> {
+    /// Blocks until the result arrives (see [`Call::wait`]).
+    pub fn wait(self) -> Result<T, Error> {
+        block_on(self)
+    }
+}
+
+impl crate::client::CreateAll<'_> {
+    /// Creates the node and its ancestors, blocking (see [`crate::Client::create_all`]).
+    pub fn wait(self) -> Result<String, Error> {
+        block_on(self.into_future())
+    }
+}
+
+impl crate::WatchFuture {
+    /// Blocks until the watch fires (or the session ends).
+    pub fn wait(self) -> crate::WatchedEvent {
+        block_on(self)
+    }
+}
+
+impl Connect {
+    /// Connects with these options and returns a [`blocking::Client`](Client).
+    pub fn blocking(self) -> Result<Client, Error> {
+        Client::connect_with(self)
+    }
+}

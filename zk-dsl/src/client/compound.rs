@@ -1,0 +1,312 @@
+//! The seed's operations that take several requests: `create-all`, `delete-all`,
+//! `delete-children`, `compare-and-set-data` and the child filters. Each is race-safe against
+//! other clients doing the same thing at the same time, and pipelines its requests where the
+//! order allows.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use bytes::Bytes;
+
+use super::ops::create::{create_options, CreateSpec};
+use super::Client;
+use crate::error::Error;
+use crate::proto::{OpCode, Stat};
+use crate::util;
+
+/// `create_all`: creates every missing ancestor as a persistent node, then the node itself with
+/// the builder's options (ephemeral by default, as in the seed). Resolves to the created path,
+/// with its suffix for a sequential node.
+#[must_use = "nothing is created until the builder is awaited"]
+pub struct CreateAll<'c> {
+    client: &'c Client,
+    spec: CreateSpec,
+}
+
+impl std::fmt::Debug for CreateAll<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateAll").field("spec", &self.spec).finish()
+    }
+}
+
+create_options!(CreateAll<'_>, spec);
+
+impl<'c> CreateAll<'c> {
+    pub(crate) fn new(client: &'c Client, path: String) -> Self {
+        CreateAll { client, spec: CreateSpec::new(path) }
+    }
+
+    /// Creates the node and any missing ancestors.
+    pub async fn run(self) -> Result<String, Error> {
+        let client = self.client.clone();
+        create_all(&client, self.spec).await
+    }
+}
+
+impl<'c> IntoFuture for CreateAll<'c> {
+    type Output = Result<String, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send + 'c>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Tries the leaf first (the common case: the parents exist); on NoNode creates the ancestors,
+/// pipelined, tolerating NodeExists from concurrent creators, and tries again. Another client
+/// deleting a parent in between makes it go round again, a bounded number of times.
+async fn create_all(client: &Client, spec: CreateSpec) -> Result<String, Error> {
+    spec.validate()?;
+    let ancestors = ancestors(&spec.path);
+    for _ in 0..8 {
+        match client.create_from_spec(spec.clone()).await {
+            Err(Error::NoNode { .. }) => {}
+            other => return other,
+        }
+        let pending: Vec<_> =
+            ancestors.iter().map(|p| client.create(p.as_str()).persistent().bytes(Bytes::new()).send()).collect();
+        for result in pending {
+            match result.await {
+                Ok(_) | Err(Error::NodeExists { .. }) => {}
+                // An ancestor above failed too; the retry of the leaf reports the real cause.
+                Err(Error::NoNode { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Err(Error::NoNode { op: spec.effective_mode().opcode(), path: spec.path })
+}
+
+/// `/a/b/c` → `["/a", "/a/b"]` (the root is never created). For a sequential prefix ending in
+/// `/`, the parent is the path without it.
+fn ancestors(path: &str) -> Vec<String> {
+    let trimmed = path.trim_end_matches('/');
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = trimmed[at + 1..].find('/') {
+        at += i + 1;
+        out.push(trimmed[..at].to_owned());
+    }
+    if path.ends_with('/') && !trimmed.is_empty() {
+        out.push(trimmed.to_owned());
+    }
+    out
+}
+
+impl Client {
+    /// Creates a node and every missing ancestor (the seed's `create-all`): ancestors are
+    /// persistent; the options apply to the node itself (ephemeral by default). Concurrent
+    /// `create_all`s of overlapping paths do not fail each other.
+    pub fn create_all(&self, path: impl Into<String>) -> CreateAll<'_> {
+        CreateAll::new(self, path.into())
+    }
+
+    pub(crate) fn create_from_spec(&self, spec: CreateSpec) -> super::Pending<String> {
+        super::Call::new(self, super::CreateOp { spec }).send()
+    }
+
+    /// Deletes a node and everything below it (the seed's `delete-all`). `NoNode` if the node
+    /// does not exist. Nodes are found level by level and deleted deepest first, each level's
+    /// requests in flight together; a child created concurrently makes it go round again.
+    pub async fn delete_all(&self, path: impl Into<String>) -> Result<(), Error> {
+        let path = path.into();
+        crate::proto::validate_path(&path, false)
+            .map_err(|reason| Error::InvalidPath { path: path.clone(), reason })?;
+        if path == "/" {
+            return Err(Error::InvalidArgument {
+                op: OpCode::Delete,
+                path,
+                reason: "refusing to delete the whole tree; delete the root's children instead".into(),
+            });
+        }
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.delete_tree_once(&path).await {
+                Err(Error::NotEmpty { .. }) if attempts < 8 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn delete_tree_once(&self, root: &str) -> Result<(), Error> {
+        // Every level of the tree, root first.
+        let mut levels: Vec<Vec<String>> = vec![vec![root.to_owned()]];
+        loop {
+            let last = levels.last().map(Vec::as_slice).unwrap_or_default();
+            let pending: Vec<_> = last.iter().map(|p| (p.clone(), self.children(p.as_str()).send())).collect();
+            let mut next = Vec::new();
+            for (parent, children) in pending {
+                match children.await {
+                    Ok(names) => next.extend(names.into_iter().map(|n| join(&parent, &n))),
+                    // Gone meanwhile; if it was the root, the delete below reports NoNode.
+                    Err(Error::NoNode { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            levels.push(next);
+        }
+        for (depth, level) in levels.iter().enumerate().rev() {
+            let pending: Vec<_> = level.iter().map(|p| self.delete(p.as_str()).send()).collect();
+            for result in pending {
+                match result.await {
+                    Ok(()) => {}
+                    // Someone else deleted it; only the root's absence is the caller's business.
+                    Err(Error::NoNode { .. }) if depth > 0 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every child of `path` and everything below them, keeping `path` (the seed's
+    /// `delete-children`). With `in_sequence_order`, children are deleted one after another in
+    /// the order of their sequence numbers (for queues whose consumers watch the head);
+    /// otherwise all at once.
+    pub async fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Result<(), Error> {
+        let path = path.into();
+        let mut names = self.children(path.as_str()).await?;
+        if in_sequence_order {
+            names = util::sort_sequential_nodes(names).map_err(|e| Error::InvalidArgument {
+                op: OpCode::GetChildren2,
+                path: path.clone(),
+                reason: format!("children are not all sequential nodes: {e}"),
+            })?;
+            for name in names {
+                match self.delete_all(join(&path, &name)).await {
+                    Ok(()) | Err(Error::NoNode { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(());
+        }
+        let clients: Vec<_> = names.iter().map(|n| self.delete_all(join(&path, n))).collect();
+        for result in clients {
+            match result.await {
+                Ok(()) | Err(Error::NoNode { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `path`'s data to `new` only if it currently equals `expected` (the seed's
+    /// `compare-and-set-data`): `Some(stat)` when it was set, `None` when the data differed.
+    /// A concurrent writer between the read and the write makes it read again, at most
+    /// `max_retries` times; after that it fails with `BadVersion`.
+    pub async fn compare_and_set_data(
+        &self,
+        path: impl Into<String>,
+        expected: &[u8],
+        new: &[u8],
+        max_retries: usize,
+    ) -> Result<Option<Stat>, Error> {
+        let path = path.into();
+        let mut retries = 0;
+        loop {
+            let current = self.get_data(path.as_str()).await?;
+            if current.bytes() != expected {
+                return Ok(None);
+            }
+            match self.set_data(path.as_str(), new).version(current.stat.version).await {
+                Ok(stat) => return Ok(Some(stat)),
+                Err(Error::BadVersion { .. }) if retries < max_retries => retries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The children of `dir` whose names start with `prefix`, taken literally.
+    pub async fn filter_children_by_prefix(&self, dir: impl Into<String>, prefix: &str) -> Result<Vec<String>, Error> {
+        Ok(util::filter_nodes_by_prefix(prefix, self.children(dir).await?))
+    }
+
+    /// The children of `dir` whose names end with `suffix`, taken literally.
+    pub async fn filter_children_by_suffix(&self, dir: impl Into<String>, suffix: &str) -> Result<Vec<String>, Error> {
+        Ok(util::filter_nodes_by_suffix(suffix, self.children(dir).await?))
+    }
+
+    /// The children of `dir` whose names match `pattern` anywhere (as the seed's `re-find`).
+    #[cfg(feature = "regex")]
+    pub async fn filter_children_by_pattern(
+        &self,
+        dir: impl Into<String>,
+        pattern: &regex::Regex,
+    ) -> Result<Vec<String>, Error> {
+        Ok(util::filter_nodes_by_pattern(pattern, self.children(dir).await?))
+    }
+
+    /// The children of `dir` for which `keep` is true.
+    pub async fn filter_children(
+        &self,
+        dir: impl Into<String>,
+        keep: impl FnMut(&str) -> bool,
+    ) -> Result<Vec<String>, Error> {
+        Ok(util::filter_nodes_by(self.children(dir).await?, keep))
+    }
+}
+
+/// `parent` + `/` + `name`, minding the root.
+pub(crate) fn join(parent: &str, name: &str) -> String {
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+/// Turns the seed's "missing" and "exists" outcomes into `Option`s where a caller wants them
+/// as values rather than errors:
+///
+/// ```no_run
+/// # async fn demo(client: &zk_dsl::Client) -> zk_dsl::Result<()> {
+/// use zk_dsl::ResultExt;
+/// // The seed's (delete client "/x") returning false when /x does not exist:
+/// let deleted: Option<()> = client.delete("/x").await.absent_ok()?;
+/// // The seed's (create client "/x") returning false when /x exists:
+/// let created: Option<String> = client.create("/x").await.exists_ok()?;
+/// # Ok(()) }
+/// ```
+pub trait ResultExt<T> {
+    /// `NoNode` becomes `Ok(None)`.
+    fn absent_ok(self) -> Result<Option<T>, Error>;
+    /// `NodeExists` becomes `Ok(None)`.
+    fn exists_ok(self) -> Result<Option<T>, Error>;
+}
+
+impl<T> ResultExt<T> for Result<T, Error> {
+    fn absent_ok(self) -> Result<Option<T>, Error> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NoNode { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exists_ok(self) -> Result<Option<T>, Error> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NodeExists { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_of_paths() {
+        assert_eq!(ancestors("/a"), Vec::<String>::new());
+        assert_eq!(ancestors("/a/b/c"), vec!["/a", "/a/b"]);
+        assert_eq!(ancestors("/q/"), vec!["/q"]);
+        assert_eq!(ancestors("/a/q/"), vec!["/a", "/a/q"]);
+        assert_eq!(join("/", "x"), "/x");
+        assert_eq!(join("/a", "x"), "/a/x");
+    }
+}
