@@ -20,6 +20,10 @@ pub use client::{Call, Client, Connect, NodeData, OpResult, Pending, ReadResult,
 pub use codec::{CodecError, ToZNodeBytes, ZNodeData};
 pub use error::{Error, Result};
 pub use proto::{Acl, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType};
+/// The `regex` crate, re-exported so patterns for the `filter_*_by_pattern` functions need no
+/// separate (and possibly mismatched) dependency.
+#[cfg(feature = "regex")]
+pub use regex;
 pub use session::{SessionEvent, SessionState};
 pub use watch::WatchedEvent;
 
