@@ -30,7 +30,8 @@ pub use watch::WatchedEvent;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-/// The README's examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
+/// The README's examples, compiled as doctests so they stay true (they use the testing
+/// harness, hence the feature).
+#[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
