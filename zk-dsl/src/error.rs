@@ -191,7 +191,10 @@ impl fmt::Display for Error {
         match self {
             Error::Server { code, op, path } => write!(f, "{op} {path}: server error {code}"),
             Error::InvalidPath { path, reason } => write!(f, "invalid path {path:?}: {reason}"),
-            Error::InvalidArgument { op, path, reason } => write!(f, "{op} {path}: invalid argument: {reason}"),
+            Error::InvalidArgument { op, path, reason } => {
+                write_subject(f, *op, path)?;
+                write!(f, "invalid argument: {reason}")
+            }
             Error::Codec { path, type_name, reason } => {
                 write!(f, "{path}: cannot convert data as {type_name}: {reason}")
             }
@@ -216,13 +219,23 @@ impl fmt::Display for Error {
                     Error::Timeout { .. } => "timed out",
                     _ => "error",
                 };
-                match (other.op(), other.path()) {
-                    (Some(op), Some(path)) if !path.is_empty() => write!(f, "{op} {path}: {what}"),
-                    (Some(op), _) => write!(f, "{op}: {what}"),
-                    _ => f.write_str(what),
+                if let (Some(op), Some(path)) = (other.op(), other.path()) {
+                    write_subject(f, op, path)?;
                 }
+                f.write_str(what)
             }
         }
+    }
+}
+
+/// "Op path: ", leaving out what is unknown (`OpCode::Error` stands for "no particular
+/// operation", e.g. a request refused before it was made).
+fn write_subject(f: &mut fmt::Formatter<'_>, op: OpCode, path: &str) -> fmt::Result {
+    match (op, path.is_empty()) {
+        (OpCode::Error, true) => Ok(()),
+        (OpCode::Error, false) => write!(f, "{path}: "),
+        (op, true) => write!(f, "{op}: "),
+        (op, false) => write!(f, "{op} {path}: "),
     }
 }
 
@@ -253,5 +266,9 @@ mod tests {
         let e = Error::from_server(-6, OpCode::CreateTtl, "/t");
         assert!(matches!(e, Error::Server { code: ErrorCode::Unimplemented, .. }));
         assert!(matches!(Error::from_server(-999, OpCode::Create, "/x"), Error::Protocol { .. }));
+        let closed = Error::Closed { op: OpCode::Error, path: String::new() };
+        assert_eq!(closed.to_string(), "client closed");
+        let invalid = Error::InvalidArgument { op: OpCode::Error, path: String::new(), reason: "bad perms".into() };
+        assert_eq!(invalid.to_string(), "invalid argument: bad perms");
     }
 }
