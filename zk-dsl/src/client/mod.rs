@@ -21,7 +21,7 @@ pub use connect::Connect;
 pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
 pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};
 pub use ops::multi::{MultiReadOp, OpResult, ReadResult, TransactionOp, TxnCreate};
-pub use ops::read::{ChildrenOp, ChildrenWithStatOp, ExistsOp, GetAclOp, GetDataOp, NodeData};
+pub use ops::read::{ChildrenOp, ChildrenWithStatOp, ExistsOp, GetAclOp, GetDataOp, NodeData, WatchableRead};
 pub use ops::watches::{AddWatchOp, RemoveWatchesOp, WatchStream};
 pub use ops::write::{DeleteOp, SetAclOp, SetDataOp};
 
@@ -105,12 +105,12 @@ impl Client {
 
     /// The node's Stat, or `None` if it does not exist.
     pub fn exists(&self, path: impl Into<String>) -> Call<'_, ExistsOp> {
-        Call::new(self, ExistsOp { path: path.into(), watch: None })
+        Call::new(self, ExistsOp::new(path.into()))
     }
 
     /// The node's data and Stat (the seed's `data`).
     pub fn get_data(&self, path: impl Into<String>) -> Call<'_, GetDataOp> {
-        Call::new(self, GetDataOp { path: path.into(), watch: None })
+        Call::new(self, GetDataOp::new(path.into()))
     }
 
     /// Replaces the node's data; resolves to the new Stat. `data` is raw bytes or any
@@ -136,7 +136,7 @@ impl Client {
 
     /// The names of the node's children, in the server's order.
     pub fn children(&self, path: impl Into<String>) -> Call<'_, ChildrenOp> {
-        Call::new(self, ChildrenOp { path: path.into(), watch: None })
+        Call::new(self, ChildrenOp::new(path.into()))
     }
 
     /// The node's ACL and Stat.

@@ -1,5 +1,7 @@
 //! Reads: exists, getData, getChildren2, getACL.
 
+use std::marker::PhantomData;
+
 use bytes::{Bytes, BytesMut};
 
 use super::server_path;
@@ -13,38 +15,80 @@ use crate::session::chroot::Chroot;
 use crate::session::request::{RawReply, WatchAction};
 use crate::watch::{WatchKind, Watcher};
 
-fn encode_path_watch(buf: &mut BytesMut, chroot: &Chroot, path: &str, watch: bool) {
-    PathWatchRequest { path: server_path(chroot, path), watch }.encode(buf);
+/// One of the reads that can leave a one-shot watch: what it is on the wire, where its watch
+/// goes and how its reply decodes. The op itself is [`WatchableRead`].
+pub trait ReadKind: Send + 'static {
+    const OP: OpCode;
+    type Output: Send + 'static;
+    fn watch_action(path: String, watcher: Watcher) -> WatchAction;
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error>;
 }
 
-/// `exists`: the node's Stat, or `None` if it does not exist. A watch set on a missing node
-/// fires when it is created.
-#[derive(Debug)]
-pub struct ExistsOp {
+/// exists, getData or getChildren2, with its optional watch (see [`Watchable`]).
+pub struct WatchableRead<K> {
     pub(crate) path: String,
     pub(crate) watch: Option<Watcher>,
+    kind: PhantomData<K>,
 }
 
-impl Watchable for ExistsOp {
+impl<K> WatchableRead<K> {
+    pub(crate) fn new(path: String) -> Self {
+        WatchableRead { path, watch: None, kind: PhantomData }
+    }
+
+    /// The same read, decoded as another kind (e.g. children with their parent's Stat).
+    fn into_kind<L>(self) -> WatchableRead<L> {
+        WatchableRead { path: self.path, watch: self.watch, kind: PhantomData }
+    }
+}
+
+impl<K> std::fmt::Debug for WatchableRead<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(std::any::type_name::<K>().rsplit("::").next().unwrap_or("Read"))
+            .field("path", &self.path)
+            .field("watch", &self.watch)
+            .finish()
+    }
+}
+
+impl<K> Watchable for WatchableRead<K> {
     fn watch_slot(&mut self) -> &mut Option<Watcher> {
         &mut self.watch
     }
 }
 
-impl Op for ExistsOp {
-    type Output = Option<Stat>;
+impl<K: ReadKind> Op for WatchableRead<K> {
+    type Output = K::Output;
 
     fn opcode(&self) -> OpCode {
-        OpCode::Exists
+        K::OP
     }
     fn path(&self) -> &str {
         &self.path
     }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
-        encode_path_watch(buf, chroot, &self.path, self.watch.is_some());
+        PathWatchRequest { path: server_path(chroot, &self.path), watch: self.watch.is_some() }.encode(buf);
     }
     fn take_watch(&mut self) -> Option<WatchAction> {
-        self.watch.take().map(|watcher| WatchAction::RegisterExists { path: self.path.clone(), watcher })
+        let path = self.path.clone();
+        self.watch.take().map(|watcher| K::watch_action(path, watcher))
+    }
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<K::Output, Error> {
+        K::decode(reply, ctx)
+    }
+}
+
+/// `exists`: the node's Stat, or `None` if it does not exist. A watch set on a missing node
+/// fires when it is created.
+#[derive(Debug)]
+pub enum Exists {}
+
+impl ReadKind for Exists {
+    const OP: OpCode = OpCode::Exists;
+    type Output = Option<Stat>;
+
+    fn watch_action(path: String, watcher: Watcher) -> WatchAction {
+        WatchAction::RegisterExists { path, watcher }
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Option<Stat>, Error> {
         if reply.err == ErrorCode::NoNode.code() {
@@ -76,52 +120,21 @@ impl NodeData {
     }
 }
 
-/// `getData`.
+/// `getData`: the node's data and Stat.
 #[derive(Debug)]
-pub struct GetDataOp {
-    pub(crate) path: String,
-    pub(crate) watch: Option<Watcher>,
-}
+pub enum GetData {}
 
-impl Watchable for GetDataOp {
-    fn watch_slot(&mut self) -> &mut Option<Watcher> {
-        &mut self.watch
-    }
-}
-
-impl Op for GetDataOp {
+impl ReadKind for GetData {
+    const OP: OpCode = OpCode::GetData;
     type Output = NodeData;
 
-    fn opcode(&self) -> OpCode {
-        OpCode::GetData
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
-        encode_path_watch(buf, chroot, &self.path, self.watch.is_some());
-    }
-    fn take_watch(&mut self) -> Option<WatchAction> {
-        let path = self.path.clone();
-        self.watch.take().map(|watcher| WatchAction::Register { kind: WatchKind::Data, path, watcher })
+    fn watch_action(path: String, watcher: Watcher) -> WatchAction {
+        WatchAction::Register { kind: WatchKind::Data, path, watcher }
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<NodeData, Error> {
         let body = ctx.ok(reply)?;
         let r: GetDataResponse = ctx.decode(body, "GetDataResponse")?;
         Ok(NodeData { data: r.data, stat: r.stat })
-    }
-}
-
-/// `getChildren2`: child names (not paths), in the server's order, with the parent's Stat.
-#[derive(Debug)]
-pub struct ChildrenOp {
-    pub(crate) path: String,
-    pub(crate) watch: Option<Watcher>,
-}
-
-impl Watchable for ChildrenOp {
-    fn watch_slot(&mut self) -> &mut Option<Watcher> {
-        &mut self.watch
     }
 }
 
@@ -133,61 +146,47 @@ fn decode_children(reply: RawReply, ctx: &ReplyContext) -> Result<(Vec<String>, 
     Ok((resp.children, resp.stat.unwrap_or_default()))
 }
 
-impl Op for ChildrenOp {
+/// `getChildren2`: child names (not paths), in the server's order.
+#[derive(Debug)]
+pub enum Children {}
+
+impl ReadKind for Children {
+    const OP: OpCode = OpCode::GetChildren2;
     type Output = Vec<String>;
 
-    fn opcode(&self) -> OpCode {
-        OpCode::GetChildren2
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
-        encode_path_watch(buf, chroot, &self.path, self.watch.is_some());
-    }
-    fn take_watch(&mut self) -> Option<WatchAction> {
-        let path = self.path.clone();
-        self.watch.take().map(|watcher| WatchAction::Register { kind: WatchKind::Child, path, watcher })
+    fn watch_action(path: String, watcher: Watcher) -> WatchAction {
+        WatchAction::Register { kind: WatchKind::Child, path, watcher }
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<String>, Error> {
         decode_children(reply, ctx).map(|(children, _)| children)
     }
 }
 
-impl<'c> Call<'c, ChildrenOp> {
-    /// Also return the parent's Stat (getChildren2 sends it anyway).
-    pub fn with_stat(self) -> Call<'c, ChildrenWithStatOp> {
-        Call::new(self.client, ChildrenWithStatOp(self.op))
-    }
-}
-
-/// `getChildren2` returning the Stat too.
+/// `getChildren2` with the parent's Stat (which the server sends anyway).
 #[derive(Debug)]
-pub struct ChildrenWithStatOp(ChildrenOp);
+pub enum ChildrenWithStat {}
 
-impl Watchable for ChildrenWithStatOp {
-    fn watch_slot(&mut self) -> &mut Option<Watcher> {
-        &mut self.0.watch
-    }
-}
-
-impl Op for ChildrenWithStatOp {
+impl ReadKind for ChildrenWithStat {
+    const OP: OpCode = OpCode::GetChildren2;
     type Output = (Vec<String>, Stat);
 
-    fn opcode(&self) -> OpCode {
-        self.0.opcode()
-    }
-    fn path(&self) -> &str {
-        self.0.path()
-    }
-    fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
-        self.0.encode_body(buf, chroot)
-    }
-    fn take_watch(&mut self) -> Option<WatchAction> {
-        self.0.take_watch()
+    fn watch_action(path: String, watcher: Watcher) -> WatchAction {
+        Children::watch_action(path, watcher)
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(Vec<String>, Stat), Error> {
         decode_children(reply, ctx)
+    }
+}
+
+pub type ExistsOp = WatchableRead<Exists>;
+pub type GetDataOp = WatchableRead<GetData>;
+pub type ChildrenOp = WatchableRead<Children>;
+pub type ChildrenWithStatOp = WatchableRead<ChildrenWithStat>;
+
+impl<'c> Call<'c, ChildrenOp> {
+    /// Also return the parent's Stat.
+    pub fn with_stat(self) -> Call<'c, ChildrenWithStatOp> {
+        Call::new(self.client, self.op.into_kind())
     }
 }
 
