@@ -16,7 +16,9 @@ pub mod session;
 pub mod util;
 pub mod watch;
 
-pub use client::{Call, Client, Connect, NodeData, OpResult, Pending, ReadResult, ResultExt, WatchFuture, WatchStream};
+pub use client::{
+    Call, Client, Connect, NodeData, OpResult, Pending, ReadResult, ResultExt, SessionEvents, WatchFuture, WatchStream,
+};
 pub use codec::{CodecError, ToZNodeBytes, ZNodeData};
 pub use error::{Error, Result};
 pub use proto::{Acl, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType};

@@ -231,11 +231,20 @@ impl Client {
         if let Err(mpsc::error::SendError(_)) = self.inner.tx.send(Command::Close { completion }) {
             return Ok(());
         }
-        match rx.await {
+        let result = match rx.await {
             Ok(Ok(_)) | Err(_) => Ok(()),
             Ok(Err(e)) if e.is_session_terminal() => Ok(()),
             Ok(Err(e)) => Err(e),
+        };
+        // The reply arrives before the session task has wound down; wait for that too, so that
+        // `state()` says Closed (and later calls fail) once `close` returns.
+        let mut status = self.inner.hub.watch();
+        while !status.borrow_and_update().state.is_terminal() {
+            if status.changed().await.is_err() {
+                break;
+            }
         }
+        result
     }
 
     /// The session's state now.

@@ -37,7 +37,8 @@ impl fmt::Display for WatchedEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
             Some(p) => write!(f, "{} {} ({})", self.event_type, p, self.keeper_state),
-            None => write!(f, "{} ({})", self.event_type, self.keeper_state),
+            // A session event: the state is the news.
+            None => write!(f, "{}", self.keeper_state),
         }
     }
 }
