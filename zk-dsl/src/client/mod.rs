@@ -8,6 +8,7 @@ pub mod call;
 pub mod compound;
 pub mod connect;
 pub mod ops;
+pub mod reconnect;
 
 use std::pin::Pin;
 use std::sync::Arc;

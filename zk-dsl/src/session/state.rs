@@ -75,12 +75,19 @@ pub struct SessionStatus {
     pub server: Option<std::net::SocketAddr>,
 }
 
+impl SessionEvent {
+    /// Whether this is the session's last event (Expired, AuthFailed, Closed).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SessionEvent::Expired | SessionEvent::AuthFailed | SessionEvent::Closed)
+    }
+}
+
 /// The shared half of the session's state: a watch channel for the current status and the
-/// subscribers of the event stream.
+/// subscribers of the event stream (`None` once the terminal event went out: streams end there).
 #[derive(Debug)]
 pub struct StateHub {
     status: watch::Sender<SessionStatus>,
-    listeners: Mutex<Vec<mpsc::UnboundedSender<SessionEvent>>>,
+    listeners: Mutex<Option<Vec<mpsc::UnboundedSender<SessionEvent>>>>,
 }
 
 impl StateHub {
@@ -92,7 +99,7 @@ impl StateHub {
             negotiated_timeout: Duration::ZERO,
             server: None,
         });
-        StateHub { status, listeners: Mutex::new(Vec::new()) }
+        StateHub { status, listeners: Mutex::new(Some(Vec::new())) }
     }
 
     pub fn status(&self) -> SessionStatus {
@@ -111,16 +118,38 @@ impl StateHub {
         self.status.send_modify(f);
     }
 
+    /// Updates the status and emits `event` as one step: whoever subscribes after seeing the new
+    /// status does not get the event, and whoever gets the event sees the new status.
+    pub fn transition(&self, f: impl FnOnce(&mut SessionStatus), event: SessionEvent) {
+        let mut slot = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        self.status.send_modify(f);
+        Self::send(&mut slot, event);
+    }
+
+    /// The events from now on. After the session's terminal event the stream is empty and ended.
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<SessionEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
         // A poisoned lock only means a subscriber panicked mid-push; the list is still valid.
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        if let Some(listeners) = self.listeners.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            listeners.push(tx);
+        }
         rx
     }
 
+    /// Sends `event` to every subscriber; a terminal event is the last one, and ends the streams.
     pub fn emit(&self, event: SessionEvent) {
-        let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-        listeners.retain(|l| l.send(event).is_ok());
+        let mut slot = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        Self::send(&mut slot, event);
+    }
+
+    fn send(slot: &mut Option<Vec<mpsc::UnboundedSender<SessionEvent>>>, event: SessionEvent) {
+        if let Some(listeners) = slot.as_mut() {
+            listeners.retain(|l| l.send(event).is_ok());
+        }
+        if event.is_terminal() {
+            // Dropping the senders ends every stream after the event they already hold.
+            *slot = None;
+        }
     }
 }
 

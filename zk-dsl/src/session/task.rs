@@ -8,7 +8,9 @@
 //! completed, notifications trigger watchers. Pings keep the session alive; silence past the read
 //! timeout drops the connection. A dropped connection fails in-flight requests with
 //! ConnectionLoss and the loop starts over with the same session, until the server (or the
-//! client-side expiry timer) says the session is gone, or the client closes it.
+//! client-side expiry timer) says the session is gone, or the client closes it. Requests made
+//! while disconnected wait for the next connection, but fail with ConnectionLoss whenever a whole
+//! round of hosts fails, so nothing waits out a lost quorum.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -66,6 +68,9 @@ struct Conn {
     wbuf: BytesMut,
     pending: VecDeque<Pending>,
     auth_pending: VecDeque<Completion>,
+    /// Auth packets replayed by `prime` whose replies have not arrived; they come before the
+    /// replies of any `add_auth` sent on this connection (auth replies keep their order).
+    auth_replayed: usize,
     last_recv: Instant,
     last_send: Instant,
     read_timeout: Duration,
@@ -173,11 +178,13 @@ impl SessionTask {
                 Ended::Terminal(state) => break state,
                 Ended::Lost(reason) | Ended::Protocol(reason) => {
                     tracing::info!(session = format_args!("{:#x}", self.session_id), %reason, "connection lost");
-                    self.hub.update(|s| {
-                        s.state = SessionState::Connecting;
-                        s.server = None;
-                    });
-                    self.hub.emit(SessionEvent::Disconnected);
+                    self.hub.transition(
+                        |s| {
+                            s.state = SessionState::Connecting;
+                            s.server = None;
+                        },
+                        SessionEvent::Disconnected,
+                    );
                     self.dispatcher.event(WatchedEvent::session(KeeperState::Disconnected), vec![Watcher::Default]);
                 }
             }
@@ -254,18 +261,40 @@ impl SessionTask {
         }
     }
 
+    /// Whether the client-side expiry deadline has passed.
+    fn expired_client_side(&self) -> bool {
+        self.expiry_deadline().is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// A whole round of hosts failed after the session had been connected: what waits for a
+    /// connection fails with ConnectionLoss now instead of waiting (through a quorum loss, say)
+    /// until the session expires, as the Java client fails its queue on a failed attempt. None of
+    /// it was sent. An identity being added is kept for the next connection (like every other
+    /// identity), so its ConnectionLoss means "not confirmed yet", as for any request.
+    fn fail_queued(&mut self) {
+        for cmd in std::mem::take(&mut self.queued) {
+            let op = match &cmd {
+                Command::Request(r) => r.op,
+                Command::Auth { scheme, auth, .. } => {
+                    self.auth.push((scheme.clone(), auth.clone()));
+                    OpCode::Auth
+                }
+                Command::Close { .. } => OpCode::CloseSession,
+            };
+            cmd.fail(Error::ConnectionLoss { op, path: String::new() }, &self.dispatcher);
+        }
+    }
+
     /// Tries hosts until one grants the session. Keeps taking commands meanwhile.
     async fn connect(&mut self) -> Result<Conn, SessionState> {
         let mut failed_rounds: u32 = 0;
         loop {
-            if let Some(deadline) = self.expiry_deadline() {
-                if Instant::now() >= deadline {
-                    tracing::warn!(
-                        session = format_args!("{:#x}", self.session_id),
-                        "no server reachable within the session timeout; session expired"
-                    );
-                    return Err(SessionState::Expired);
-                }
+            if self.expired_client_side() {
+                tracing::warn!(
+                    session = format_args!("{:#x}", self.session_id),
+                    "no server reachable within the session timeout; session expired"
+                );
+                return Err(SessionState::Expired);
             }
             let host = self.hosts[self.host_cursor].clone();
             self.host_cursor = (self.host_cursor + 1) % self.hosts.len();
@@ -277,8 +306,13 @@ impl SessionTask {
                 password: self.password.clone(),
                 read_only: false,
             };
-            let attempt =
-                handshake(host.clone(), request, self.cfg.connect_timeout(self.negotiated), self.cfg.max_packet);
+            let mut limit = self.cfg.connect_timeout(self.negotiated);
+            if let Some(deadline) = self.expiry_deadline() {
+                // No attempt outlives the session: expiry is reported on time, not one (possibly
+                // blackholed) attempt later.
+                limit = limit.min(deadline.saturating_duration_since(Instant::now()));
+            }
+            let attempt = handshake(host.clone(), request, limit, self.cfg.max_packet);
             tokio::pin!(attempt);
             let outcome = loop {
                 tokio::select! {
@@ -307,10 +341,19 @@ impl SessionTask {
             }
             if self.host_cursor == 0 {
                 // A whole round failed: back off (with jitter) before the next one.
+                if self.expired_client_side() {
+                    continue;
+                }
+                if self.ever_connected {
+                    self.fail_queued();
+                }
                 failed_rounds = failed_rounds.saturating_add(1);
                 let base = Duration::from_millis(50u64.saturating_mul(1 << failed_rounds.min(5)));
                 let pause = base.min(Duration::from_secs(1)) + Duration::from_millis(fastrand::u64(0..50));
-                let wake = Instant::now() + pause;
+                let mut wake = Instant::now() + pause;
+                if let Some(deadline) = self.expiry_deadline() {
+                    wake = wake.min(deadline);
+                }
                 loop {
                     tokio::select! {
                         _ = sleep_until(wake) => break,
@@ -341,20 +384,23 @@ impl SessionTask {
             wbuf: BytesMut::with_capacity(READ_CHUNK),
             pending: VecDeque::new(),
             auth_pending: VecDeque::new(),
+            auth_replayed: 0,
             last_recv: now,
             last_send: now,
             read_timeout,
             ping_interval: (read_timeout / 2).min(MAX_PING_INTERVAL),
         };
         let (session_id, password, negotiated) = (self.session_id, self.password.clone(), self.negotiated);
-        self.hub.update(|s| {
-            s.state = SessionState::Connected;
-            s.session_id = session_id;
-            s.password = password;
-            s.negotiated_timeout = negotiated;
-            s.server = Some(addr);
-        });
-        self.hub.emit(if reconnected { SessionEvent::Reconnected } else { SessionEvent::Connected });
+        self.hub.transition(
+            |s| {
+                s.state = SessionState::Connected;
+                s.session_id = session_id;
+                s.password = password;
+                s.negotiated_timeout = negotiated;
+                s.server = Some(addr);
+            },
+            if reconnected { SessionEvent::Reconnected } else { SessionEvent::Connected },
+        );
         self.dispatcher.event(WatchedEvent::session(KeeperState::SyncConnected), vec![Watcher::Default]);
         conn
     }
@@ -368,6 +414,7 @@ impl SessionTask {
             let packet = AuthPacket { kind: 0, scheme: scheme.into(), auth: auth.into() };
             encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_packet)
                 .map_err(|e| Ended::Lost(format!("auth packet: {e}")))?;
+            conn.auth_replayed += 1;
         }
         let chroot = self.cfg.chroot.clone();
         for batch in
@@ -394,7 +441,15 @@ impl SessionTask {
             Ended::Protocol(reason) => (Some(Error::Protocol { reason: reason.clone() }), None),
             Ended::Terminal(state) => (Some(Self::terminal_error(*state)), Some(*state)),
         };
+        // Lost while closing: the close is done as far as this client goes. The server closes the
+        // session if the closeSession got through, else expires it; reconnecting would only keep
+        // a session nobody can use (or close) alive.
+        let lost_while_closing = self.closing && state.is_none();
         for p in conn.pending.drain(..) {
+            if lost_while_closing && p.op == OpCode::CloseSession {
+                complete(&self.dispatcher, p.completion, Ok(RawReply { zxid: 0, err: 0, body: Bytes::new() }));
+                continue;
+            }
             let error = match (&op_err, p.op) {
                 // The close reply itself completed the close future; anything after it is moot.
                 (Some(e), _) => e.clone(),
@@ -409,6 +464,10 @@ impl SessionTask {
                 (None, None) => Error::ConnectionLoss { op: OpCode::Auth, path: String::new() },
             };
             complete(&self.dispatcher, c, Err(error));
+        }
+        if lost_while_closing {
+            tracing::debug!(session = format_args!("{:#x}", self.session_id), "connection lost while closing");
+            return Ended::Terminal(SessionState::Closed);
         }
         end
     }
@@ -545,7 +604,13 @@ impl SessionTask {
             }
             xid::PING => {}
             xid::AUTH => {
-                let Some(completion) = conn.auth_pending.pop_front() else {
+                let completion = if conn.auth_replayed > 0 {
+                    conn.auth_replayed -= 1;
+                    None
+                } else {
+                    conn.auth_pending.pop_front()
+                };
+                let Some(completion) = completion else {
                     // Replayed auth packets have no waiter; only a failure matters.
                     if header.err == ErrorCode::AuthFailed.code() {
                         return Err(Ended::Terminal(SessionState::AuthFailed));
