@@ -13,6 +13,7 @@ pub mod data;
 pub mod error;
 pub mod proto;
 pub mod session;
+pub mod typed;
 pub mod util;
 pub mod watch;
 
@@ -28,6 +29,9 @@ pub use proto::{Acl, CreateMode, EventType, Id, KeeperState, Perms, Stat, Watche
 pub use regex;
 pub use session::{SessionEvent, SessionState};
 pub use watch::WatchedEvent;
+/// The DSL's macros (see each for its grammar). `ZNodeData` the derive and `ZNodeData` the
+/// trait share a name, as serde's do: they live in different namespaces.
+pub use zk_dsl_macros::{acl, zk, ZNodeData};
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -147,7 +147,7 @@ impl Client {
 
     /// Replaces the node's ACL; resolves to the new Stat.
     pub fn set_acl(&self, path: impl Into<String>, acl: impl Into<Vec<Acl>>) -> Call<'_, SetAclOp> {
-        Call::new(self, SetAclOp { path: path.into(), acl: acl.into(), version: -1 })
+        Call::new(self, SetAclOp { path: path.into(), acl: acl.into(), version: -1, error: None })
     }
 
     /// Waits until the connected server has caught up with the leader on `path`.

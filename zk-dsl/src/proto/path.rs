@@ -1,5 +1,8 @@
 //! ZooKeeper's path rules, exactly as the server's `PathUtils.validatePath` applies them, so a
 //! bad path is refused before anything is sent and with the rule it broke.
+//!
+//! This file uses nothing but `std`, on purpose: `zk-dsl-macros` compiles it too (with
+//! `#[path]`), so `zk!` checks literal paths at compile time with these very rules.
 
 use std::fmt;
 
@@ -62,36 +65,63 @@ fn invalid_unit(u: u16) -> bool {
 /// Validates a node path. For a sequential create pass `sequential = true`: ZooKeeper appends
 /// the counter, so the path is checked as `path + "1"` and a prefix such as `/queue/` is fine.
 pub fn validate_path(path: &str, sequential: bool) -> Result<(), PathError> {
-    // Work on UTF-16 units like the server, so positions and surrogate rules match it.
-    let mut units: Vec<u16> = path.encode_utf16().collect();
-    if sequential {
-        units.push(u16::from(b'1'));
+    // Work on UTF-16 units like the server, so positions and surrogate rules match it. An ASCII
+    // path is its own UTF-16 (one unit per byte): checked in place, without converting it.
+    if path.is_ascii() {
+        let bytes = path.as_bytes();
+        if is_plain_ascii(bytes, sequential) {
+            return Ok(());
+        }
+        return check_units(bytes, sequential);
     }
-    let len = units.len();
+    let units: Vec<u16> = path.encode_utf16().collect();
+    check_units(&units, sequential)
+}
+
+/// The common case, decided in one pass: an absolute ASCII path without dots, control
+/// characters or empty node names, and without a trailing `/` (unless the counter follows it)
+/// breaks none of the rules. Anything else gets the full check, which also says what is wrong.
+fn is_plain_ascii(path: &[u8], sequential: bool) -> bool {
+    let ends_well = path.len() == 1 || sequential || path.last() != Some(&b'/');
+    let mut last = 0u8;
+    path.first() == Some(&b'/')
+        && ends_well
+        && path.iter().all(|&c| {
+            let ok = c != b'.' && (0x20..0x7f).contains(&c) && !(c == b'/' && last == b'/');
+            last = c;
+            ok
+        })
+}
+
+/// The server's rules on a path's UTF-16 units (`u8` for an ASCII path, `u16` otherwise).
+fn check_units<T: Copy + Into<u16>>(path: &[T], sequential: bool) -> Result<(), PathError> {
+    // A sequential path is checked with the counter's first digit appended.
+    let len = path.len() + usize::from(sequential);
+    let unit = |i: usize| path.get(i).map_or(u16::from(b'1'), |&u| u.into());
     if len == 0 {
         return Err(PathError::Empty);
     }
-    if units[0] != u16::from(b'/') {
+    if unit(0) != u16::from(b'/') {
         return Err(PathError::NotAbsolute);
     }
     if len == 1 {
         return Ok(());
     }
-    if units[len - 1] == u16::from(b'/') {
+    if unit(len - 1) == u16::from(b'/') {
         return Err(PathError::TrailingSlash);
     }
     let slash = u16::from(b'/');
     let dot = u16::from(b'.');
-    let ends_segment = |i: usize| i + 1 == len || units[i + 1] == slash;
+    let ends_segment = |i: usize| i + 1 == len || unit(i + 1) == slash;
     for i in 1..len {
-        let c = units[i];
-        let last = units[i - 1];
+        let c = unit(i);
+        let last = unit(i - 1);
         if c == 0 {
             return Err(PathError::NullCharacter { at: i });
         } else if c == slash && last == slash {
             return Err(PathError::EmptySegment { at: i });
         } else if c == dot && last == dot {
-            if units[i - 2] == slash && ends_segment(i) {
+            if unit(i - 2) == slash && ends_segment(i) {
                 return Err(PathError::RelativeSegment { at: i });
             }
         } else if c == dot {
@@ -102,7 +132,7 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), PathError> {
             let ch = char::decode_utf16([c]).next().and_then(Result::ok).unwrap_or(char::REPLACEMENT_CHARACTER);
             // For a surrogate, report the real character it belongs to.
             let ch = if (0xd800..=0xdfff).contains(&c) {
-                char::decode_utf16(units[i..].iter().copied().take(2)).next().and_then(Result::ok).unwrap_or(ch)
+                char::decode_utf16((i..len).take(2).map(unit)).next().and_then(Result::ok).unwrap_or(ch)
             } else {
                 ch
             };

@@ -173,6 +173,21 @@ macro_rules! create_options {
                 self.$($field).+.acl = std::borrow::Cow::Owned(acl.into());
                 self
             }
+
+            /// The ACL from a fallible construction (`acl![…]`, the [`acl`](crate::acl)
+            /// helpers): a refused entry is reported when the call is made, as a bad `.data(…)`
+            /// is, so the builder needs no `?`.
+            pub fn try_acl(mut self, acl: Result<Vec<crate::proto::Acl>, crate::acl::AclError>) -> Self {
+                match acl {
+                    Ok(acl) => self.$($field).+.acl = std::borrow::Cow::Owned(acl),
+                    Err(e) => {
+                        let spec = &mut self.$($field).+;
+                        let op = spec.effective_mode().opcode();
+                        spec.error = Some(e.for_request(op, spec.path.clone()));
+                    }
+                }
+                self
+            }
         }
     };
 }

@@ -114,6 +114,21 @@ pub struct SetAclOp {
     pub(crate) path: String,
     pub(crate) acl: Vec<Acl>,
     pub(crate) version: i32,
+    /// An ACL construction that failed (see [`Call::try_acl`]); reported when the call is made.
+    pub(crate) error: Option<Error>,
+}
+
+impl Call<'_, SetAclOp> {
+    /// Replaces the ACL with one from a fallible construction (`acl![…]`, the
+    /// [`acl`](crate::acl) helpers); a refused entry is reported when the call is made:
+    /// `client.set_acl(path, Vec::new()).try_acl(acl![auth(all)])`.
+    pub fn try_acl(mut self, acl: Result<Vec<Acl>, crate::acl::AclError>) -> Self {
+        match acl {
+            Ok(acl) => self.op.acl = acl,
+            Err(e) => self.op.error = Some(e.for_request(OpCode::SetAcl, self.op.path.clone())),
+        }
+        self
+    }
 }
 
 impl Versioned for SetAclOp {
@@ -132,6 +147,9 @@ impl Op for SetAclOp {
         &self.path
     }
     fn validate(&self) -> Result<(), Error> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
         crate::proto::validate_path(&self.path, false)
             .map_err(|reason| Error::InvalidPath { path: self.path.clone(), reason })?;
         if self.acl.is_empty() {

@@ -1,4 +1,5 @@
-//! Typed node data: the [`ZNodeData`] trait every typed read and write goes through.
+//! Typed node data: the [`ZNodeData`] trait every typed read and write goes through, and the
+//! serde codecs behind `#[derive(ZNodeData)]`.
 //!
 //! ZooKeeper stores opaque bytes. The seed converts them by hand (`to-bytes`, `to-long`, or
 //! `pr-str`/`read-string`); here a type says once how it maps to bytes, and the client's typed
@@ -8,6 +9,42 @@
 //!
 //! A conversion failure is a [`CodecError`]. It does not know which node it came from; the caller
 //! that does attaches the path with [`CodecError::with_path`], giving [`Error::Codec`].
+//!
+//! # Serde codecs
+//!
+//! `#[derive(ZNodeData)]` with `#[znode(codec = …)]` encodes any serde type with one of three
+//! formats, each a type here implementing [`SerdeCodec`] behind the cargo feature of its name:
+//!
+//! | codec | feature | wire format | choose it for |
+//! |---|---|---|---|
+//! | [`Postcard`] | `postcard` | postcard 1.x: compact varints, a [specified and frozen wire format](https://postcard.jamesmunns.com/wire-format) | **new data**: small, fast, and the format will not change under you |
+//! | [`Json`] | `json` | JSON text (serde_json) | nodes that Java, Python or a human with `zkCli.sh get` read too; tolerant of added fields (with `#[serde(default)]`) |
+//! | [`Bincode`] | `bincode` (on by default) | bincode 2.0 standard configuration (little-endian varints) | the design card's choice; kept for data already written with it |
+//!
+//! Trade-offs: postcard and bincode are schema-less binary formats — a reader must use the same
+//! field order and types as the writer, so evolve such types by appending `Option` fields at
+//! the end or by versioning the path. JSON is larger and slower but self-describing. Bincode is
+//! pinned to 2.0.x: its 3.0.0 release is a `compile_error!` tombstone and the project is no
+//! longer maintained, so it is not the format to start new data in. **Recommendation: postcard
+//! for new data, JSON when other languages read the node.**
+//!
+//! Every codec refuses trailing bytes after the value (like [`crate::data`]'s exact widths), and
+//! bincode decoding is limited to [`BINCODE_DECODE_LIMIT`] bytes of claimed allocations, so a
+//! corrupt or hostile node cannot make the client allocate more than that. Errors name the Rust
+//! type (`std::any::type_name`), and the client adds the node's path.
+//!
+//! ```
+//! # #[cfg(feature = "json")] {
+//! use zk_dsl::codec::{Json, SerdeCodec};
+//!
+//! let bytes = <Json as SerdeCodec<Vec<u32>>>::encode(&vec![1, 2]).unwrap();
+//! assert_eq!(bytes, b"[1,2]");
+//! # }
+//! ```
+
+mod serde_codecs;
+
+pub use serde_codecs::{Bincode, Json, Postcard, SerdeCodec, BINCODE_DECODE_LIMIT};
 
 use std::fmt;
 

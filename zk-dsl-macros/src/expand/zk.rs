@@ -1,0 +1,210 @@
+//! `zk!` to builder calls: the verb's method on the client, then one method per option, as a
+//! person would write them. Nothing else is generated, except that a block is an `async`
+//! block awaiting each command with `?` and ending in `Ok(value)`.
+//!
+//! An inline ACL (`acl = [world(read)]`) is `.try_acl(<the acl! expression>)`: the builder
+//! method that takes the helpers' `Result` and reports a refused entry when the call is made,
+//! so the chain never needs a `?` (for `set_acl PATH [...]`, the list goes to `.try_acl` too).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::{Ident, LitStr};
+
+use super::acl;
+use crate::model::command::{AclValue, Arg, Command, Invocation, OptUse, OptValue, Stmt, WatcherKindArg};
+use crate::model::path::PathArg;
+use crate::model::spec::{Opt, Verb};
+
+pub fn invocation(invocation: &Invocation) -> TokenStream {
+    match invocation {
+        Invocation::Single { client, command } => call(command, &quote!((#client))),
+        Invocation::Block { client, stmts } => block(client, stmts),
+    }
+}
+
+fn block(client: &syn::Expr, stmts: &[Stmt]) -> TokenStream {
+    let handle = Ident::new("__zk_client", Span::mixed_site());
+    let mut body = Vec::new();
+    let mut value = quote!(());
+    let last = stmts.len().saturating_sub(1);
+    for (i, stmt) in stmts.iter().enumerate() {
+        match stmt {
+            Stmt::Rust(stmt) => body.push(quote!(#stmt)),
+            Stmt::Tail(expr) => value = quote!(#expr),
+            Stmt::Command { binding, command, semi } => {
+                let chain = call(command, &quote!(#handle));
+                let span = command.name.span;
+                let expr = if command.has(Opt::Send) || command.has(Opt::Callback) {
+                    chain
+                } else {
+                    quote_spanned!(span=> #chain.await?)
+                };
+                match binding {
+                    _ if i == last && !semi => value = expr,
+                    Some(binding) => {
+                        let pat = &binding.pat;
+                        let ty = binding.ty.as_ref().map(|ty| quote!(: #ty));
+                        body.push(quote!(let #pat #ty = #expr;));
+                    }
+                    None => body.push(quote!(#expr;)),
+                }
+            }
+        }
+    }
+    quote! {
+        async {
+            let #handle = &(#client);
+            #(#body)*
+            ::core::result::Result::Ok::<_, ::zk_dsl::Error>(#value)
+        }
+    }
+}
+
+/// The builder chain of one command on `client`.
+fn call(command: &Command, client: &TokenStream) -> TokenStream {
+    let span = command.name.span;
+    let spec = command.spec;
+    let head = match spec.verb {
+        Verb::Txn => {
+            let transaction = Ident::new("transaction", span);
+            let entries: Vec<_> = entries(command).iter().map(txn_entry).collect();
+            quote!(#client.#transaction() #(#entries)*)
+        }
+        Verb::MultiRead => {
+            let method = Ident::new(spec.name, span);
+            let entries: Vec<_> = entries(command).iter().map(read_entry).collect();
+            quote!(#client.#method() #(#entries)*)
+        }
+        _ => {
+            let method = Ident::new(spec.name, span);
+            let mut args: Vec<TokenStream> = command.args.iter().filter_map(argument).collect();
+            // `sort` and `retries` are the compound operations' trailing arguments.
+            if spec.verb == Verb::DeleteChildren {
+                let sort = command.has(Opt::Sort);
+                args.push(quote!(#sort));
+            }
+            if let Some(OptValue::Expr(retries)) = command.option(Opt::Retries).map(|o| &o.value) {
+                args.push(quote!(#retries));
+            }
+            let try_acl = command.args.iter().find_map(|a| match a {
+                Arg::Acl(AclValue::Inline(list)) => Some(try_acl(list)),
+                _ => None,
+            });
+            quote!(#client.#method(#(#args),*) #try_acl)
+        }
+    };
+    let options = options(command, false);
+    quote!(#head #options)
+}
+
+/// A positional argument as the builder takes it.
+fn argument(arg: &Arg) -> Option<TokenStream> {
+    Some(match arg {
+        Arg::Path(p) => path(p),
+        Arg::Value(v) => quote!(#v),
+        Arg::Acl(AclValue::Inline(list)) => quote_spanned!(list.span=> ::std::vec::Vec::new()),
+        Arg::Acl(AclValue::Expr(e)) => quote!(#e),
+        Arg::WatcherKind(WatcherKindArg::Named { variant, ident }) => {
+            let variant = Ident::new(variant, ident.span());
+            quote!(::zk_dsl::WatcherType::#variant)
+        }
+        Arg::WatcherKind(WatcherKindArg::Expr(e)) => quote!(#e),
+        Arg::Entries(_) => return None,
+    })
+}
+
+fn entries(command: &Command) -> &[Command] {
+    command
+        .args
+        .iter()
+        .find_map(|a| match a {
+            Arg::Entries(entries) => Some(entries.as_slice()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// One operation of a transaction, as a method of the transaction's builder.
+fn txn_entry(entry: &Command) -> TokenStream {
+    let span = entry.name.span;
+    let p = entry.args.iter().find_map(|a| match a {
+        Arg::Path(p) => Some(path(p)),
+        _ => None,
+    });
+    let version = match entry.option(Opt::Version).map(|o| &o.value) {
+        Some(OptValue::Expr(v)) => quote!(#v),
+        _ => quote_spanned!(span=> -1),
+    };
+    match entry.spec.verb {
+        Verb::TxnCreate => {
+            let builder = Ident::new("__zk_create", Span::mixed_site());
+            let options = options(entry, true);
+            let create_with = Ident::new("create_with", span);
+            quote!(.#create_with(#p, |#builder| #builder #options))
+        }
+        Verb::TxnSetData => {
+            let value = entry.args.iter().find_map(|a| match a {
+                Arg::Value(v) => Some(v),
+                _ => None,
+            });
+            let method = Ident::new("set_data", span);
+            quote!(.#method(#p, #value, #version))
+        }
+        Verb::TxnDelete | Verb::TxnCheck => {
+            let method = Ident::new(entry.spec.name, span);
+            quote!(.#method(#p, #version))
+        }
+        _ => quote!(),
+    }
+}
+
+fn read_entry(entry: &Command) -> TokenStream {
+    let method =
+        Ident::new(if entry.spec.verb == Verb::ReadData { "get_data" } else { "get_children" }, entry.name.span);
+    let p = entry.args.iter().find_map(|a| match a {
+        Arg::Path(p) => Some(path(p)),
+        _ => None,
+    });
+    quote!(.#method(#p))
+}
+
+/// The option methods, in the order written, except that the ones changing the call's type
+/// (`with_stat`, `with_watch`) and dispatching it (`send`, `callback`) come last.
+fn options(command: &Command, in_txn: bool) -> TokenStream {
+    let mut uses: Vec<&OptUse> = command.options.iter().filter(|o| o.opt.is_some()).collect();
+    uses.sort_by_key(|o| o.opt.map(Opt::stage));
+    let calls = uses.into_iter().filter_map(|use_| {
+        let opt = use_.opt?;
+        // Arguments, not methods.
+        if matches!(opt, Opt::Sort | Opt::Retries) || (in_txn && opt == Opt::Version) {
+            return None;
+        }
+        let method = Ident::new(opt.name(), use_.name.span);
+        Some(match &use_.value {
+            OptValue::None => quote!(.#method()),
+            OptValue::Expr(e) => quote!(.#method(#e)),
+            OptValue::Acl(list) => try_acl(list),
+        })
+    });
+    quote!(#(#calls)*)
+}
+
+/// `.try_acl(<Result<Vec<Acl>, AclError>>)`, spanned at the list.
+fn try_acl(list: &crate::model::acl::AclList) -> TokenStream {
+    let method = Ident::new("try_acl", list.span);
+    let value = acl::list(list);
+    quote_spanned!(list.span=> .#method(#value))
+}
+
+/// A path argument: the literal, `format!` for a template, or the expression.
+pub fn path(path: &PathArg) -> TokenStream {
+    match path {
+        PathArg::Literal(lit) => quote!(#lit),
+        PathArg::Expr(e) => quote!(#e),
+        PathArg::Template(t) => {
+            let format = LitStr::new(&t.format_string(), t.lit.span());
+            let args = t.holes().map(|(_, e)| e);
+            quote_spanned!(t.lit.span()=> ::std::format!(#format, #(#args),*))
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! The grammar's tables: every verb, what it takes, and every option. Parsing, checking,
+//! expansion and the error messages all read these, so a verb or option is added in one place.
+//!
+//! The names are the builder's method names (`create`, `set_data`, `with_stat`, ...), because
+//! `zk!` expands to exactly those calls. Verbs also answer to the seed's names (`data`,
+//! `set-data`, `create-all`, `add-auth-info`, ...), written with `-` as in Clojure.
+
+/// One verb (or one entry of a `txn { }` / `multi_read { }` block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Create,
+    CreateAll,
+    Exists,
+    GetData,
+    SetData,
+    ClearData,
+    Delete,
+    DeleteAll,
+    DeleteChildren,
+    Children,
+    GetAcl,
+    SetAcl,
+    Sync,
+    Txn,
+    MultiRead,
+    GetEphemerals,
+    GetAllChildrenNumber,
+    WhoAmI,
+    Watch,
+    RemoveWatches,
+    CheckWatches,
+    AddAuth,
+    Close,
+    CompareAndSetData,
+    FilterChildrenByPrefix,
+    FilterChildrenBySuffix,
+    FilterChildrenByPattern,
+    FilterChildren,
+    // Entries of `txn { }`.
+    TxnCreate,
+    TxnSetData,
+    TxnDelete,
+    TxnCheck,
+    // Entries of `multi_read { }`.
+    ReadData,
+    ReadChildren,
+}
+
+/// What a verb takes before its options, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// A node path: a literal (checked at compile time), a template `"/a/{x}"` (its static
+    /// parts checked, the rest interpolated with `format!`), or any expression.
+    Path,
+    /// A value passed to the builder as written; the string names it in messages.
+    Value(&'static str),
+    /// An ACL list: `[world(read), ...]` in `acl!` syntax, or an expression.
+    Acl,
+    /// Which watches: `data`, `children`, `any`, `persistent`, `persistent_recursive`, or an
+    /// expression of type `WatcherType`.
+    WatcherKind,
+    /// `{ entry; entry; ... }`: the operations of a transaction or of a multi_read.
+    Entries(Block),
+}
+
+/// Which verbs are allowed: at the top of `zk!`, or inside a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    Top,
+    Txn,
+    MultiRead,
+}
+
+/// One verb's grammar.
+#[derive(Debug)]
+pub struct VerbSpec {
+    pub verb: Verb,
+    /// The builder method's name, which is also the verb's name in `zk!`.
+    pub name: &'static str,
+    /// Other names, with `-` already turned into `_` (the seed's spelling).
+    pub aliases: &'static [&'static str],
+    pub args: &'static [ArgKind],
+    pub options: &'static [Opt],
+    /// Options that must be given.
+    pub required: &'static [Opt],
+    /// The usage line shown in messages.
+    pub usage: &'static str,
+}
+
+/// Every option of every verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opt {
+    Persistent,
+    Ephemeral,
+    Sequential,
+    Container,
+    Ttl,
+    Mode,
+    Data,
+    Bytes,
+    Acl,
+    WithStat,
+    Watch,
+    Watcher,
+    WatcherShared,
+    WithWatch,
+    Version,
+    Recursive,
+    Sort,
+    Retries,
+    Send,
+    Callback,
+}
+
+/// What follows an option's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takes {
+    /// Nothing: `persistent`.
+    Flag,
+    /// `= expression`.
+    Value,
+    /// `= [acl entries]` or `= expression`.
+    Acl,
+}
+
+/// Where an option's call goes in the chain. Most keep the order they were written in; the
+/// ones that change the call's type go after them, so any order the user writes type-checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Plain,
+    WithStat,
+    WithWatch,
+    Dispatch,
+}
+
+impl Opt {
+    pub const ALL: [Opt; 20] = [
+        Opt::Persistent,
+        Opt::Ephemeral,
+        Opt::Sequential,
+        Opt::Container,
+        Opt::Ttl,
+        Opt::Mode,
+        Opt::Data,
+        Opt::Bytes,
+        Opt::Acl,
+        Opt::WithStat,
+        Opt::Watch,
+        Opt::Watcher,
+        Opt::WatcherShared,
+        Opt::WithWatch,
+        Opt::Version,
+        Opt::Recursive,
+        Opt::Sort,
+        Opt::Retries,
+        Opt::Send,
+        Opt::Callback,
+    ];
+
+    /// The option's name, which is the builder method it becomes (except `sort` and
+    /// `retries`, which are arguments of `delete_children` and `compare_and_set_data`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Opt::Persistent => "persistent",
+            Opt::Ephemeral => "ephemeral",
+            Opt::Sequential => "sequential",
+            Opt::Container => "container",
+            Opt::Ttl => "ttl",
+            Opt::Mode => "mode",
+            Opt::Data => "data",
+            Opt::Bytes => "bytes",
+            Opt::Acl => "acl",
+            Opt::WithStat => "with_stat",
+            Opt::Watch => "watch",
+            Opt::Watcher => "watcher",
+            Opt::WatcherShared => "watcher_shared",
+            Opt::WithWatch => "with_watch",
+            Opt::Version => "version",
+            Opt::Recursive => "recursive",
+            Opt::Sort => "sort",
+            Opt::Retries => "retries",
+            Opt::Send => "send",
+            Opt::Callback => "callback",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Opt> {
+        Opt::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    pub fn takes(self) -> Takes {
+        match self {
+            Opt::Ttl
+            | Opt::Mode
+            | Opt::Data
+            | Opt::Bytes
+            | Opt::Watcher
+            | Opt::WatcherShared
+            | Opt::Version
+            | Opt::Retries
+            | Opt::Callback => Takes::Value,
+            Opt::Acl => Takes::Acl,
+            _ => Takes::Flag,
+        }
+    }
+
+    pub fn stage(self) -> Stage {
+        match self {
+            Opt::WithStat => Stage::WithStat,
+            Opt::WithWatch => Stage::WithWatch,
+            Opt::Send | Opt::Callback => Stage::Dispatch,
+            _ => Stage::Plain,
+        }
+    }
+
+    /// How the option is written, for messages: `persistent`, `version = …`.
+    pub fn usage(self) -> String {
+        match self.takes() {
+            Takes::Flag => self.name().to_owned(),
+            Takes::Value | Takes::Acl => format!("{} = …", self.name()),
+        }
+    }
+}
+
+/// Options that cannot be combined (each pair once). Mostly ones that set the same thing:
+/// the create mode, the data, the watch, the way the call is dispatched.
+pub const CONFLICTS: &[(Opt, Opt)] = &[
+    (Opt::Persistent, Opt::Ephemeral),
+    (Opt::Container, Opt::Persistent),
+    (Opt::Container, Opt::Ephemeral),
+    (Opt::Container, Opt::Sequential),
+    (Opt::Container, Opt::Ttl),
+    (Opt::Mode, Opt::Persistent),
+    (Opt::Mode, Opt::Ephemeral),
+    (Opt::Mode, Opt::Sequential),
+    (Opt::Mode, Opt::Container),
+    (Opt::Ttl, Opt::Ephemeral),
+    (Opt::Data, Opt::Bytes),
+    (Opt::Watch, Opt::Watcher),
+    (Opt::Watch, Opt::WatcherShared),
+    (Opt::Watch, Opt::WithWatch),
+    (Opt::Watcher, Opt::WatcherShared),
+    (Opt::Watcher, Opt::WithWatch),
+    (Opt::WatcherShared, Opt::WithWatch),
+    (Opt::Send, Opt::Callback),
+];
+
+use ArgKind::{Acl as AclArg, Path, Value, WatcherKind};
+use Opt::*;
+
+const CREATE_OPTIONS: &[Opt] = &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl];
+const READ_WATCH: &[Opt] = &[Watch, Watcher, WatcherShared, WithWatch, Send, Callback];
+const DISPATCH: &[Opt] = &[Send, Callback];
+const VERSIONED: &[Opt] = &[Version, Send, Callback];
+
+/// The verbs of `zk!`, in the order the README lists them.
+pub const TOP: &[VerbSpec] = &[
+    VerbSpec {
+        verb: Verb::Create,
+        name: "create",
+        aliases: &[],
+        args: &[Path],
+        options: &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, WithStat, Send, Callback],
+        required: &[],
+        usage: "create PATH [persistent] [sequential] [data = …] [acl = […]] …",
+    },
+    VerbSpec {
+        verb: Verb::CreateAll,
+        name: "create_all",
+        aliases: &[],
+        args: &[Path],
+        options: CREATE_OPTIONS,
+        required: &[],
+        usage: "create_all PATH [create options]",
+    },
+    VerbSpec {
+        verb: Verb::Exists,
+        name: "exists",
+        aliases: &[],
+        args: &[Path],
+        options: READ_WATCH,
+        required: &[],
+        usage: "exists PATH [watch | watcher = f | watcher_shared = f | with_watch]",
+    },
+    VerbSpec {
+        verb: Verb::GetData,
+        name: "get_data",
+        aliases: &["data"],
+        args: &[Path],
+        options: READ_WATCH,
+        required: &[],
+        usage: "get_data PATH [watch | watcher = f | watcher_shared = f | with_watch]",
+    },
+    VerbSpec {
+        verb: Verb::SetData,
+        name: "set_data",
+        aliases: &[],
+        args: &[Path, Value("the data")],
+        options: VERSIONED,
+        required: &[],
+        usage: "set_data PATH VALUE [version = N]",
+    },
+    VerbSpec {
+        verb: Verb::ClearData,
+        name: "clear_data",
+        aliases: &[],
+        args: &[Path],
+        options: VERSIONED,
+        required: &[],
+        usage: "clear_data PATH [version = N]",
+    },
+    VerbSpec {
+        verb: Verb::Delete,
+        name: "delete",
+        aliases: &[],
+        args: &[Path],
+        options: VERSIONED,
+        required: &[],
+        usage: "delete PATH [version = N]",
+    },
+    VerbSpec {
+        verb: Verb::DeleteAll,
+        name: "delete_all",
+        aliases: &[],
+        args: &[Path],
+        options: &[],
+        required: &[],
+        usage: "delete_all PATH",
+    },
+    VerbSpec {
+        verb: Verb::DeleteChildren,
+        name: "delete_children",
+        aliases: &[],
+        args: &[Path],
+        options: &[Sort],
+        required: &[],
+        usage: "delete_children PATH [sort]",
+    },
+    VerbSpec {
+        verb: Verb::Children,
+        name: "children",
+        aliases: &["get_children"],
+        args: &[Path],
+        options: &[WithStat, Watch, Watcher, WatcherShared, WithWatch, Send, Callback],
+        required: &[],
+        usage: "children PATH [with_stat] [watch | watcher = f | watcher_shared = f | with_watch]",
+    },
+    VerbSpec {
+        verb: Verb::GetAcl,
+        name: "get_acl",
+        aliases: &[],
+        args: &[Path],
+        options: DISPATCH,
+        required: &[],
+        usage: "get_acl PATH",
+    },
+    VerbSpec {
+        verb: Verb::SetAcl,
+        name: "set_acl",
+        aliases: &[],
+        args: &[Path, AclArg],
+        options: VERSIONED,
+        required: &[],
+        usage: "set_acl PATH [acl entries] [version = N]",
+    },
+    VerbSpec {
+        verb: Verb::Sync,
+        name: "sync",
+        aliases: &[],
+        args: &[Path],
+        options: DISPATCH,
+        required: &[],
+        usage: "sync PATH",
+    },
+    VerbSpec {
+        verb: Verb::Txn,
+        name: "txn",
+        aliases: &["transaction"],
+        args: &[ArgKind::Entries(Block::Txn)],
+        options: DISPATCH,
+        required: &[],
+        usage: "txn { create PATH …; set_data PATH VALUE …; delete PATH …; check PATH … }",
+    },
+    VerbSpec {
+        verb: Verb::MultiRead,
+        name: "multi_read",
+        aliases: &[],
+        args: &[ArgKind::Entries(Block::MultiRead)],
+        options: DISPATCH,
+        required: &[],
+        usage: "multi_read { get_data PATH; children PATH; … }",
+    },
+    VerbSpec {
+        verb: Verb::GetEphemerals,
+        name: "get_ephemerals",
+        aliases: &[],
+        args: &[Path],
+        options: DISPATCH,
+        required: &[],
+        usage: "get_ephemerals PATH_PREFIX",
+    },
+    VerbSpec {
+        verb: Verb::GetAllChildrenNumber,
+        name: "get_all_children_number",
+        aliases: &[],
+        args: &[Path],
+        options: DISPATCH,
+        required: &[],
+        usage: "get_all_children_number PATH",
+    },
+    VerbSpec {
+        verb: Verb::WhoAmI,
+        name: "who_am_i",
+        aliases: &[],
+        args: &[],
+        options: DISPATCH,
+        required: &[],
+        usage: "who_am_i",
+    },
+    VerbSpec {
+        verb: Verb::Watch,
+        name: "watch",
+        aliases: &["add_watch"],
+        args: &[Path],
+        options: &[Recursive, Watcher, Send, Callback],
+        required: &[],
+        usage: "watch PATH [recursive] [watcher = f]",
+    },
+    VerbSpec {
+        verb: Verb::RemoveWatches,
+        name: "remove_watches",
+        aliases: &[],
+        args: &[Path, WatcherKind],
+        options: DISPATCH,
+        required: &[],
+        usage: "remove_watches PATH data|children|any|persistent|persistent_recursive",
+    },
+    VerbSpec {
+        verb: Verb::CheckWatches,
+        name: "check_watches",
+        aliases: &[],
+        args: &[Path, WatcherKind],
+        options: DISPATCH,
+        required: &[],
+        usage: "check_watches PATH data|children|any|persistent|persistent_recursive",
+    },
+    VerbSpec {
+        verb: Verb::AddAuth,
+        name: "add_auth",
+        aliases: &["add_auth_info"],
+        args: &[Value("the scheme"), Value("the credentials")],
+        options: &[],
+        required: &[],
+        usage: "add_auth SCHEME CREDENTIALS",
+    },
+    VerbSpec { verb: Verb::Close, name: "close", aliases: &[], args: &[], options: &[], required: &[], usage: "close" },
+    VerbSpec {
+        verb: Verb::CompareAndSetData,
+        name: "compare_and_set_data",
+        aliases: &[],
+        args: &[Path, Value("the expected data"), Value("the new data")],
+        options: &[Retries],
+        required: &[Retries],
+        usage: "compare_and_set_data PATH EXPECTED NEW retries = N",
+    },
+    VerbSpec {
+        verb: Verb::FilterChildrenByPrefix,
+        name: "filter_children_by_prefix",
+        aliases: &[],
+        args: &[Path, Value("the prefix")],
+        options: &[],
+        required: &[],
+        usage: "filter_children_by_prefix PATH PREFIX",
+    },
+    VerbSpec {
+        verb: Verb::FilterChildrenBySuffix,
+        name: "filter_children_by_suffix",
+        aliases: &[],
+        args: &[Path, Value("the suffix")],
+        options: &[],
+        required: &[],
+        usage: "filter_children_by_suffix PATH SUFFIX",
+    },
+    VerbSpec {
+        verb: Verb::FilterChildrenByPattern,
+        name: "filter_children_by_pattern",
+        aliases: &[],
+        args: &[Path, Value("the pattern (&Regex)")],
+        options: &[],
+        required: &[],
+        usage: "filter_children_by_pattern PATH &REGEX",
+    },
+    VerbSpec {
+        verb: Verb::FilterChildren,
+        name: "filter_children",
+        aliases: &[],
+        args: &[Path, Value("the predicate")],
+        options: &[],
+        required: &[],
+        usage: "filter_children PATH |name| …",
+    },
+];
+
+/// The operations of `txn { }`.
+pub const TXN: &[VerbSpec] = &[
+    VerbSpec {
+        verb: Verb::TxnCreate,
+        name: "create",
+        aliases: &[],
+        args: &[Path],
+        options: CREATE_OPTIONS,
+        required: &[],
+        usage: "create PATH [persistent] [sequential] [data = …] [acl = […]] …",
+    },
+    VerbSpec {
+        verb: Verb::TxnSetData,
+        name: "set_data",
+        aliases: &[],
+        args: &[Path, Value("the data")],
+        options: &[Version],
+        required: &[],
+        usage: "set_data PATH VALUE [version = N]",
+    },
+    VerbSpec {
+        verb: Verb::TxnDelete,
+        name: "delete",
+        aliases: &[],
+        args: &[Path],
+        options: &[Version],
+        required: &[],
+        usage: "delete PATH [version = N]",
+    },
+    VerbSpec {
+        verb: Verb::TxnCheck,
+        name: "check",
+        aliases: &[],
+        args: &[Path],
+        options: &[Version],
+        required: &[],
+        usage: "check PATH [version = N]",
+    },
+];
+
+/// The reads of `multi_read { }`.
+pub const MULTI_READ: &[VerbSpec] = &[
+    VerbSpec {
+        verb: Verb::ReadData,
+        name: "get_data",
+        aliases: &["data"],
+        args: &[Path],
+        options: &[],
+        required: &[],
+        usage: "get_data PATH",
+    },
+    VerbSpec {
+        verb: Verb::ReadChildren,
+        name: "children",
+        aliases: &["get_children"],
+        args: &[Path],
+        options: &[],
+        required: &[],
+        usage: "children PATH",
+    },
+];
+
+impl Block {
+    pub fn verbs(self) -> &'static [VerbSpec] {
+        match self {
+            Block::Top => TOP,
+            Block::Txn => TXN,
+            Block::MultiRead => MULTI_READ,
+        }
+    }
+
+    /// How the block is named in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Block::Top => "zk!",
+            Block::Txn => "txn { }",
+            Block::MultiRead => "multi_read { }",
+        }
+    }
+
+    /// The verb called `name` (or one of its aliases) here.
+    pub fn find(self, name: &str) -> Option<&'static VerbSpec> {
+        self.verbs().iter().find(|v| v.name == name || v.aliases.contains(&name))
+    }
+
+    /// The canonical names, for messages.
+    pub fn names(self) -> Vec<&'static str> {
+        self.verbs().iter().map(|v| v.name).collect()
+    }
+}
+
+impl VerbSpec {
+    pub fn allows(&self, opt: Opt) -> bool {
+        self.options.contains(&opt)
+    }
+
+    /// Whether `sequential` (or an unknown `mode`) can make this create's path a prefix that
+    /// gets a counter appended.
+    pub fn creates(&self) -> bool {
+        matches!(self.verb, Verb::Create | Verb::CreateAll | Verb::TxnCreate)
+    }
+}
+
+/// The verbs of any block that take `opt`, for "applies to …" hints.
+pub fn verbs_with(opt: Opt) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for block in [Block::Top, Block::Txn, Block::MultiRead] {
+        for spec in block.verbs() {
+            if spec.allows(opt) && !names.contains(&spec.name) {
+                names.push(spec.name);
+            }
+        }
+    }
+    names
+}
+
+/// The watch kinds `remove_watches`/`check_watches` accept by name, and the `WatcherType`
+/// variant each stands for.
+pub const WATCHER_KINDS: &[(&str, &str)] = &[
+    ("data", "Data"),
+    ("children", "Children"),
+    ("any", "Any"),
+    ("persistent", "Persistent"),
+    ("persistent_recursive", "PersistentRecursive"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_within_a_block() {
+        for block in [Block::Top, Block::Txn, Block::MultiRead] {
+            let mut names: Vec<&str> = Vec::new();
+            for spec in block.verbs() {
+                for name in std::iter::once(spec.name).chain(spec.aliases.iter().copied()) {
+                    assert!(!names.contains(&name), "{name} twice in {}", block.describe());
+                    names.push(name);
+                }
+                assert!(spec.required.iter().all(|o| spec.allows(*o)), "{}", spec.name);
+                assert!(!spec.usage.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn every_option_is_used_and_named_once() {
+        for opt in Opt::ALL {
+            assert_eq!(Opt::from_name(opt.name()), Some(opt));
+            assert!(!verbs_with(opt).is_empty(), "{} is no verb's option", opt.name());
+        }
+        for (a, b) in CONFLICTS {
+            assert_ne!(a, b);
+            assert!(!verbs_with(*a).is_empty() && !verbs_with(*b).is_empty());
+        }
+    }
+
+    #[test]
+    fn seed_names_resolve() {
+        assert_eq!(Block::Top.find("data").map(|v| v.verb), Some(Verb::GetData));
+        assert_eq!(Block::Top.find("add_auth_info").map(|v| v.verb), Some(Verb::AddAuth));
+        assert_eq!(Block::Txn.find("check").map(|v| v.verb), Some(Verb::TxnCheck));
+        assert!(Block::Txn.find("exists").is_none());
+    }
+}

@@ -1,0 +1,194 @@
+//! One command: `verb positional-args… options…`, and the entries of `txn { }` and
+//! `multi_read { }`.
+
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::{braced, token, Expr, Ident, LitStr, Token};
+
+use super::acl::parse_bracketed;
+use super::term::parse_term;
+use crate::check::suggest::did_you_mean;
+use crate::ctxt::Ctxt;
+use crate::model::command::{AclValue, Arg, Command, Name, OptUse, OptValue, WatcherKindArg};
+use crate::model::path::PathArg;
+use crate::model::spec::{ArgKind, Block, Opt, Takes, VerbSpec, WATCHER_KINDS};
+
+/// A verb's name: an identifier, or the seed's hyphenated spelling (`set-data`), read as
+/// `set_data`. Hyphens are only joined while the result is still a verb of `block`, so
+/// `data - 1` stays arithmetic.
+pub fn parse_verb_name(input: ParseStream, block: Block) -> syn::Result<Name> {
+    let first = Ident::parse_any(input)?;
+    let mut text = first.to_string();
+    loop {
+        let fork = input.fork();
+        if fork.parse::<Token![-]>().is_err() {
+            break;
+        }
+        let Ok(next) = Ident::parse_any(&fork) else { break };
+        let joined = format!("{text}_{next}");
+        let is_prefix = block.verbs().iter().any(|v| {
+            std::iter::once(v.name)
+                .chain(v.aliases.iter().copied())
+                .any(|n| n == joined || n.starts_with(&(joined.clone() + "_")))
+        });
+        if !is_prefix {
+            break;
+        }
+        input.parse::<Token![-]>()?;
+        Ident::parse_any(input)?;
+        text = joined;
+    }
+    Ok(Name { text, span: first.span() })
+}
+
+/// Whether `input` starts with a command of `block` rather than Rust: a verb name followed by
+/// something an argument can start with (or nothing). A name followed directly by a string
+/// literal is taken as a command too, so a misspelt verb gets a "did you mean" instead of a
+/// Rust syntax error.
+pub fn starts_command(input: ParseStream, block: Block) -> bool {
+    let fork = input.fork();
+    let Ok(name) = parse_verb_name(&fork, block) else { return false };
+    if block.find(&name.text).is_none() {
+        return fork.peek(LitStr);
+    }
+    fork.is_empty()
+        || fork.peek(Token![;])
+        || fork.peek(syn::Lit)
+        || (fork.peek(Ident::peek_any) && !fork.peek(Token![as]))
+        || fork.peek(token::Paren)
+        || fork.peek(token::Brace)
+        || (fork.peek(Token![&]) && !fork.peek(Token![&&]) && !fork.peek(Token![&=]))
+}
+
+pub fn parse_command(input: ParseStream, block: Block, cx: &Ctxt) -> syn::Result<Command> {
+    let name = parse_verb_name(input, block)?;
+    let Some(spec) = block.find(&name.text) else {
+        return Err(syn::Error::new(name.span, unknown_verb(&name.text, block)));
+    };
+    let mut args = Vec::with_capacity(spec.args.len());
+    for kind in spec.args {
+        args.push(parse_arg(input, *kind, spec, cx)?);
+    }
+    let mut options = Vec::new();
+    while !input.is_empty() && !input.peek(Token![;]) {
+        options.push(parse_option(input, spec)?);
+    }
+    Ok(Command { name, spec, args, options })
+}
+
+fn unknown_verb(name: &str, block: Block) -> String {
+    let names = block.names();
+    let mut message = format!("unknown verb `{name}` in {}", block.describe());
+    if let Some(close) = did_you_mean(name, &names) {
+        message.push_str(&format!("; did you mean `{close}`?"));
+    }
+    message.push_str(&format!("\nverbs: {}", names.join(", ")));
+    message
+}
+
+fn parse_arg(input: ParseStream, kind: ArgKind, spec: &VerbSpec, cx: &Ctxt) -> syn::Result<Arg> {
+    if input.is_empty() || input.peek(Token![;]) {
+        let what = match kind {
+            ArgKind::Path => "a path",
+            ArgKind::Value(what) => what,
+            ArgKind::Acl => "an ACL",
+            ArgKind::WatcherKind => "the kind of watches",
+            ArgKind::Entries(_) => "its operations in `{ … }`",
+        };
+        return Err(input.error(format!("`{}` needs {what}: {}", spec.name, spec.usage)));
+    }
+    Ok(match kind {
+        ArgKind::Path if input.peek(LitStr) => Arg::Path(PathArg::from_lit(input.parse()?, cx)),
+        ArgKind::Path => Arg::Path(PathArg::Expr(parse_term(input, "a path")?)),
+        ArgKind::Value(what) => {
+            if looks_like_option(input, spec) {
+                return Err(input.error(format!("`{}` needs {what} before its options: {}", spec.name, spec.usage)));
+            }
+            Arg::Value(parse_term(input, what)?)
+        }
+        ArgKind::Acl if input.peek(token::Bracket) => Arg::Acl(AclValue::Inline(parse_bracketed(input)?)),
+        ArgKind::Acl => Arg::Acl(AclValue::Expr(parse_term(input, "an ACL list")?)),
+        ArgKind::WatcherKind => {
+            let fork = input.fork();
+            match fork.parse::<Ident>().ok().and_then(|i| named_kind(&i).map(|v| (i, v))) {
+                Some((ident, variant)) => {
+                    input.parse::<Ident>()?;
+                    Arg::WatcherKind(WatcherKindArg::Named { variant, ident })
+                }
+                None => Arg::WatcherKind(WatcherKindArg::Expr(parse_term(input, "the kind of watches")?)),
+            }
+        }
+        ArgKind::Entries(block) => Arg::Entries(parse_entries(input, block, cx)?),
+    })
+}
+
+fn named_kind(ident: &Ident) -> Option<&'static str> {
+    let name = ident.to_string();
+    WATCHER_KINDS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+/// An option of this verb where a value should be: `set_data "/p" version = 3`.
+fn looks_like_option(input: ParseStream, spec: &VerbSpec) -> bool {
+    let fork = input.fork();
+    let Ok(ident) = fork.parse::<Ident>() else { return false };
+    let Some(opt) = Opt::from_name(&ident.to_string()) else { return false };
+    spec.allows(opt)
+        && (fork.peek(Token![=]) || opt.takes() == Takes::Flag && (fork.is_empty() || fork.peek(Token![;])))
+}
+
+/// `{ entry; entry; … }`. A broken entry is reported and skipped, so the others are still
+/// checked.
+fn parse_entries(input: ParseStream, block: Block, cx: &Ctxt) -> syn::Result<Vec<Command>> {
+    let content;
+    braced!(content in input);
+    let mut entries = Vec::new();
+    while !content.is_empty() {
+        if content.peek(Token![;]) {
+            content.parse::<Token![;]>()?;
+            continue;
+        }
+        let parsed = parse_command(&content, block, cx).and_then(|entry| {
+            if !content.is_empty() {
+                content.parse::<Token![;]>()?;
+            }
+            Ok(entry)
+        });
+        match parsed {
+            Ok(entry) => entries.push(entry),
+            Err(e) => {
+                cx.syn_error(e);
+                super::skip_statement(&content)?;
+            }
+        }
+    }
+    Ok(entries)
+}
+
+fn parse_option(input: ParseStream, spec: &VerbSpec) -> syn::Result<OptUse> {
+    if !input.peek(Ident::peek_any) {
+        let names: Vec<String> = spec.options.iter().map(|o| o.usage()).collect();
+        let mut expected = if names.is_empty() {
+            format!("`{}` takes no options", spec.name)
+        } else {
+            format!("expected an option of `{}`: {}", spec.name, names.join(", "))
+        };
+        // Most likely an argument that goes on (`a + b`, `Type { … }`, `v[0]`).
+        expected
+            .push_str("\n(an argument that is more than a name, literal, call or method chain goes in parentheses)");
+        return Err(input.error(expected));
+    }
+    let ident = Ident::parse_any(input)?;
+    let name = Name { text: ident.to_string(), span: ident.span() };
+    let opt = Opt::from_name(&name.text);
+    let value = if input.peek(Token![=]) && !input.peek(Token![==]) && !input.peek(Token![=>]) {
+        input.parse::<Token![=]>()?;
+        if opt == Some(Opt::Acl) && input.peek(token::Bracket) {
+            OptValue::Acl(parse_bracketed(input)?)
+        } else {
+            OptValue::Expr(input.parse::<Expr>()?)
+        }
+    } else {
+        OptValue::None
+    };
+    Ok(OptUse { name, opt, value })
+}
