@@ -193,7 +193,7 @@ impl<'c, O: Op> Call<'c, O> {
         if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_packet) {
             return complete(&inner.dispatcher, completion, Err(Error::frame(op, path, e)));
         }
-        let request = Request { frame: frame.freeze(), op, watch: self.op.take_watch(), completion };
+        let request = Request { frame, op, watch: self.op.take_watch(), completion };
         inner.submit(Command::Request(request));
     }
 }

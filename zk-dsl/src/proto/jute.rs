@@ -6,7 +6,7 @@
 //! hostile or corrupt frame costs memory only in proportion to its own size (a small constant
 //! factor: a `Vec<String>` of empty names takes 24 bytes per 4-byte name) and never panics.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::DecodeError;
 
@@ -42,7 +42,8 @@ impl Reader {
         std::mem::replace(&mut self.record, record)
     }
 
-    fn take(&mut self, n: usize, what: &'static str) -> Result<Bytes, DecodeError> {
+    /// Fails unless `n` more bytes are there.
+    fn need(&self, n: usize, what: &'static str) -> Result<(), DecodeError> {
         if self.buf.len() < n {
             return Err(DecodeError::Truncated {
                 record: self.record,
@@ -51,13 +52,21 @@ impl Reader {
                 available: self.buf.len(),
             });
         }
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize, what: &'static str) -> Result<Bytes, DecodeError> {
+        self.need(n, what)?;
         Ok(self.buf.split_to(n))
     }
 
+    /// Fixed-size fields are copied out and skipped, without the reference counting a shared
+    /// `Bytes` slice would cost.
     fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
-        let bytes = self.take(N, what)?;
+        self.need(N, what)?;
         let mut out = [0u8; N];
-        out.copy_from_slice(&bytes);
+        out.copy_from_slice(&self.buf[..N]);
+        self.buf.advance(N);
         Ok(out)
     }
 
@@ -92,7 +101,12 @@ impl Reader {
 
     /// A `ustring`, decoded leniently (see [`decode_java_utf8`]).
     pub fn string_opt(&mut self, what: &'static str) -> Result<Option<String>, DecodeError> {
-        Ok(self.buffer(what)?.map(|b| decode_java_utf8(&b)))
+        let Some(n) = self.length(what)? else { return Ok(None) };
+        self.need(n, what)?;
+        // Decoded straight from the frame: the string is copied anyway.
+        let s = decode_java_utf8(&self.buf[..n]);
+        self.buf.advance(n);
+        Ok(Some(s))
     }
 
     /// A `ustring` where null is read as the empty string (ZooKeeper never sends null for the

@@ -1,6 +1,6 @@
 //! What travels from a `Client` handle to the session task, and back.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::oneshot;
 
 use crate::error::Error;
@@ -48,10 +48,11 @@ pub enum WatchAction {
 }
 
 /// One request, encoded on the caller's task. The frame carries a placeholder xid that the
-/// session task stamps when it queues the frame, so xids follow wire order.
+/// session task stamps when it queues the frame, so xids follow wire order. The frame stays a
+/// `BytesMut`: it is only copied into the write buffer, and freezing it would cost an allocation.
 #[derive(Debug)]
 pub struct Request {
-    pub frame: Bytes,
+    pub frame: BytesMut,
     pub op: OpCode,
     pub watch: Option<WatchAction>,
     pub completion: Completion,

@@ -94,6 +94,26 @@ impl Conn {
         Ok(())
     }
 
+    /// Reads what the socket has into the read buffer (`Ok(0)`: the server closed it). A read
+    /// that leaves room in the buffer drained the socket, so its readiness is cleared then, as
+    /// tokio's own `poll_read` does; otherwise the next `readable()` would report the socket
+    /// ready again and cost a `read` that finds nothing.
+    fn read_some(&mut self) -> std::io::Result<usize> {
+        let room = self.rbuf.capacity() - self.rbuf.len();
+        let (stream, rbuf) = (&self.stream, &mut self.rbuf);
+        let mut drained = None;
+        let outcome = stream.try_io(tokio::io::Interest::READABLE, || {
+            let n = stream.try_read_buf(rbuf)?;
+            if n > 0 && n < room {
+                drained = Some(n);
+                // Tells try_io to clear the readiness it saw; the bytes are in the buffer.
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        });
+        drained.map_or(outcome, Ok)
+    }
+
     /// The earliest moment the timer must look again.
     fn next_check(&self) -> Instant {
         (self.last_send + self.ping_interval).min(self.last_recv + self.read_timeout)
@@ -574,7 +594,7 @@ impl SessionTask {
         if conn.rbuf.capacity() - conn.rbuf.len() < READ_CHUNK / 4 {
             conn.rbuf.reserve(READ_CHUNK);
         }
-        match conn.stream.try_read_buf(&mut conn.rbuf) {
+        match conn.read_some() {
             Ok(0) => return Err(Ended::Lost("server closed the connection".into())),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
