@@ -1,0 +1,317 @@
+"""zk-bench's kazoo worker: kazoo's *_async API, N requests outstanding per session through a
+Semaphore. zk-bench runs it in a venv of its own and talks to it through stdin (one run spec per
+line, `key=value` words) and stdout (one JSON line per run); everything else goes to stderr."""
+
+import json
+import sys
+import threading
+import time
+
+from kazoo.version import __version__ as KAZOO_VERSION
+from kazoo.client import KazooClient
+
+PROTOCOL_OUT = sys.stdout
+# Keep stdout for the protocol: anything else (logging, warnings) goes to stderr.
+sys.stdout = sys.stderr
+
+
+def now():
+    return time.monotonic_ns()
+
+
+class Spec:
+    def __init__(self, line):
+        self.m = dict(w.split("=", 1) for w in line.split() if "=" in w)
+
+    def s(self, k):
+        if k not in self.m:
+            raise ValueError("spec lacks " + k)
+        return self.m[k]
+
+    def n(self, k):
+        return int(self.s(k))
+
+    def outstanding_of(self, session):
+        sessions = max(1, self.n("sessions"))
+        total = self.n("outstanding")
+        return total // sessions + (1 if session < total % sessions else 0)
+
+    def key(self, session, seq):
+        keys = max(1, self.n("keys"))
+        stride = keys // max(1, self.n("sessions"))
+        return "%s/k%05d" % (self.s("data_root"), (seq + session * stride) % keys)
+
+    def eph_path(self, session, seq):
+        return "%s/%s-s%d-%d" % (self.s("eph_root"), self.s("tag"), session, seq)
+
+
+class Timing:
+    def __init__(self, spec):
+        t = now()
+        self.warm_end = t + spec.n("warmup_ms") * 1_000_000
+        self.end = self.warm_end + spec.n("measure_ms") * 1_000_000
+        self.warm_end_unix_ms = time.time() * 1000.0 + spec.n("warmup_ms")
+
+    def issuing(self):
+        return now() < self.end
+
+    def in_window(self, t):
+        return self.warm_end <= t < self.end
+
+
+class Rec:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.lat = []
+        self.ops = 0
+        self.errors = 0
+        self.first_error = None
+
+    def done(self, timing, start, done, error):
+        with self.lock:
+            if error is not None:
+                self.errors += 1
+                if self.first_error is None:
+                    self.first_error = error
+            elif timing.in_window(done):
+                self.ops += 1
+                self.lat.append(done - start)
+
+
+def cpu_ticks():
+    with open("/proc/self/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_kb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class CpuSampler(threading.Thread):
+    def __init__(self, timing):
+        super().__init__(daemon=True)
+        self.timing = timing
+        self.ticks = 0
+        self.rss_kb = 0
+
+    def run(self):
+        sleep_until(self.timing.warm_end)
+        before = cpu_ticks()
+        sleep_until(self.timing.end)
+        self.ticks = cpu_ticks() - before
+        self.rss_kb = rss_kb()
+
+
+def sleep_until(t):
+    left = t - now()
+    if left > 0:
+        time.sleep(left / 1e9)
+
+
+def connect(cs):
+    zk = KazooClient(hosts=cs, timeout=10.0)
+    zk.start(timeout=30)
+    return zk
+
+
+def close(zk):
+    zk.stop()
+    zk.close()
+
+
+def error_of(result):
+    """None if the async result holds a value, else a description of its exception."""
+    if result.successful():
+        value = result.value
+        if isinstance(value, list):  # a transaction: failed ops come back as exceptions
+            for r in value:
+                if isinstance(r, Exception):
+                    return "server error " + type(r).__name__
+        return None
+    return "error " + type(result.exception).__name__
+
+
+def issue(zk, spec, payload, session, seq, workload, release, rec, timing):
+    start = now()
+
+    def finish(result, error=None):
+        rec.done(timing, start, now(), error if error is not None else error_of(result))
+        release()
+
+    if workload == "get":
+        zk.get_async(spec.key(session, seq)).rawlink(finish)
+    elif workload == "set":
+        zk.set_async(spec.key(session, seq), payload).rawlink(finish)
+    elif workload == "create":
+        zk.create_async(spec.eph_path(session, seq), payload, ephemeral=True, include_data=True).rawlink(finish)
+    elif workload == "create-delete":
+        path = spec.eph_path(session, seq)
+        created = zk.create_async(path, payload, ephemeral=True, include_data=True)
+        deleted = zk.delete_async(path)
+
+        def both(result):
+            # The create completes first (one session, FIFO); report its error if any.
+            finish(result, error_of(created) if created.ready() else "create not complete")
+
+        deleted.rawlink(both)
+    elif workload == "children":
+        zk.get_children_async(spec.s("children_path"), include_data=True).rawlink(finish)
+    elif workload == "multi":
+        m = spec.n("multi_ops")
+        tx = zk.transaction()
+        for j in range(m):
+            tx.set_data(spec.key(session, seq * m + j), payload)
+        tx.commit_async().rawlink(finish)
+    else:
+        raise ValueError(workload + " is not a pipelined workload")
+
+
+def session_loop(zk, spec, payload, session, rec, timing, failures):
+    try:
+        n = spec.outstanding_of(session)
+        window = threading.Semaphore(n)
+        workload = spec.s("workload")
+        seq = 0
+        while timing.issuing():
+            window.acquire()
+            if not timing.issuing():
+                window.release()
+                break
+            issue(zk, spec, payload, session, seq, workload, window.release, rec, timing)
+            seq += 1
+        for _ in range(n):  # the stragglers
+            window.acquire()
+    except Exception as e:  # noqa: BLE001 - reported to zk-bench
+        failures.append(e)
+
+
+def pipelined(spec, payload):
+    zks = [connect(spec.s("connect")) for _ in range(spec.n("sessions"))]
+    timing = Timing(spec)
+    sampler = CpuSampler(timing)
+    sampler.start()
+    rec = Rec()
+    failures = []
+    threads = [
+        threading.Thread(target=session_loop, args=(zk, spec, payload, i, rec, timing, failures))
+        for i, zk in enumerate(zks)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sampler.join()
+    for zk in zks:
+        close(zk)
+    if failures:
+        raise failures[0]
+    return rec, timing, sampler
+
+
+def watch(spec, payload):
+    watcher = connect(spec.s("connect"))
+    setter = connect(spec.s("connect"))
+    path = spec.key(0, 0)
+    timing = Timing(spec)
+    sampler = CpuSampler(timing)
+    sampler.start()
+    rec = Rec()
+    while timing.issuing():
+        fired = threading.Event()
+        fired_at = [0]
+
+        def on_event(_event, fired=fired, fired_at=fired_at):
+            fired_at[0] = now()
+            fired.set()
+
+        try:
+            watcher.get_async(path, watch=on_event).get(timeout=30)
+        except Exception as e:  # noqa: BLE001
+            rec.done(timing, 0, 0, "error " + type(e).__name__)
+            continue
+        start = now()
+        set_result = setter.set_async(path, payload)
+        if not fired.wait(30):
+            raise RuntimeError("no notification within 30 s")
+        set_result.wait(30)
+        rec.done(timing, start, fired_at[0], error_of(set_result))
+    sampler.join()
+    close(watcher)
+    close(setter)
+    return rec, timing, sampler
+
+
+def connect_loop(spec):
+    timing = Timing(spec)
+    sampler = CpuSampler(timing)
+    sampler.start()
+    rec = Rec()
+    while timing.issuing():
+        start = now()
+        try:
+            zk = connect(spec.s("connect"))
+            rec.done(timing, start, now(), None)
+            close(zk)
+        except Exception as e:  # noqa: BLE001
+            rec.done(timing, 0, 0, "error " + type(e).__name__)
+    sampler.join()
+    return rec, timing, sampler
+
+
+def round3(v):
+    scale = 1
+    while v // scale >= 2048:
+        scale *= 2
+    return (v // scale) * scale
+
+
+def run(spec):
+    size = spec.n("payload")
+    payload = bytes(ord("a") + i % 26 for i in range(size))
+    workload = spec.s("workload")
+    if workload == "watch":
+        rec, timing, sampler = watch(spec, payload)
+    elif workload == "connect":
+        rec, timing, sampler = connect_loop(spec)
+    else:
+        rec, timing, sampler = pipelined(spec, payload)
+    hist = {}
+    for v in rec.lat:
+        r = round3(v)
+        hist[r] = hist.get(r, 0) + 1
+    return {
+        "ok": True,
+        "ops": rec.ops,
+        "errors": rec.errors,
+        "first_error": rec.first_error,
+        "elapsed_s": (timing.end - timing.warm_end) / 1e9,
+        "window_start_unix_ms": timing.warm_end_unix_ms,
+        "cpu_ticks": sampler.ticks,
+        "rss_kb": sampler.rss_kb,
+        "lat_ns": sorted(hist.items()),
+    }
+
+
+def main():
+    hello = "kazoo %s, Python %s" % (KAZOO_VERSION, sys.version.split()[0])
+    PROTOCOL_OUT.write(json.dumps({"hello": hello}) + "\n")
+    PROTOCOL_OUT.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            report = run(Spec(line))
+        except Exception as e:  # noqa: BLE001 - reported to zk-bench
+            report = {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+        PROTOCOL_OUT.write(json.dumps(report) + "\n")
+        PROTOCOL_OUT.flush()
+
+
+if __name__ == "__main__":
+    main()

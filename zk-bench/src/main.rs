@@ -1,0 +1,48 @@
+//! zk-bench: zk-dsl against the single-session ceiling (raw `zk_dsl::proto` over a socket) and
+//! the peer clients (kezhuw's `zookeeper-client`, the Java client, kazoo), side by side against
+//! one server, clients alternating round after round. See `cli::USAGE` and `zk-bench/RESULTS.md`.
+
+mod cli;
+mod clients;
+mod drivers;
+mod measure;
+mod orchestrate;
+mod peers;
+mod plan;
+mod plot;
+mod procfs;
+mod report;
+mod spec;
+mod worker;
+mod workers;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("worker") {
+        return worker::main(&args[1..]);
+    }
+    let opts = match cli::parse(&args) {
+        Ok(cli::Parsed::Run(opts)) => opts,
+        Ok(cli::Parsed::Help) => {
+            print!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("zk-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let command_line = std::iter::once("cargo run -p zk-bench --release --".to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match orchestrate::main(*opts, command_line) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zk-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The orchestrator: a server, the data, one worker per client, the rounds, the reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use zk_dsl::testing::{four_letter, session_ids_from_cons, ZkServer};
+use zk_dsl::{Client, Error};
+
+use crate::cli::Options;
+use crate::clients::ClientKind;
+use crate::drivers::payload;
+use crate::plan::{self, Cell};
+use crate::report::{self, CellSummary, ClientSummary, Memory, Results, RunSummary};
+use crate::spec::{key_path, RunSpec, Workload};
+use crate::workers::Worker;
+use crate::{peers, plot, procfs};
+
+type Res<T> = Result<T, String>;
+
+const ROOT: &str = "/zkb";
+const EPH_ROOT: &str = "/zkb/eph";
+
+/// The server under test: started here, or given.
+struct Server {
+    _owned: Option<ZkServer>,
+    address: SocketAddr,
+    pid: Option<u32>,
+    description: String,
+}
+
+fn start_server(opts: &Options) -> Res<Server> {
+    if let Some(given) = &opts.server {
+        let address = given
+            .to_socket_addrs()
+            .map_err(|e| format!("--server {given}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("--server {given}: no address"))?;
+        if address.port() == 2181 {
+            return Err("refusing port 2181: zk-bench replaces /zkb on the server, and 2181 is where a shared \
+                        ZooKeeper usually runs; use a private one"
+                .into());
+        }
+        let version = server_version(address);
+        return Ok(Server { _owned: None, address, pid: None, description: format!("{version} at {address} (given)") });
+    }
+    eprintln!("starting ZooKeeper (zk_dsl::testing, benchmark settings) ...");
+    let server = ZkServer::builder().benchmark().start().map_err(|e| format!("starting ZooKeeper: {e}"))?;
+    let address = server.address();
+    let version = server_version(address);
+    let description =
+        format!("{version}, standalone on {address}, forceSync=no, snapCount=10000000, -Xms1g -Xmx1g, fresh data dir");
+    Ok(Server { pid: server.pid(), address, description, _owned: Some(server) })
+}
+
+fn server_version(address: SocketAddr) -> String {
+    four_letter(address, "srvr")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Zookeeper version: ").map(str::to_string)))
+        .map(|v| format!("ZooKeeper {}", v.split(['-', ',']).next().unwrap_or(&v)))
+        .unwrap_or_else(|| "ZooKeeper (version unknown)".into())
+}
+
+/// Samples the server JVM's CPU every 50 ms, so each run's window can be looked up afterwards.
+struct ServerCpu {
+    samples: Arc<Mutex<Vec<(f64, u64)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn unix_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1000.0
+}
+
+impl ServerCpu {
+    fn start(pid: Option<u32>) -> ServerCpu {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = pid.map(|pid| {
+            let (samples, stop) = (samples.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let pid = pid.to_string();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(t) = procfs::cpu_ticks(&pid) {
+                        let mut s = samples.lock().unwrap_or_else(|e| e.into_inner());
+                        s.push((unix_ms(), t));
+                        // Keep about ten minutes.
+                        if s.len() > 12_000 {
+                            s.drain(..2000);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        });
+        ServerCpu { samples, stop, thread }
+    }
+
+    fn at(s: &[(f64, u64)], t: f64) -> Option<f64> {
+        let i = s.partition_point(|&(ts, _)| ts < t);
+        let (a, b) = (s.get(i.checked_sub(1)?)?, s.get(i)?);
+        let f = if b.0 > a.0 { (t - a.0) / (b.0 - a.0) } else { 0.0 };
+        Some(a.1 as f64 + f * (b.1 as f64 - a.1 as f64))
+    }
+
+    /// Server ticks between two Unix times (ms), interpolated.
+    fn ticks(&self, from: f64, to: f64) -> Option<u64> {
+        // The window may have ended a moment ago: wait for a sample past it.
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while self.thread.is_some() && Instant::now() < deadline {
+            let last = self.samples.lock().unwrap_or_else(|e| e.into_inner()).last().map_or(0.0, |s| s.0);
+            if last > to {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        Some((ServerCpu::at(&s, to)? - ServerCpu::at(&s, from)?).max(0.0).round() as u64)
+    }
+}
+
+impl Drop for ServerCpu {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn data_root(payload: usize) -> String {
+    format!("{ROOT}/data-{payload}")
+}
+
+fn children_root(children: usize) -> String {
+    format!("{ROOT}/children-{children}")
+}
+
+/// Creates what the cells read: `/zkb/data-<payload>/k00000..` and `/zkb/children-<n>/..`.
+fn setup(address: SocketAddr, cells: &[Cell], keys: usize, memory: bool) -> Res<()> {
+    let payloads: BTreeSet<usize> = cells
+        .iter()
+        .filter(|c| !matches!(c.workload, Workload::Connect | Workload::Children))
+        .map(|c| c.payload)
+        .chain(memory.then_some(100))
+        .collect();
+    let children: BTreeSet<usize> =
+        cells.iter().filter(|c| c.workload == Workload::Children).map(|c| c.children).collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let client = Client::connect(address.to_string()).await.map_err(|e| format!("setup: {e}"))?;
+        match client.delete_all(ROOT).await {
+            Ok(()) | Err(Error::NoNode { .. }) => {}
+            Err(e) => return Err(format!("setup: clearing {ROOT}: {e}")),
+        }
+        for dir in [ROOT, EPH_ROOT] {
+            client.create(dir).persistent().await.map_err(|e| format!("setup: {dir}: {e}"))?;
+        }
+        for &p in &payloads {
+            let root = data_root(p);
+            client.create(root.as_str()).persistent().await.map_err(|e| format!("setup: {root}: {e}"))?;
+            let data = bytes::Bytes::from(payload(p));
+            let paths: Vec<String> = (0..keys).map(|i| key_path(&root, i)).collect();
+            create_many(&client, &paths, &data).await?;
+        }
+        for &n in &children {
+            let root = children_root(n);
+            client.create(root.as_str()).persistent().await.map_err(|e| format!("setup: {root}: {e}"))?;
+            let paths: Vec<String> = (0..n).map(|i| format!("{root}/child-{i:06}")).collect();
+            create_many(&client, &paths, &bytes::Bytes::new()).await?;
+        }
+        client.close().await.map_err(|e| format!("setup: {e}"))
+    })
+}
+
+async fn create_many(client: &Client, paths: &[String], data: &bytes::Bytes) -> Res<()> {
+    for chunk in paths.chunks(200) {
+        let calls: Vec<_> =
+            chunk.iter().map(|p| client.create(p.as_str()).persistent().bytes(data.clone()).send()).collect();
+        for call in calls {
+            call.await.map_err(|e| format!("setup: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the server has no sessions but those it had at the start (every client closes
+/// its sessions at the end of a run; some do it in the background).
+fn wait_idle(address: SocketAddr, baseline: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match four_letter(address, "cons") {
+            Ok(reply) if session_ids_from_cons(&reply).len() <= baseline => return,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("  (sessions still open on the server after 20 s)");
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
+        .unwrap_or_default();
+    let mem_gib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines().find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse::<f64>().ok())
+    });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpus} CPUs ({model}), {:.0} GiB, Linux {}", mem_gib.unwrap_or(0.0) / 1048576.0, kernel.trim())
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn spec_for(cell: &Cell, opts: &Options, address: SocketAddr, tag: String) -> RunSpec {
+    RunSpec {
+        workload: cell.workload,
+        connect: address.to_string(),
+        payload: cell.payload,
+        outstanding: cell.outstanding,
+        sessions: cell.sessions,
+        warmup_ms: opts.warmup.as_millis() as u64,
+        measure_ms: opts.measure.as_millis() as u64,
+        data_root: data_root(if cell.workload == Workload::Children { 100 } else { cell.payload }),
+        keys: opts.keys,
+        children_path: children_root(cell.children),
+        eph_root: EPH_ROOT.into(),
+        tag,
+        multi_ops: cell.multi_ops,
+        count: opts.memory_count,
+    }
+}
+
+fn run_timeout(opts: &Options) -> Duration {
+    opts.warmup + opts.measure + Duration::from_secs(120)
+}
+
+pub fn main(opts: Options, command_line: String) -> Res<()> {
+    let mut cells = plan::standard();
+    if !opts.only.is_empty() {
+        cells.retain(|c| opts.only.iter().any(|o| c.label().contains(o.as_str())));
+    }
+    if opts.list {
+        for c in &cells {
+            println!("{}", c.label());
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
+    let ticks_per_s = procfs::clock_ticks_per_second();
+    let server = start_server(&opts)?;
+    eprintln!("server: {}", server.description);
+    setup(server.address, &cells, opts.keys, opts.memory)?;
+    let baseline = four_letter(server.address, "cons").map_or(0, |r| session_ids_from_cons(&r).len());
+
+    let mut workers = Vec::new();
+    let mut skipped = BTreeMap::new();
+    for &kind in &opts.clients {
+        let started = peers::prepare(kind, &opts).and_then(|cmd| Worker::start(kind, cmd, &opts.out.join("logs")));
+        match started {
+            Ok(w) => {
+                eprintln!("{kind}: {}", w.hello);
+                workers.push(w);
+            }
+            Err(e) => {
+                eprintln!("skipping {kind}: {e}");
+                skipped.insert(kind.to_string(), e);
+            }
+        }
+    }
+    if workers.is_empty() {
+        return Err("no client could be started".into());
+    }
+    let server_cpu = ServerCpu::start(server.pid);
+    let timeout = run_timeout(&opts);
+    let total = cells.len();
+    let started = Instant::now();
+    let mut summaries = Vec::new();
+    for (ci, cell) in cells.iter().enumerate() {
+        let mut runs: Vec<Vec<RunSummary>> = vec![Vec::new(); workers.len()];
+        for round in 0..opts.rounds {
+            for (wi, w) in workers.iter_mut().enumerate() {
+                let tag = format!("c{ci}-r{round}-{}", w.kind);
+                let spec = spec_for(cell, &opts, server.address, tag);
+                let report = w.run(&spec, timeout);
+                let server_ticks = (report.ok && report.window_start_unix_ms > 0.0).then(|| {
+                    server_cpu
+                        .ticks(report.window_start_unix_ms, report.window_start_unix_ms + report.elapsed_s * 1000.0)
+                });
+                let summary = RunSummary::new(round, &report, ticks_per_s, server_ticks.flatten());
+                progress(ci, total, cell, round, opts.rounds, w.kind, &summary);
+                runs[wi].push(summary);
+                wait_idle(server.address, baseline);
+            }
+        }
+        let clients = workers.iter().zip(runs).map(|(w, r)| ClientSummary::new(w.kind, r)).collect();
+        summaries.push(CellSummary::new(cell.clone(), clients));
+    }
+    let clients: BTreeMap<String, String> = workers.iter().map(|w| (w.kind.to_string(), w.hello.clone())).collect();
+    drop(workers);
+
+    let memory = (opts.memory && opts.clients.contains(&ClientKind::ZkDsl)).then(|| memory(&opts, server.address));
+    let mut meta = BTreeMap::new();
+    meta.insert("command".to_string(), command_line);
+    meta.insert("date".to_string(), date());
+    meta.insert("machine".to_string(), machine());
+    meta.insert("server".to_string(), server.description.clone());
+    meta.insert(
+        "runs".to_string(),
+        format!(
+            "{} rounds per cell, clients alternating; {:.2} s warm-up + {:.2} s measured per run; {} keys per payload; \
+             Rust clients on a tokio {} runtime; took {:.0} s",
+            opts.rounds,
+            opts.warmup.as_secs_f64(),
+            opts.measure.as_secs_f64(),
+            opts.keys,
+            opts.runtime.name(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    let targets = report::targets(&summaries);
+    let results = Results { meta, clients, skipped, cells: summaries, memory, targets };
+    let md = report::markdown(&results);
+    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+    let md_path = opts.out.join("results.md");
+    let json_path = opts.out.join("results.json");
+    std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
+    std::fs::write(&json_path, json).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let plots = plot::write(&results, &opts.out)?;
+    println!("{md}");
+    eprintln!("wrote {}, {}", md_path.display(), json_path.display());
+    for p in plots {
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+fn progress(ci: usize, total: usize, cell: &Cell, round: usize, rounds: usize, kind: ClientKind, s: &RunSummary) {
+    let what = if !s.ok {
+        format!("FAILED: {}", s.error.clone().unwrap_or_default())
+    } else {
+        let cpu = s.cpu_us_per_op.map_or("–".into(), |c| format!("{c:.1}"));
+        let errors = if s.errors > 0 {
+            format!("  errors {} ({})", s.errors, s.first_error.clone().unwrap_or_default())
+        } else {
+            String::new()
+        };
+        format!(
+            "{:>8} ops/s  p50 {:>7} ms  p99 {:>7} ms  cpu {cpu:>6} µs/op{errors}",
+            report::fmt_ops(s.ops_per_s),
+            report::fmt_ms(s.p50_us),
+            report::fmt_ms(s.p99_us)
+        )
+    };
+    eprintln!("[{:>2}/{total}] {:<22} round {}/{rounds}  {:<16} {what}", ci + 1, cell.label(), round + 1, kind.name());
+}
+
+/// zk-dsl's memory measurements, in a fresh worker (so earlier runs do not blur the RSS).
+fn memory(opts: &Options, address: SocketAddr) -> Memory {
+    eprintln!("memory: {} outstanding requests and watches (zk-dsl) ...", opts.memory_count);
+    let cell =
+        Cell { workload: Workload::Memory, payload: 100, outstanding: 1, sessions: 1, children: 0, multi_ops: 0 };
+    let spec = spec_for(&cell, opts, address, "mem".into());
+    let result = peers::prepare(ClientKind::ZkDsl, opts)
+        .and_then(|cmd| Worker::start(ClientKind::ZkDsl, cmd, &opts.out.join("logs")))
+        .map(|mut w| w.run(&spec, run_timeout(opts)));
+    wait_idle(address, 0);
+    match result {
+        Ok(r) if r.ok => Memory {
+            numbers: r.extra,
+            error: (r.errors > 0).then(|| format!("{} errors: {}", r.errors, r.first_error.unwrap_or_default())),
+        },
+        Ok(r) => Memory { numbers: BTreeMap::new(), error: r.error },
+        Err(e) => Memory { numbers: BTreeMap::new(), error: Some(e) },
+    }
+}

@@ -1,0 +1,130 @@
+//! Getting the worker programs ready: this binary for the Rust clients, the Java harness
+//! (compiled with javac into the output directory) and the kazoo script (in a venv with kazoo
+//! from PyPI). A peer that cannot be prepared is skipped with the reason, never faked.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cli::Options;
+use crate::clients::ClientKind;
+
+const JAVA_SOURCE: &str = include_str!("../peers/ZkBench.java");
+const KAZOO_SOURCE: &str = include_str!("../peers/zk_bench_kazoo.py");
+/// The kazoo release the reference numbers were taken with.
+pub const KAZOO_VERSION: &str = "2.11.0";
+const DEBIAN_JAVA_DIR: &str = "/usr/share/java";
+
+/// How to start a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl WorkerCommand {
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        c
+    }
+}
+
+pub fn prepare(kind: ClientKind, opts: &Options) -> Result<WorkerCommand, String> {
+    match kind {
+        ClientKind::Java => java(opts),
+        ClientKind::Kazoo => kazoo(opts),
+        _ => {
+            let exe = std::env::current_exe().map_err(|e| format!("locating zk-bench itself: {e}"))?;
+            let args = ["worker", kind.name(), "--runtime", opts.runtime.name()].map(OsString::from).to_vec();
+            Ok(WorkerCommand { program: exe, args })
+        }
+    }
+}
+
+/// Runs a preparation step; its output becomes the error if it fails.
+fn step(what: &str, cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{what}: cannot run {:?}: {e}", cmd.get_program()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    let tail: Vec<&str> = text.lines().rev().take(8).collect();
+    Err(format!("{what} failed ({}): {}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join(" | ")))
+}
+
+fn java_tool(name: &str) -> PathBuf {
+    if let Some(home) = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty()) {
+        let p = Path::new(&home).join("bin").join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    PathBuf::from(name)
+}
+
+fn java_classpath(opts: &Options) -> Result<String, String> {
+    if let Some(cp) = &opts.java_classpath {
+        return Ok(cp.clone());
+    }
+    let zk = Path::new(DEBIAN_JAVA_DIR).join("zookeeper.jar");
+    if zk.is_file() {
+        // zookeeper.jar's manifest pulls in jute, netty and slf4j-api; slf4j-nop silences the logging.
+        let mut cp = vec![zk];
+        let nop = Path::new(DEBIAN_JAVA_DIR).join("slf4j-nop.jar");
+        if nop.is_file() {
+            cp.push(nop);
+        }
+        let joined = std::env::join_paths(cp).map_err(|e| e.to_string())?;
+        return Ok(joined.to_string_lossy().into_owned());
+    }
+    let install = zk_dsl::testing::Installation::locate()
+        .map_err(|e| format!("no ZooKeeper Java client (install libzookeeper-java): {e}"))?;
+    Ok(install.classpath().to_string_lossy().into_owned())
+}
+
+fn java(opts: &Options) -> Result<WorkerCommand, String> {
+    let dir = opts.out.join("java");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let source = dir.join("ZkBench.java");
+    fs::write(&source, JAVA_SOURCE).map_err(|e| format!("{}: {e}", source.display()))?;
+    let cp = java_classpath(opts)?;
+    let javac = java_tool("javac");
+    step(
+        "compiling the Java harness",
+        Command::new(&javac).arg("-nowarn").arg("-cp").arg(&cp).arg("-d").arg(&dir).arg(&source),
+    )?;
+    let run_cp = format!("{}:{cp}", dir.display());
+    let args = vec![OsString::from("-cp"), OsString::from(run_cp), OsString::from("ZkBench")];
+    Ok(WorkerCommand { program: java_tool("java"), args })
+}
+
+fn kazoo(opts: &Options) -> Result<WorkerCommand, String> {
+    let venv = opts.venv.clone().unwrap_or_else(|| opts.out.join("venv"));
+    let python = venv.join("bin").join("python");
+    if !python.is_file() {
+        step("creating the kazoo venv", Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    let has_kazoo = Command::new(&python)
+        .args(["-c", &format!("import kazoo.version as v, sys; sys.exit(v.__version__ != '{KAZOO_VERSION}')")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_kazoo {
+        step(
+            &format!("pip install kazoo=={KAZOO_VERSION}"),
+            Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("kazoo=={KAZOO_VERSION}"),
+            ]),
+        )?;
+    }
+    let script = venv.join("zk_bench_kazoo.py");
+    fs::write(&script, KAZOO_SOURCE).map_err(|e| format!("{}: {e}", script.display()))?;
+    Ok(WorkerCommand { program: python, args: vec![OsString::from("-u"), script.into_os_string()] })
+}

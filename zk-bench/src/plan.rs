@@ -1,0 +1,109 @@
+//! The cells of the standard table: which workload, payload, concurrency and sessions.
+
+use serde::Serialize;
+
+use crate::spec::Workload;
+
+/// One row of the table: every client runs it, alternating, round after round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub workload: Workload,
+    pub payload: usize,
+    /// Total outstanding units, spread over the sessions.
+    pub outstanding: usize,
+    pub sessions: usize,
+    /// For `children`: how many children the listed znode has.
+    pub children: usize,
+    /// For `multi`: ops per multi.
+    pub multi_ops: usize,
+}
+
+impl Cell {
+    fn new(workload: Workload, payload: usize, outstanding: usize) -> Cell {
+        Cell { workload, payload, outstanding, sessions: 1, children: 0, multi_ops: 0 }
+    }
+
+    fn sessions(mut self, sessions: usize) -> Cell {
+        self.sessions = sessions;
+        self
+    }
+
+    /// A short unique name: `get 100B n=10`, `set 100B n=100 s=4`, `children-1000 n=10`.
+    pub fn label(&self) -> String {
+        let mut s = match self.workload {
+            Workload::Children => format!("children-{}", self.children),
+            Workload::Multi => format!("multi-{} {}", self.multi_ops, size(self.payload)),
+            Workload::Connect => "connect".to_string(),
+            w => format!("{w} {}", size(self.payload)),
+        };
+        if !matches!(self.workload, Workload::Watch | Workload::Connect) {
+            s.push_str(&format!(" n={}", self.outstanding));
+        }
+        if self.sessions > 1 {
+            s.push_str(&format!(" s={}", self.sessions));
+        }
+        s
+    }
+
+    /// The core grid: get/set/create, 100 B, one session.
+    pub fn is_core(&self) -> bool {
+        matches!(self.workload, Workload::Get | Workload::Set | Workload::Create)
+            && self.payload == 100
+            && self.sessions == 1
+    }
+}
+
+pub fn size(bytes: usize) -> String {
+    if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{}KiB", bytes / 1024)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+/// The standard table (26 cells).
+pub fn standard() -> Vec<Cell> {
+    let mut cells = Vec::new();
+    // Throughput and latency against outstanding requests on one session.
+    for w in [Workload::Get, Workload::Set, Workload::Create] {
+        for n in [1, 10, 100, 1000] {
+            cells.push(Cell::new(w, 100, n));
+        }
+    }
+    // Several sessions, 100 outstanding in total.
+    for w in [Workload::Get, Workload::Set] {
+        for s in [4, 16] {
+            cells.push(Cell::new(w, 100, 100).sessions(s));
+        }
+    }
+    // Payload sizes: 1 KiB (the paper's) and 64 KiB.
+    for w in [Workload::Get, Workload::Set] {
+        cells.push(Cell::new(w, 1024, 100));
+        cells.push(Cell::new(w, 64 << 10, 10));
+    }
+    cells.push(Cell::new(Workload::CreateDelete, 100, 100));
+    for children in [100, 1000] {
+        cells.push(Cell { children, ..Cell::new(Workload::Children, 0, 10) });
+    }
+    cells.push(Cell { multi_ops: 10, ..Cell::new(Workload::Multi, 100, 10) });
+    cells.push(Cell::new(Workload::Watch, 100, 1));
+    cells.push(Cell::new(Workload::Connect, 0, 1));
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique() {
+        let cells = standard();
+        let mut labels: Vec<String> = cells.iter().map(Cell::label).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), cells.len());
+        assert!(labels.contains(&"get 100B n=10".to_string()));
+        assert!(labels.contains(&"set 100B n=100 s=4".to_string()));
+        assert!(labels.contains(&"get 64KiB n=10".to_string()));
+    }
+}

@@ -1,0 +1,501 @@
+//! Turning run reports into medians, ratios, the targets' verdicts, markdown and JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::clients::ClientKind;
+use crate::plan::Cell;
+use crate::spec::{RunReport, Workload};
+
+/// One run, reduced to its numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub round: usize,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub ops: u64,
+    pub errors: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    pub elapsed_s: f64,
+    pub ops_per_s: f64,
+    pub p50_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub max_us: f64,
+    pub mean_us: f64,
+    /// Client CPU (user + system) per unit, µs.
+    pub cpu_us_per_op: Option<f64>,
+    /// Client CPU as % of one core over the window.
+    pub cpu_pct: f64,
+    pub rss_mb: f64,
+    /// The server JVM's CPU per unit over the same window (a sanity check), µs.
+    pub server_cpu_us_per_op: Option<f64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, f64>,
+}
+
+impl RunSummary {
+    pub fn new(round: usize, r: &RunReport, ticks_per_s: u64, server_ticks: Option<u64>) -> RunSummary {
+        let mut hist = Histogram::<u64>::new(3).expect("valid sigfig");
+        for &(v, c) in &r.lat_ns {
+            // Values come from our own workers; a rejected value only loses a sample.
+            let _ = hist.record_n(v.max(1), c);
+        }
+        let pct = |q: f64| if hist.is_empty() { 0.0 } else { hist.value_at_quantile(q) as f64 / 1000.0 };
+        let tick_us = 1e6 / ticks_per_s as f64;
+        let per_op = |ticks: u64| (r.ops > 0).then(|| ticks as f64 * tick_us / r.ops as f64);
+        RunSummary {
+            round,
+            ok: r.ok,
+            error: r.error.clone(),
+            ops: r.ops,
+            errors: r.errors,
+            first_error: r.first_error.clone(),
+            elapsed_s: r.elapsed_s,
+            ops_per_s: if r.elapsed_s > 0.0 { r.ops as f64 / r.elapsed_s } else { 0.0 },
+            p50_us: pct(0.5),
+            p90_us: pct(0.9),
+            p99_us: pct(0.99),
+            p999_us: pct(0.999),
+            max_us: if hist.is_empty() { 0.0 } else { hist.max() as f64 / 1000.0 },
+            mean_us: if hist.is_empty() { 0.0 } else { hist.mean() / 1000.0 },
+            cpu_us_per_op: per_op(r.cpu_ticks),
+            cpu_pct: if r.elapsed_s > 0.0 { r.cpu_ticks as f64 * tick_us / 1e4 / r.elapsed_s } else { 0.0 },
+            rss_mb: r.rss_kb as f64 / 1024.0,
+            server_cpu_us_per_op: server_ticks.and_then(per_op),
+            extra: r.extra.clone(),
+        }
+    }
+}
+
+/// Median, min and max over the rounds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Spread> {
+        let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+        Some(Spread { median, min: v[0], max: v[n - 1] })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientSummary {
+    pub client: ClientKind,
+    pub runs: Vec<RunSummary>,
+    pub ops_per_s: Option<Spread>,
+    pub p50_us: Option<Spread>,
+    pub p99_us: Option<Spread>,
+    pub p999_us: Option<Spread>,
+    pub cpu_us_per_op: Option<Spread>,
+    pub server_cpu_us_per_op: Option<Spread>,
+    pub rss_mb_max: f64,
+    /// Failed units over all rounds.
+    pub errors: u64,
+    /// Runs that could not be done at all.
+    pub failed_runs: usize,
+    /// Median ops/s over raw's median ops/s in the same cell.
+    pub ratio_to_raw: Option<f64>,
+}
+
+impl ClientSummary {
+    pub fn new(client: ClientKind, runs: Vec<RunSummary>) -> ClientSummary {
+        let ok: Vec<&RunSummary> = runs.iter().filter(|r| r.ok && r.ops > 0).collect();
+        ClientSummary {
+            client,
+            ops_per_s: Spread::of(ok.iter().map(|r| r.ops_per_s)),
+            p50_us: Spread::of(ok.iter().map(|r| r.p50_us)),
+            p99_us: Spread::of(ok.iter().map(|r| r.p99_us)),
+            p999_us: Spread::of(ok.iter().map(|r| r.p999_us)),
+            cpu_us_per_op: Spread::of(ok.iter().filter_map(|r| r.cpu_us_per_op)),
+            server_cpu_us_per_op: Spread::of(ok.iter().filter_map(|r| r.server_cpu_us_per_op)),
+            rss_mb_max: runs.iter().map(|r| r.rss_mb).fold(0.0, f64::max),
+            errors: runs.iter().map(|r| r.errors).sum(),
+            failed_runs: runs.iter().filter(|r| !r.ok).count(),
+            ratio_to_raw: None,
+            runs,
+        }
+    }
+
+    fn ops(&self) -> Option<f64> {
+        self.ops_per_s.map(|s| s.median)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CellSummary {
+    pub label: String,
+    pub cell: Cell,
+    pub clients: Vec<ClientSummary>,
+}
+
+impl CellSummary {
+    pub fn new(cell: Cell, mut clients: Vec<ClientSummary>) -> CellSummary {
+        let raw = clients.iter().find(|c| c.client == ClientKind::Raw).and_then(ClientSummary::ops);
+        for c in &mut clients {
+            c.ratio_to_raw = match (c.ops(), raw) {
+                (Some(x), Some(r)) if r > 0.0 => Some(x / r),
+                _ => None,
+            };
+        }
+        CellSummary { label: cell.label(), cell, clients }
+    }
+
+    pub fn client(&self, kind: ClientKind) -> Option<&ClientSummary> {
+        self.clients.iter().find(|c| c.client == kind)
+    }
+}
+
+/// The zk-dsl memory measurements.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Memory {
+    pub numbers: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One of the issue's targets, checked on one cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub target: String,
+    pub cell: String,
+    pub measured: String,
+    pub pass: bool,
+}
+
+/// Everything a run of zk-bench produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    pub meta: BTreeMap<String, String>,
+    pub clients: BTreeMap<String, String>,
+    pub skipped: BTreeMap<String, String>,
+    pub cells: Vec<CellSummary>,
+    pub memory: Option<Memory>,
+    pub targets: Vec<Verdict>,
+}
+
+// ----- the targets ------------------------------------------------------------------------------
+
+fn core(cells: &[CellSummary], w: Workload, n: usize) -> Option<&CellSummary> {
+    cells.iter().find(|c| c.cell.is_core() && c.cell.workload == w && c.cell.outstanding == n)
+}
+
+fn best_peer(
+    cell: &CellSummary,
+    key: impl Fn(&ClientSummary) -> Option<f64>,
+    lowest: bool,
+) -> Option<(ClientKind, f64)> {
+    cell.clients.iter().filter(|c| c.client.is_peer()).filter_map(|c| key(c).map(|v| (c.client, v))).reduce(|a, b| {
+        if (b.1 < a.1) == lowest {
+            b
+        } else {
+            a
+        }
+    })
+}
+
+/// The issue's targets for zk-dsl (the `.send()` window style), on the cells that measure them.
+pub fn targets(cells: &[CellSummary]) -> Vec<Verdict> {
+    let ours = ClientKind::ZkDsl;
+    let mut out = Vec::new();
+    let ops = |c: &ClientSummary| c.ops();
+    for w in [Workload::Get, Workload::Set, Workload::Create] {
+        for n in [10, 100] {
+            let Some(cell) = core(cells, w, n) else { continue };
+            if let Some(r) = cell.client(ours).and_then(|c| c.ratio_to_raw) {
+                out.push(Verdict {
+                    target: "≥ 0.95 × raw (10 and 100 outstanding)".into(),
+                    cell: cell.label.clone(),
+                    measured: format!("{r:.2} × raw"),
+                    pass: r >= 0.95,
+                });
+            }
+        }
+    }
+    for w in [Workload::Set, Workload::Create] {
+        let Some(cell) = core(cells, w, 100) else { continue };
+        if let (Some(x), Some((peer, best))) = (cell.client(ours).and_then(ops), best_peer(cell, ops, false)) {
+            out.push(Verdict {
+                target: "≥ 1.1 × best peer (set, create at 100)".into(),
+                cell: cell.label.clone(),
+                measured: format!("{:.2} × {peer}", x / best),
+                pass: x >= 1.1 * best,
+            });
+        }
+    }
+    let cpu = |c: &ClientSummary| c.cpu_us_per_op.map(|s| s.median);
+    for w in [Workload::Get, Workload::Set, Workload::Create] {
+        for n in [1, 10, 100, 1000] {
+            let Some(cell) = core(cells, w, n) else { continue };
+            if let (Some(x), Some((peer, best))) = (cell.client(ours).and_then(cpu), best_peer(cell, cpu, true)) {
+                out.push(Verdict {
+                    target: "client CPU/op ≤ 0.8 × best peer".into(),
+                    cell: cell.label.clone(),
+                    measured: format!("{x:.1} vs {best:.1} µs ({peer}): {:.2}×", x / best),
+                    pass: x <= 0.8 * best,
+                });
+            }
+        }
+    }
+    for cell in cells {
+        let (Some(builder), Some(mac)) = (cell.client(ours), cell.client(ClientKind::ZkDslMacro)) else { continue };
+        if let (Some(x), Some(y)) = (mac.ops(), builder.ops()) {
+            out.push(Verdict {
+                target: "zk! = builder chain within noise (±10 %)".into(),
+                cell: cell.label.clone(),
+                measured: format!("{:.2} × builder", x / y),
+                pass: (x / y - 1.0).abs() <= 0.10,
+            });
+        }
+    }
+    let p50 = |c: &ClientSummary| c.p50_us.map(|s| s.median);
+    for w in [Workload::Get, Workload::Set, Workload::Create] {
+        let Some(cell) = core(cells, w, 1) else { continue };
+        if let (Some(x), Some(raw)) = (cell.client(ours).and_then(p50), cell.client(ClientKind::Raw).and_then(p50)) {
+            out.push(Verdict {
+                target: "p50 within 20 µs of raw (1 outstanding)".into(),
+                cell: cell.label.clone(),
+                measured: format!("{x:.0} vs {raw:.0} µs ({:+.0} µs)", x - raw),
+                pass: x - raw <= 20.0,
+            });
+        }
+    }
+    for w in [Workload::Get, Workload::Set, Workload::Create] {
+        let (Some(c1000), Some(c100)) = (core(cells, w, 1000), core(cells, w, 100)) else { continue };
+        let (Some(a), Some(b)) = (c1000.client(ours), c100.client(ours)) else { continue };
+        if let (Some(x), Some(y)) = (a.ops(), b.ops()) {
+            out.push(Verdict {
+                target: "1,000 outstanding: 0 errors, ops/s ≥ at 100".into(),
+                cell: c1000.label.clone(),
+                measured: format!("{} errors, {:.2} × n=100", a.errors, x / y),
+                pass: a.errors == 0 && a.failed_runs == 0 && x >= y,
+            });
+        }
+    }
+    out
+}
+
+// ----- markdown ---------------------------------------------------------------------------------
+
+pub fn fmt_ops(x: f64) -> String {
+    if x >= 10_000.0 {
+        format!("{:.1}k", x / 1000.0)
+    } else if x >= 1000.0 {
+        format!("{:.2}k", x / 1000.0)
+    } else if x >= 10.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+pub fn fmt_ms(us: f64) -> String {
+    let ms = us / 1000.0;
+    if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else if ms >= 10.0 {
+        format!("{ms:.1}")
+    } else if ms >= 1.0 {
+        format!("{ms:.2}")
+    } else {
+        format!("{ms:.3}")
+    }
+}
+
+fn table(out: &mut String, results: &Results, clients: &[ClientKind], cell_fn: impl Fn(&ClientSummary) -> String) {
+    let _ = write!(out, "| cell |");
+    for c in clients {
+        let _ = write!(out, " {c} |");
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in clients {
+        let _ = write!(out, "---:|");
+    }
+    out.push('\n');
+    for cell in &results.cells {
+        let _ = write!(out, "| {} |", cell.label);
+        for c in clients {
+            let text = cell.client(*c).map_or_else(|| "–".to_string(), &cell_fn);
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+pub fn markdown(results: &Results) -> String {
+    let mut clients: Vec<ClientKind> =
+        results.cells.iter().flat_map(|c| c.clients.iter().map(|s| s.client)).collect::<Vec<_>>();
+    clients.sort();
+    clients.dedup();
+    let mut out = String::new();
+    let meta = |k: &str| results.meta.get(k).cloned().unwrap_or_default();
+    let _ = writeln!(out, "# zk-bench results\n");
+    let _ = writeln!(out, "- command: `{}`", meta("command"));
+    let _ = writeln!(out, "- date: {}; machine: {}", meta("date"), meta("machine"));
+    let _ = writeln!(out, "- server: {}", meta("server"));
+    let _ = writeln!(out, "- runs: {}", meta("runs"));
+    for (client, hello) in &results.clients {
+        let _ = writeln!(out, "- {client}: {hello}");
+    }
+    for (client, why) in &results.skipped {
+        let _ = writeln!(out, "- **skipped {client}**: {why}");
+    }
+    out.push('\n');
+
+    let _ = writeln!(
+        out,
+        "## Throughput\n\nUnits/s in the measured window: median of the rounds [min–max], and the median's ratio to \
+         raw. `n` = units outstanding in total, `s` = sessions (one unless given). A create-delete unit is two \
+         requests; a multi unit is one request of 10 ops.\n"
+    );
+    table(&mut out, results, &clients, |c| match c.ops_per_s {
+        Some(s) => {
+            let ratio =
+                c.ratio_to_raw.filter(|_| c.client != ClientKind::Raw).map_or(String::new(), |r| format!(" ×{r:.2}"));
+            format!("{} [{}–{}]{ratio}", fmt_ops(s.median), fmt_ops(s.min), fmt_ops(s.max))
+        }
+        None => "failed".into(),
+    });
+
+    let _ = writeln!(out, "## Latency\n\nIssue → completion, ms: p50 / p99 / p99.9 (medians of the rounds).\n");
+    table(&mut out, results, &clients, |c| match (c.p50_us, c.p99_us, c.p999_us) {
+        (Some(a), Some(b), Some(d)) => format!("{} / {} / {}", fmt_ms(a.median), fmt_ms(b.median), fmt_ms(d.median)),
+        _ => "–".into(),
+    });
+
+    let _ = writeln!(
+        out,
+        "## Client CPU\n\nµs of user + system CPU per unit in the measured window (whole client process, \
+         /proc/self/stat; 10 ms tick resolution), median of the rounds. Server CPU per unit in the last column \
+         group is the ZooKeeper JVM's over the same windows.\n"
+    );
+    table(&mut out, results, &clients, |c| c.cpu_us_per_op.map_or("–".into(), |s| format!("{:.1}", s.median)));
+    let _ = writeln!(out, "Server CPU µs per unit, while each client ran:\n");
+    table(&mut out, results, &clients, |c| c.server_cpu_us_per_op.map_or("–".into(), |s| format!("{:.0}", s.median)));
+
+    let _ = writeln!(out, "## Client memory and errors\n");
+    let _ = writeln!(out, "| client | max RSS (MiB) | failed units | failed runs |\n|---|---:|---:|---:|");
+    for c in &clients {
+        let all: Vec<&ClientSummary> = results.cells.iter().filter_map(|cell| cell.client(*c)).collect();
+        let rss = all.iter().map(|s| s.rss_mb_max).fold(0.0, f64::max);
+        let errors: u64 = all.iter().map(|s| s.errors).sum();
+        let failed: usize = all.iter().map(|s| s.failed_runs).sum();
+        let _ = writeln!(out, "| {c} | {rss:.0} | {errors} | {failed} |");
+    }
+    out.push('\n');
+    let failures: Vec<String> = results
+        .cells
+        .iter()
+        .flat_map(|cell| {
+            cell.clients.iter().flat_map(move |c| {
+                c.runs.iter().filter(|r| !r.ok || r.errors > 0).map(move |r| {
+                    let why = r.error.clone().or_else(|| r.first_error.clone()).unwrap_or_default();
+                    format!("- {} / {} / round {}: {} errors; {}", cell.label, c.client, r.round + 1, r.errors, why)
+                })
+            })
+        })
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "Errors:\n\n{}\n", failures.join("\n"));
+    }
+
+    if let Some(m) = &results.memory {
+        let _ = writeln!(out, "## zk-dsl memory\n");
+        if let Some(e) = &m.error {
+            let _ = writeln!(out, "Failed: {e}\n");
+        }
+        let n = |k: &str| m.numbers.get(k).copied();
+        if let Some(v) = n("bytes_per_outstanding") {
+            let _ = writeln!(
+                out,
+                "- {:.0} outstanding getData requests (handles held, server unreachable): {v:.0} bytes each \
+                 (RSS {:.1} → {:.1} MiB)",
+                n("outstanding").unwrap_or(0.0),
+                n("rss_base_kb").unwrap_or(0.0) / 1024.0,
+                n("rss_outstanding_kb").unwrap_or(0.0) / 1024.0
+            );
+        }
+        if let Some(v) = n("bytes_per_watch") {
+            let _ = writeln!(
+                out,
+                "- {:.0} one-shot watches (`.watch()`, {}-byte paths): {v:.0} bytes each (RSS at {:.1} MiB)",
+                n("watches").unwrap_or(0.0),
+                n("watch_path_bytes").unwrap_or(0.0),
+                n("rss_watches_kb").unwrap_or(0.0) / 1024.0
+            );
+        }
+        if let Some(v) = n("bytes_per_watch_future") {
+            let _ = writeln!(
+                out,
+                "- as many awaitable watches (`.with_watch()`, `WatchFuture`s held): {v:.0} bytes each (RSS at {:.1} MiB)",
+                n("rss_watch_futures_kb").unwrap_or(0.0) / 1024.0
+            );
+        }
+        out.push('\n');
+    }
+
+    if !results.targets.is_empty() {
+        let _ =
+            writeln!(out, "## Targets (zk-dsl, `.send()` window)\n\n| target | cell | measured | |\n|---|---|---|---|");
+        for v in &results.targets {
+            let mark = if v.pass { "met" } else { "**missed**" };
+            let _ = writeln!(out, "| {} | {} | {} | {mark} |", v.target, v.cell, v.measured);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_takes_the_median() {
+        let s = Spread::of([3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        assert!(Spread::of([]).is_none());
+    }
+
+    #[test]
+    fn summaries_compute_percentiles_and_cpu() {
+        let r = RunReport {
+            ok: true,
+            ops: 1000,
+            elapsed_s: 1.0,
+            cpu_ticks: 10,
+            lat_ns: vec![(100_000, 500), (200_000, 500)],
+            ..RunReport::default()
+        };
+        let s = RunSummary::new(0, &r, 100, Some(50));
+        assert_eq!(s.ops_per_s, 1000.0);
+        assert!((s.p50_us - 100.0).abs() < 1.0);
+        assert_eq!(s.cpu_us_per_op, Some(100.0));
+        assert_eq!(s.server_cpu_us_per_op, Some(500.0));
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_ops(20_123.0), "20.1k");
+        assert_eq!(fmt_ops(4_578.0), "4.58k");
+        assert_eq!(fmt_ms(210.0), "0.210");
+        assert_eq!(fmt_ms(47_000.0), "47.0");
+    }
+}
