@@ -82,6 +82,20 @@ impl ReplyContext {
     }
 }
 
+/// ZooKeeper's path rules, as the crate's error.
+pub(crate) fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
+    crate::proto::validate_path(path, sequential).map_err(|reason| Error::InvalidPath { path: path.to_owned(), reason })
+}
+
+/// A builder option that failed (a data conversion, an ACL entry) is reported when the call is
+/// made, then the path is checked.
+pub(crate) fn check_deferred(deferred: &Option<Error>, path: &str) -> Result<(), Error> {
+    match deferred {
+        Some(e) => Err(e.clone()),
+        None => check_path(path, false),
+    }
+}
+
 /// One ZooKeeper operation: how to check, encode and decode it.
 pub trait Op: Send + Sized + 'static {
     type Output: Send + 'static;
@@ -93,8 +107,7 @@ pub trait Op: Send + Sized + 'static {
 
     /// Refuses bad input before anything is sent (path rules by default).
     fn validate(&self) -> Result<(), Error> {
-        crate::proto::validate_path(self.path(), false)
-            .map_err(|reason| Error::InvalidPath { path: self.path().to_owned(), reason })
+        check_path(self.path(), false)
     }
 
     /// Encodes the request body, with paths through `chroot` (nothing for header-only requests).

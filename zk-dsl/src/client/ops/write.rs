@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use bytes::{Bytes, BytesMut};
 
 use super::server_path;
-use crate::client::call::{Call, Op, ReplyContext};
+use crate::client::call::{check_deferred, Call, Op, ReplyContext};
 use crate::error::Error;
 use crate::proto::{Acl, Encode, OpCode, PathVersionRequest, SetAclRequest, SetDataRequest, Stat};
 use crate::session::chroot::Chroot;
@@ -56,11 +56,7 @@ impl Op for SetDataOp {
         &self.path
     }
     fn validate(&self) -> Result<(), Error> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        crate::proto::validate_path(&self.path, false)
-            .map_err(|reason| Error::InvalidPath { path: self.path.clone(), reason })
+        check_deferred(&self.error, &self.path)
     }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         SetDataRequest {
@@ -147,11 +143,7 @@ impl Op for SetAclOp {
         &self.path
     }
     fn validate(&self) -> Result<(), Error> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        crate::proto::validate_path(&self.path, false)
-            .map_err(|reason| Error::InvalidPath { path: self.path.clone(), reason })?;
+        check_deferred(&self.error, &self.path)?;
         if self.acl.is_empty() {
             return Err(Error::InvalidArgument {
                 op: OpCode::SetAcl,
