@@ -291,7 +291,35 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     let timeout = run_timeout(&opts);
     let total = cells.len();
     let started = Instant::now();
-    let mut summaries = Vec::new();
+    let hellos: BTreeMap<String, String> = workers.iter().map(|w| (w.kind.to_string(), w.hello.clone())).collect();
+    let mut results = Results {
+        meta: BTreeMap::new(),
+        clients: hellos,
+        skipped,
+        cells: Vec::new(),
+        memory: None,
+        targets: Vec::new(),
+    };
+    let meta = |results: &mut Results, state: String| {
+        let m = &mut results.meta;
+        m.insert("command".to_string(), command_line.clone());
+        m.insert("date".to_string(), date());
+        m.insert("machine".to_string(), machine());
+        m.insert("server".to_string(), server.description.clone());
+        m.insert(
+            "runs".to_string(),
+            format!(
+                "{} rounds per cell, clients alternating; {:.2} s warm-up + {:.2} s measured per run; {} keys per \
+                 payload; Rust clients on a tokio {} runtime; {state} after {:.0} s",
+                opts.rounds,
+                opts.warmup.as_secs_f64(),
+                opts.measure.as_secs_f64(),
+                opts.keys,
+                opts.runtime.name(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+    };
     for (ci, cell) in cells.iter().enumerate() {
         let mut runs: Vec<Vec<RunSummary>> = vec![Vec::new(); workers.len()];
         for round in 0..opts.rounds {
@@ -310,45 +338,36 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
             }
         }
         let clients = workers.iter().zip(runs).map(|(w, r)| ClientSummary::new(w.kind, r)).collect();
-        summaries.push(CellSummary::new(cell.clone(), clients));
+        results.cells.push(CellSummary::new(cell.clone(), clients));
+        // Keep what is done on disk: a run interrupted later still leaves its finished cells.
+        meta(&mut results, format!("partial: {} of {total} cells", ci + 1));
+        results.targets = report::targets(&results.cells);
+        write_files(&results, &opts)?;
     }
-    let clients: BTreeMap<String, String> = workers.iter().map(|w| (w.kind.to_string(), w.hello.clone())).collect();
     drop(workers);
 
-    let memory = (opts.memory && opts.clients.contains(&ClientKind::ZkDsl)).then(|| memory(&opts, server.address));
-    let mut meta = BTreeMap::new();
-    meta.insert("command".to_string(), command_line);
-    meta.insert("date".to_string(), date());
-    meta.insert("machine".to_string(), machine());
-    meta.insert("server".to_string(), server.description.clone());
-    meta.insert(
-        "runs".to_string(),
-        format!(
-            "{} rounds per cell, clients alternating; {:.2} s warm-up + {:.2} s measured per run; {} keys per payload; \
-             Rust clients on a tokio {} runtime; took {:.0} s",
-            opts.rounds,
-            opts.warmup.as_secs_f64(),
-            opts.measure.as_secs_f64(),
-            opts.keys,
-            opts.runtime.name(),
-            started.elapsed().as_secs_f64()
-        ),
-    );
-    let targets = report::targets(&summaries);
-    let results = Results { meta, clients, skipped, cells: summaries, memory, targets };
-    let md = report::markdown(&results);
-    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
-    let md_path = opts.out.join("results.md");
-    let json_path = opts.out.join("results.json");
-    std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
-    std::fs::write(&json_path, json).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    results.memory = (opts.memory && opts.clients.contains(&ClientKind::ZkDsl)).then(|| memory(&opts, server.address));
+    meta(&mut results, "complete".to_string());
+    results.targets = report::targets(&results.cells);
+    let md = write_files(&results, &opts)?;
     let plots = plot::write(&results, &opts.out)?;
     println!("{md}");
-    eprintln!("wrote {}, {}", md_path.display(), json_path.display());
+    eprintln!("wrote {}, {}", opts.out.join("results.md").display(), opts.out.join("results.json").display());
     for p in plots {
         eprintln!("wrote {}", p.display());
     }
     Ok(())
+}
+
+/// Writes results.md and results.json; returns the markdown.
+fn write_files(results: &Results, opts: &Options) -> Res<String> {
+    let md = report::markdown(results);
+    let json = serde_json::to_string_pretty(results).map_err(|e| e.to_string())?;
+    let md_path = opts.out.join("results.md");
+    let json_path = opts.out.join("results.json");
+    std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
+    std::fs::write(&json_path, json).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    Ok(md)
 }
 
 fn progress(ci: usize, total: usize, cell: &Cell, round: usize, rounds: usize, kind: ClientKind, s: &RunSummary) {
