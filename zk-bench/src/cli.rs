@@ -13,7 +13,8 @@ USAGE: cargo run -p zk-bench --release -- [OPTIONS]
 
 Starts a ZooKeeper (Debian's, through zk_dsl::testing: private port, forceSync=no, 1 GiB heap),
 runs every cell of the standard table with every client, alternating clients round after round,
-and writes results.md, results.json and SVG plots to the output directory.
+and writes results.md (everything), summary.md (the README's short table), results.json and
+SVG plots to the output directory.
 
 OPTIONS:
   --quick                 short windows (0.2 s warm-up, 0.5 s measured): the whole table in ~8 minutes
@@ -23,8 +24,10 @@ OPTIONS:
   --clients A,B,...       clients to run (default: all): raw, zk-dsl, zk-dsl-tasks,
                           zk-dsl-macro, zk-dsl-blocking, zookeeper-client, java, kazoo
   --skip A,B,...          clients to leave out
-  --only TEXT[,TEXT..]    only cells whose label contains one of these (e.g. 'get 100B', 'n=100')
+  --only TEXT[,TEXT..]    only these cells: a whole label picks that cell ('get 100B n=1'), other
+                          text every label containing it ('get 100B', 'n=100')
   --list                  print the cells and exit
+  --render DIR            run nothing: re-render DIR/results.json (verdicts, markdown, plots)
   --server HOST:PORT      use this running server instead of starting one (its /zkb is replaced)
   --out DIR               output directory (default target/zk-bench)
   --runtime multi|current tokio runtime of the Rust clients (default multi, as #[tokio::main])
@@ -53,6 +56,8 @@ pub struct Options {
     pub memory_count: usize,
     pub java_classpath: Option<String>,
     pub venv: Option<PathBuf>,
+    /// Re-render this directory's results.json instead of running anything.
+    pub render: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -73,6 +78,7 @@ impl Default for Options {
             memory_count: 100_000,
             java_classpath: None,
             venv: None,
+            render: None,
         }
     }
 }
@@ -130,6 +136,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             }
             "--java-classpath" => o.java_classpath = Some(value()?),
             "--venv" => o.venv = Some(PathBuf::from(value()?)),
+            "--render" => o.render = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }

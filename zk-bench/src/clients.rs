@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClientKind {
@@ -79,5 +79,12 @@ impl fmt::Display for ClientKind {
 impl Serialize for ClientKind {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ClientKind, D::Error> {
+        let name = String::deserialize(d)?;
+        ClientKind::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown client {name:?}")))
     }
 }

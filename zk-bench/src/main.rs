@@ -1,10 +1,12 @@
 //! zk-bench: zk-dsl against the single-session ceiling (raw `zk_dsl::proto` over a socket) and
 //! the peer clients (kezhuw's `zookeeper-client`, the Java client, kazoo), side by side against
-//! one server, clients alternating round after round. See `cli::USAGE` and `zk-bench/RESULTS.md`.
+//! one server, clients alternating round after round. See `cli::USAGE`; the published run is
+//! `zk-bench/results/` (results.md, results.json, the plots).
 
 mod cli;
 mod clients;
 mod drivers;
+mod heap;
 mod measure;
 mod orchestrate;
 mod peers;
@@ -17,6 +19,9 @@ mod worker;
 mod workers;
 
 use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOC: heap::CountingAlloc = heap::CountingAlloc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

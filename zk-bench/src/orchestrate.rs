@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -252,9 +253,12 @@ fn run_timeout(opts: &Options) -> Duration {
 }
 
 pub fn main(opts: Options, command_line: String) -> Res<()> {
+    if let Some(dir) = &opts.render {
+        return render(dir);
+    }
     let mut cells = plan::standard();
     if !opts.only.is_empty() {
-        cells.retain(|c| opts.only.iter().any(|o| c.label().contains(o.as_str())));
+        cells = plan::select(cells, &opts.only);
     }
     if opts.list {
         for c in &cells {
@@ -342,14 +346,14 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         // Keep what is done on disk: a run interrupted later still leaves its finished cells.
         meta(&mut results, format!("partial: {} of {total} cells", ci + 1));
         results.targets = report::targets(&results.cells);
-        write_files(&results, &opts)?;
+        write_files(&results, &opts.out)?;
     }
     drop(workers);
 
     results.memory = (opts.memory && opts.clients.contains(&ClientKind::ZkDsl)).then(|| memory(&opts, server.address));
     meta(&mut results, "complete".to_string());
     results.targets = report::targets(&results.cells);
-    let md = write_files(&results, &opts)?;
+    let md = write_files(&results, &opts.out)?;
     let plots = plot::write(&results, &opts.out)?;
     println!("{md}");
     eprintln!("wrote {}, {}", opts.out.join("results.md").display(), opts.out.join("results.json").display());
@@ -359,12 +363,30 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     Ok(())
 }
 
-/// Writes results.md and results.json; returns the markdown.
-fn write_files(results: &Results, opts: &Options) -> Res<String> {
+/// Reads a finished run's results.json back and writes its report again (verdicts, markdown,
+/// plots), so a change to the report needs no new measurement.
+fn render(dir: &Path) -> Res<()> {
+    let json_path = dir.join("results.json");
+    let text = std::fs::read_to_string(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let mut results: Results = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    results.targets = report::targets(&results.cells);
+    write_files(&results, dir)?;
+    for p in plot::write(&results, dir)? {
+        eprintln!("wrote {}", p.display());
+    }
+    eprintln!("wrote {}, {}", dir.join("results.md").display(), json_path.display());
+    Ok(())
+}
+
+/// Writes results.md, summary.md (the README's short table) and results.json into `dir`;
+/// returns the markdown.
+fn write_files(results: &Results, dir: &Path) -> Res<String> {
     let md = report::markdown(results);
+    let summary_path = dir.join("summary.md");
+    std::fs::write(&summary_path, report::summary(results)).map_err(|e| format!("{}: {e}", summary_path.display()))?;
     let json = serde_json::to_string_pretty(results).map_err(|e| e.to_string())?;
-    let md_path = opts.out.join("results.md");
-    let json_path = opts.out.join("results.json");
+    let md_path = dir.join("results.md");
+    let json_path = dir.join("results.json");
     std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
     std::fs::write(&json_path, json).map_err(|e| format!("{}: {e}", json_path.display()))?;
     Ok(md)

@@ -1,11 +1,11 @@
 //! The cells of the standard table: which workload, payload, concurrency and sessions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::spec::Workload;
 
 /// One row of the table: every client runs it, alternating, round after round.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
     pub workload: Workload,
     pub payload: usize,
@@ -91,9 +91,32 @@ pub fn standard() -> Vec<Cell> {
     cells
 }
 
+/// The cells `--only` asks for: a text that is a cell's whole label picks that cell alone
+/// (`get 100B n=1` is not also `n=10`); any other text picks every label containing it.
+pub fn select(cells: Vec<Cell>, only: &[String]) -> Vec<Cell> {
+    let labels: Vec<String> = cells.iter().map(Cell::label).collect();
+    let picks = |label: &str| {
+        only.iter().any(|o| if labels.iter().any(|l| l == o) { label == o } else { label.contains(o.as_str()) })
+    };
+    cells.into_iter().zip(&labels).filter(|(_, l)| picks(l)).map(|(c, _)| c).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_label_selects_one_cell_and_other_text_every_match() {
+        let pick = |texts: &[&str]| {
+            let only: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+            select(standard(), &only).iter().map(Cell::label).collect::<Vec<_>>()
+        };
+        assert_eq!(pick(&["get 100B n=1"]), ["get 100B n=1"]);
+        assert_eq!(pick(&["get 100B n=10"]), ["get 100B n=10"]);
+        assert_eq!(pick(&["n=1000"]), ["get 100B n=1000", "set 100B n=1000", "create 100B n=1000"]);
+        assert_eq!(pick(&["watch", "connect"]), ["watch 100B", "connect"]);
+        assert!(pick(&["nothing like it"]).is_empty());
+    }
 
     #[test]
     fn labels_are_unique() {

@@ -358,7 +358,9 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
         .await,
     );
     settle().await;
+    let heap = crate::heap::Counting::start();
     let base = procfs::rss_kb();
+    let heap_base = heap.live();
     extra.insert("rss_base_kb".to_string(), base as f64);
 
     // 1. `count` getData requests outstanding, their handles held.
@@ -367,6 +369,7 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
     let handles: Vec<_> = (0..count as u64).map(|i| client.get_data(ctx.key(0, i)).send()).collect();
     settle().await;
     let rss = procfs::rss_kb();
+    extra.insert("heap_per_outstanding".to_string(), heap_per_item(heap_base, heap.live(), count));
     proxy.blackhole(false);
     for h in handles {
         if let Err(e) = h.await {
@@ -383,6 +386,7 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
     let watch_root = format!("{}/{}-w", spec.eph_root, spec.tag);
     let paths: Vec<String> = (0..count).map(|i| format!("{watch_root}{i:06}")).collect();
     let base = procfs::rss_kb();
+    let heap_base = heap.live();
     for chunk in paths.chunks(1000) {
         let calls: Vec<_> = chunk.iter().map(|p| client.exists(p.as_str()).watch().send()).collect();
         for call in calls {
@@ -396,11 +400,13 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
     extra.insert("watches".to_string(), count as f64);
     extra.insert("rss_watches_kb".to_string(), rss as f64);
     extra.insert("bytes_per_watch".to_string(), per_item(base, rss, count));
+    extra.insert("heap_per_watch".to_string(), heap_per_item(heap_base, heap.live(), count));
     extra.insert("watch_path_bytes".to_string(), paths.first().map_or(0, |p| p.len()) as f64);
 
     // 3. `count` awaitable watches (`.with_watch()`) on other absent nodes, their futures held.
     let paths: Vec<String> = (0..count).map(|i| format!("{watch_root}f{i:06}")).collect();
     let base = procfs::rss_kb();
+    let heap_base = heap.live();
     let mut futures = Vec::with_capacity(count);
     for chunk in paths.chunks(1000) {
         let calls: Vec<_> = chunk.iter().map(|p| client.exists(p.as_str()).with_watch().send()).collect();
@@ -415,6 +421,7 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
     let rss = procfs::rss_kb();
     extra.insert("rss_watch_futures_kb".to_string(), rss as f64);
     extra.insert("bytes_per_watch_future".to_string(), per_item(base, rss, count));
+    extra.insert("heap_per_watch_future".to_string(), heap_per_item(heap_base, heap.live(), count));
     drop(futures);
     let _ = client.close().await;
     let timing = Timing::new(Duration::ZERO, Duration::ZERO);
@@ -425,6 +432,10 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
 
 fn per_item(before_kb: u64, after_kb: u64, items: usize) -> f64 {
     (after_kb.saturating_sub(before_kb) as f64 * 1024.0) / items as f64
+}
+
+fn heap_per_item(before: i64, after: i64, items: usize) -> f64 {
+    (after - before) as f64 / items as f64
 }
 
 /// Lets the session task drain its channel and the allocator settle before RSS is read.
