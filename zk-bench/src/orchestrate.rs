@@ -345,22 +345,15 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         results.cells.push(CellSummary::new(cell.clone(), clients));
         // Keep what is done on disk: a run interrupted later still leaves its finished cells.
         meta(&mut results, format!("partial: {} of {total} cells", ci + 1));
-        results.targets = report::targets(&results.cells);
-        write_files(&results, &opts.out)?;
+        write_files(&mut results, &opts.out)?;
     }
     drop(workers);
 
     results.memory = (opts.memory && opts.clients.contains(&ClientKind::ZkDsl)).then(|| memory(&opts, server.address));
     meta(&mut results, "complete".to_string());
-    results.targets = report::targets(&results.cells);
-    let md = write_files(&results, &opts.out)?;
-    let plots = plot::write(&results, &opts.out)?;
+    let md = write_files(&mut results, &opts.out)?;
     println!("{md}");
-    eprintln!("wrote {}, {}", opts.out.join("results.md").display(), opts.out.join("results.json").display());
-    for p in plots {
-        eprintln!("wrote {}", p.display());
-    }
-    Ok(())
+    write_plots(&results, &opts.out)
 }
 
 /// Reads a finished run's results.json back and writes its report again (verdicts, markdown,
@@ -369,27 +362,32 @@ fn render(dir: &Path) -> Res<()> {
     let json_path = dir.join("results.json");
     let text = std::fs::read_to_string(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
     let mut results: Results = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json_path.display()))?;
-    results.targets = report::targets(&results.cells);
-    write_files(&results, dir)?;
-    for p in plot::write(&results, dir)? {
-        eprintln!("wrote {}", p.display());
-    }
-    eprintln!("wrote {}, {}", dir.join("results.md").display(), json_path.display());
-    Ok(())
+    write_files(&mut results, dir)?;
+    write_plots(&results, dir)
 }
 
-/// Writes results.md, summary.md (the README's short table) and results.json into `dir`;
-/// returns the markdown.
-fn write_files(results: &Results, dir: &Path) -> Res<String> {
+/// Judges the targets on the cells there are, then writes results.md, summary.md (the README's
+/// short table) and results.json into `dir`; returns the markdown.
+fn write_files(results: &mut Results, dir: &Path) -> Res<String> {
+    results.targets = report::targets(&results.cells);
     let md = report::markdown(results);
-    let summary_path = dir.join("summary.md");
-    std::fs::write(&summary_path, report::summary(results)).map_err(|e| format!("{}: {e}", summary_path.display()))?;
     let json = serde_json::to_string_pretty(results).map_err(|e| e.to_string())?;
-    let md_path = dir.join("results.md");
-    let json_path = dir.join("results.json");
-    std::fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
-    std::fs::write(&json_path, json).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("results.md", &md)?;
+    write("summary.md", &report::summary(results))?;
+    write("results.json", &json)?;
     Ok(md)
+}
+
+fn write_plots(results: &Results, dir: &Path) -> Res<()> {
+    for p in plot::write(results, dir)? {
+        eprintln!("wrote {}", p.display());
+    }
+    eprintln!("wrote {}, {}", dir.join("results.md").display(), dir.join("results.json").display());
+    Ok(())
 }
 
 fn progress(ci: usize, total: usize, cell: &Cell, round: usize, rounds: usize, kind: ClientKind, s: &RunSummary) {
