@@ -67,21 +67,7 @@ async fn kill(ensemble: &Arc<Ensemble>, index: usize) {
 async fn server_watches(ensemble: &Arc<Ensemble>, member: usize, session: i64) -> BTreeSet<String> {
     let e = ensemble.clone();
     let report = blocking(move || e.members()[member].four_letter("wchc")).await.expect("wchc");
-    // Blocks of "0x<session>" followed by one tab-indented path per line.
-    let header = format!("0x{:x}", session as u64);
-    let mut mine = false;
-    let mut paths = BTreeSet::new();
-    for line in report.lines() {
-        match line.strip_prefix('\t') {
-            Some(path) if mine => {
-                paths.insert(path.trim().to_owned());
-            }
-            Some(_) => {}
-            None if !line.trim().is_empty() => mine = line.trim() == header,
-            None => {}
-        }
-    }
-    paths
+    suite::watched_paths(&report, session)
 }
 
 /// The events already emitted, without waiting for more.
@@ -202,6 +188,11 @@ async fn killing_the_connected_member_keeps_the_session_its_ephemeral_nodes_and_
     admin.set_data("/f/tree/z", "again").await.unwrap();
     assert_eq!(within("the data watch", data_after).await, node(EventType::NodeDataChanged, "/f/a"));
     assert_eq!(within("the child watch", kids_after).await, node(EventType::NodeChildrenChanged, "/f/kids-a"));
+    // Every watcher heard the connection go and come back, in order with its events.
+    let (gone, back) =
+        (WatchedEvent::session(KeeperState::Disconnected), WatchedEvent::session(KeeperState::SyncConnected));
+    assert_eq!(within("the recursive watch", tree.next()).await, Some(gone));
+    assert_eq!(within("the recursive watch", tree.next()).await, Some(back));
     assert_eq!(within("the recursive watch", tree.next()).await, Some(node(EventType::NodeCreated, "/f/tree/z")));
     assert_eq!(within("the recursive watch", tree.next()).await, Some(node(EventType::NodeDataChanged, "/f/tree/z")));
 
@@ -573,6 +564,8 @@ async fn blackholing_past_the_session_timeout_expires_the_session() {
     assert!(matches!(r, Err(Error::SessionExpired { .. })), "{r:?}");
     let expired = WatchedEvent::session(KeeperState::Expired);
     assert_eq!(within("the data watch", data_watch).await, expired);
+    let disconnected = WatchedEvent::session(KeeperState::Disconnected);
+    assert_eq!(within("the recursive watch", recursive.next()).await, Some(disconnected));
     assert_eq!(within("the recursive watch", recursive.next()).await, Some(expired));
     assert_eq!(within("the end of the recursive watch", recursive.next()).await, None);
 

@@ -1,6 +1,6 @@
 //! Watch semantics against a real ZooKeeper: every watch type fires for exactly the events the
 //! Programmer's Guide lists, once; persistent watches keep firing; removed watches never fire;
-//! callbacks run in wire order.
+//! callbacks run in wire order (tests/callbacks.rs holds the callback rules).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -123,30 +123,6 @@ async fn default_watcher_sees_events_in_the_order_operations_caused_them() {
         }
     })
     .await;
-}
-
-#[tokio::test]
-async fn a_watch_callback_runs_before_the_reply_that_follows_its_event() {
-    let env = TestEnv::new().await;
-    let c = &env.client;
-    let other = env.another_client().await;
-    c.create("/o").persistent().await.unwrap();
-    let fired = Arc::new(Mutex::new(false));
-    let f = fired.clone();
-    c.get_data("/o")
-        .watcher(move |_| {
-            // A slow callback: the reply below must still wait for it.
-            std::thread::sleep(Duration::from_millis(200));
-            *f.lock().unwrap() = true;
-        })
-        .await
-        .unwrap();
-    other.set_data("/o", "changed").await.unwrap();
-    // This read's reply follows the notification on the wire.
-    let read = c.get_data("/o").await.unwrap();
-    assert_eq!(read.bytes(), b"changed");
-    assert!(*fired.lock().unwrap(), "the event's callback ran before the later reply resolved");
-    other.close().await.unwrap();
 }
 
 #[tokio::test]

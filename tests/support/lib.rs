@@ -80,3 +80,22 @@ pub async fn within<F: std::future::IntoFuture>(what: &str, f: F) -> F::Output {
         Err(_) => panic!("timed out waiting for {what}"),
     }
 }
+
+/// The paths a `wchc` report lists for `session`: the watches the server holds for it. The
+/// report is blocks of "0x<session>" each followed by one tab-indented path per line.
+pub fn watched_paths(wchc_report: &str, session: i64) -> std::collections::BTreeSet<String> {
+    let header = format!("0x{:x}", session as u64);
+    let mut mine = false;
+    let mut paths = std::collections::BTreeSet::new();
+    for line in wchc_report.lines() {
+        match line.strip_prefix('\t') {
+            Some(path) if mine => {
+                paths.insert(path.trim().to_owned());
+            }
+            Some(_) => {}
+            None if !line.trim().is_empty() => mine = line.trim() == header,
+            None => {}
+        }
+    }
+    paths
+}

@@ -49,6 +49,9 @@ pub enum Error {
     InvalidArgument { op: OpCode, path: String, reason: String },
     /// Node data could not be encoded or decoded as the requested Rust type.
     Codec { path: String, type_name: &'static str, reason: String },
+    /// A blocking wait (`.wait()`) was refused because it could never end: it was made on the
+    /// thread that must run for the result to arrive. `reason` says which and what to do.
+    WouldDeadlock { op: OpCode, path: String, reason: &'static str },
     /// A socket error.
     Io { context: String, source: Arc<io::Error> },
     /// The server sent something that is not valid ZooKeeper protocol. The connection is closed.
@@ -118,6 +121,7 @@ impl Error {
             | Error::Closed { op, .. }
             | Error::AuthFailed { op, .. }
             | Error::Timeout { op, .. }
+            | Error::WouldDeadlock { op, .. }
             | Error::InvalidArgument { op, .. } => Some(*op),
             Error::TransactionFailed { source, .. } => source.op(),
             _ => None,
@@ -142,6 +146,7 @@ impl Error {
             | Error::Timeout { path, .. }
             | Error::InvalidPath { path, .. }
             | Error::InvalidArgument { path, .. }
+            | Error::WouldDeadlock { path, .. }
             | Error::Codec { path, .. } => Some(path),
             Error::TransactionFailed { source, .. } => source.path(),
             _ => None,
@@ -197,6 +202,10 @@ impl fmt::Display for Error {
             }
             Error::Codec { path, type_name, reason } => {
                 write!(f, "{path}: cannot convert data as {type_name}: {reason}")
+            }
+            Error::WouldDeadlock { op, path, reason } => {
+                write_subject(f, *op, path)?;
+                write!(f, "a blocking wait here would never end: {reason}")
             }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Protocol { reason } => write!(f, "protocol error: {reason}"),

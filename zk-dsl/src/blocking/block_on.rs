@@ -21,9 +21,24 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// Runs `future` to completion on this thread. Blocks: do not call it on an async runtime's
-/// worker thread (use `.await` there).
+/// Runs `future` to completion on this thread, blocking it.
+///
+/// On a multi-thread tokio runtime's thread it first hands the worker's other tasks to another
+/// thread (`block_in_place`), so waiting there cannot starve the runtime (or a session task on
+/// it). On a current-thread runtime nothing can take over: if the future needs that runtime to
+/// make progress, it never completes — the client's own `.wait()` methods check for that and
+/// refuse with [`Error::WouldDeadlock`](crate::Error::WouldDeadlock) instead.
 pub fn block_on<F: Future>(future: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| park_on(future))
+        }
+        _ => park_on(future),
+    }
+}
+
+/// Polls `future`, parking the thread between wake-ups.
+fn park_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
     let mut cx = Context::from_waker(&waker);

@@ -186,17 +186,22 @@ impl Client {
 }
 
 impl<O: Op> Call<'_, O> {
-    /// Sends the request and blocks the current thread until its result arrives (the blocking
-    /// client's way to finish a call; also handy inside callbacks). Do not use it on an async
-    /// runtime's worker thread.
+    /// Sends the request and blocks the current thread until its result arrives: the blocking
+    /// client's way to finish a call, and fine inside watch and reply callbacks (futures never
+    /// wait for callbacks). On an async runtime prefer `.await`; a wait that could never end
+    /// (on the thread driving the session's current-thread runtime) fails at once with
+    /// [`Error::WouldDeadlock`].
     pub fn wait(self) -> Result<O::Output, Error> {
-        block_on(self.into_future())
+        self.send().wait()
     }
 }
 
 impl<T> crate::Pending<T> {
-    /// Blocks until the result arrives (see [`Call::wait`]).
+    /// Blocks until the result arrives (see [`Call::wait`]). Waiting for a `.callback(..)`
+    /// handle inside a callback of the same client is refused with [`Error::WouldDeadlock`]:
+    /// that result only exists after the current callback returns.
     pub fn wait(self) -> Result<T, Error> {
+        self.check_can_block()?;
         block_on(self)
     }
 }

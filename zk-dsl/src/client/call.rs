@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Client;
 use crate::error::Error;
@@ -27,6 +27,7 @@ use crate::proto::{encode_request, Encode, OpCode};
 use crate::session::chroot::Chroot;
 use crate::session::request::{complete, Command, Completion, RawReply, Request, WatchAction};
 use crate::session::state::StateHub;
+use crate::watch::dispatcher::Dispatcher;
 use crate::watch::registry::WatchFn;
 use crate::watch::{WatchedEvent, Watcher};
 
@@ -159,9 +160,10 @@ impl<'c, O: Op> Call<'c, O> {
     pub fn send(mut self) -> Pending<O::Output> {
         let (tx, rx) = oneshot::channel();
         let ctx = self.context();
-        let hub = self.client.inner.hub.clone();
+        let inner = &self.client.inner;
+        let (hub, driver) = (inner.hub.clone(), inner.driver_thread);
         self.dispatch(ctx.op, &ctx.path, Completion::Future(tx));
-        Pending::raw(rx, ctx, O::decode, hub)
+        Pending::raw(rx, ctx, O::decode, hub, driver)
     }
 
     /// Dispatches the request now; `f` runs with the result on the dispatcher thread (in wire
@@ -179,11 +181,14 @@ impl<'c, O: Op> Call<'c, O> {
                 Ok(reply) => O::decode(reply, &ctx),
                 Err(e) => Err(e.for_request(ctx.op, &ctx.path)),
             };
-            f(&result);
+            // A panicking callback must not cost the handle its result.
+            crate::watch::dispatcher::guarded("reply callback", || f(&result));
             let _ = tx.send(result);
         }));
+        let inner = &self.client.inner;
+        let (dispatcher, driver) = (inner.dispatcher.clone(), inner.driver_thread);
         self.dispatch(op, &path, completion);
-        Pending { state: State::Typed { rx } }
+        Pending { state: State::Typed { rx, op, path, dispatcher }, driver }
     }
 
     fn context(&mut self) -> ReplyContext {
@@ -230,15 +235,15 @@ impl<'c, O: Op> IntoFuture for Call<'c, O> {
 }
 
 enum State<T> {
+    /// Completed by the session task with the raw reply; decoded by whoever polls.
     Raw {
         rx: oneshot::Receiver<Result<RawReply, Error>>,
         ctx: ReplyContext,
         decode: fn(RawReply, &ReplyContext) -> Result<T, Error>,
         hub: Arc<StateHub>,
     },
-    Typed {
-        rx: oneshot::Receiver<Result<T, Error>>,
-    },
+    /// Completed on the dispatcher thread, after the reply callback ran.
+    Typed { rx: oneshot::Receiver<Result<T, Error>>, op: OpCode, path: String, dispatcher: Dispatcher },
 }
 
 /// A dispatched request: resolves to its result. Dropping it does not cancel the request (it
@@ -246,6 +251,8 @@ enum State<T> {
 #[must_use = "the request is sent; await the handle to see its result"]
 pub struct Pending<T> {
     state: State<T>,
+    /// See [`Inner::driver_thread`](super::Inner): a blocking wait there would never end.
+    driver: Option<std::thread::ThreadId>,
 }
 
 impl<T> std::fmt::Debug for Pending<T> {
@@ -261,8 +268,36 @@ impl<T> Pending<T> {
         ctx: ReplyContext,
         decode: fn(RawReply, &ReplyContext) -> Result<T, Error>,
         hub: Arc<StateHub>,
+        driver: Option<std::thread::ThreadId>,
     ) -> Pending<T> {
-        Pending { state: State::Raw { rx, ctx, decode, hub } }
+        Pending { state: State::Raw { rx, ctx, decode, hub }, driver }
+    }
+
+    /// Refuses a blocking wait that could never end: on the thread that drives the session's
+    /// current-thread runtime (the session task cannot run while it waits), or for a reply
+    /// callback's result inside a callback of the same client (that callback runs only after
+    /// the current one returns).
+    pub(crate) fn check_can_block(&self) -> Result<(), Error> {
+        let (op, path) = match &self.state {
+            State::Raw { ctx, .. } => (ctx.op, ctx.path.as_str()),
+            State::Typed { op, path, .. } => (*op, path.as_str()),
+        };
+        let refuse = |reason: &'static str| Err(Error::WouldDeadlock { op, path: path.to_owned(), reason });
+        if self.driver == Some(std::thread::current().id()) {
+            return refuse(
+                "this thread drives the current-thread runtime the session runs on; use .await, \
+                 or wait from another thread (std::thread, spawn_blocking) or a multi-thread runtime",
+            );
+        }
+        if let State::Typed { dispatcher, .. } = &self.state {
+            if dispatcher.is_current_thread() {
+                return refuse(
+                    "a reply callback's result cannot be waited for inside a callback of the same \
+                     client: it runs after this callback returns; use .send() instead of .callback()",
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -284,10 +319,11 @@ impl<T> Future for Pending<T> {
                 Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(e.for_request(ctx.op, &ctx.path))),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(ended(hub, ctx.op, &ctx.path))),
             },
-            State::Typed { rx } => match Pin::new(rx).poll(cx) {
+            State::Typed { rx, op, path, .. } => match Pin::new(rx).poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
-                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::Closed { op: OpCode::Error, path: String::new() })),
+                // The dispatcher dropped the job: its thread could not be started.
+                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::Closed { op: *op, path: std::mem::take(path) })),
             },
         }
     }
@@ -321,7 +357,7 @@ impl<'c, O: Op + Watchable> Call<'c, O> {
 
     /// Leaves a one-shot watch you can `.await`: the result comes with a [`WatchFuture`].
     pub fn with_watch(mut self) -> Call<'c, WithWatch<O>> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = mpsc::unbounded_channel();
         *self.op.watch_slot() = Some(Watcher::Oneshot(tx));
         Call { client: self.client, op: WithWatch { inner: self.op, rx: Some(rx) } }
     }
@@ -330,7 +366,7 @@ impl<'c, O: Op + Watchable> Call<'c, O> {
 /// An op whose result comes with an awaitable watch.
 pub struct WithWatch<O> {
     inner: O,
-    rx: Option<oneshot::Receiver<WatchedEvent>>,
+    rx: Option<mpsc::UnboundedReceiver<WatchedEvent>>,
 }
 
 impl<O: std::fmt::Debug> std::fmt::Debug for WithWatch<O> {
@@ -365,20 +401,65 @@ impl<O: Op> Op for WithWatch<O> {
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error> {
         let value = O::decode(reply, ctx)?;
-        Ok((value, WatchFuture { rx: ctx.take_carry() }))
+        Ok((value, WatchFuture { rx: ctx.take_carry(), done: false }))
     }
 }
 
 /// A one-shot watch: resolves to the event that fired it. If the session ends first it
 /// resolves to that session event (`Expired`, `Closed`, `AuthFailed`).
+///
+/// The watch survives connection loss (it is re-registered on the next connection, and the
+/// server fires it for a change missed meanwhile), so `.await` skips connection-state events.
+/// To hear them too — to treat what the watch guards as uncertain while disconnected — use
+/// [`next_event`](WatchFuture::next_event), which yields `Disconnected` and `SyncConnected` in
+/// order with the node event.
 #[must_use = "a watch does nothing unless awaited"]
 pub struct WatchFuture {
-    rx: Option<oneshot::Receiver<WatchedEvent>>,
+    rx: Option<mpsc::UnboundedReceiver<WatchedEvent>>,
+    /// The node event (or the session's end) was handed out.
+    done: bool,
 }
 
 impl std::fmt::Debug for WatchFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WatchFuture")
+        f.debug_struct("WatchFuture").field("done", &self.done).finish()
+    }
+}
+
+impl WatchFuture {
+    /// The next event for this watch, connection-state changes included; `None` once the node
+    /// event (or the session's end) has been handed out.
+    pub async fn next_event(&mut self) -> Option<WatchedEvent> {
+        std::future::poll_fn(|cx| self.poll_event(cx, false)).await
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>, skip_connection_changes: bool) -> Poll<Option<WatchedEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let Some(rx) = self.rx.as_mut() else {
+            self.done = true;
+            return Poll::Ready(Some(WatchedEvent::session(crate::proto::KeeperState::Closed)));
+        };
+        loop {
+            match rx.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(event)) if event.is_connection_change() => {
+                    if !skip_connection_changes {
+                        return Poll::Ready(Some(event));
+                    }
+                }
+                Poll::Ready(Some(event)) => {
+                    self.done = true;
+                    return Poll::Ready(Some(event));
+                }
+                // Dropped without firing: the session task is gone.
+                Poll::Ready(None) => {
+                    self.done = true;
+                    return Poll::Ready(Some(WatchedEvent::session(crate::proto::KeeperState::Closed)));
+                }
+            }
+        }
     }
 }
 
@@ -386,15 +467,11 @@ impl Future for WatchFuture {
     type Output = WatchedEvent;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WatchedEvent> {
-        let this = self.get_mut();
-        let Some(rx) = this.rx.as_mut() else {
-            return Poll::Ready(WatchedEvent::session(crate::proto::KeeperState::Closed));
-        };
-        match Pin::new(rx).poll(cx) {
+        match self.get_mut().poll_event(cx, true) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(event)) => Poll::Ready(event),
-            // Dropped without firing: the session task is gone.
-            Poll::Ready(Err(_)) => Poll::Ready(WatchedEvent::session(crate::proto::KeeperState::Closed)),
+            Poll::Ready(Some(event)) => Poll::Ready(event),
+            // Polled again after it resolved: the session view is all there is to say.
+            Poll::Ready(None) => Poll::Ready(WatchedEvent::session(crate::proto::KeeperState::Closed)),
         }
     }
 }

@@ -132,8 +132,11 @@ impl Connect {
             set_watches_batch: 128 * 1024,
             shuffle_hosts: self.shuffle_hosts,
         });
-        let dispatcher = Dispatcher::spawn("zk-dsl-dispatch", self.watcher)
-            .map_err(|e| Error::io("starting the dispatcher thread", e))?;
+        let dispatcher = Dispatcher::new("zk-dsl-dispatch", self.watcher);
+        // On a current-thread runtime the session task only runs while this thread drives the
+        // runtime, so a blocking wait on this thread could never end (see `blocking::wait`).
+        let driver_thread = (runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+            .then(|| std::thread::current().id());
         let (tx, rx) = mpsc::unbounded_channel();
         let hub = Arc::new(StateHub::new());
         let task = SessionTask::new(config.clone(), rx, hub.clone(), dispatcher.clone());
@@ -145,6 +148,7 @@ impl Connect {
                 dispatcher,
                 chroot: config.chroot.clone(),
                 max_packet: config.max_packet,
+                driver_thread,
             }),
         })
     }

@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) dispatcher: Dispatcher,
     pub(crate) chroot: Chroot,
     pub(crate) max_packet: usize,
+    /// The thread that drives the session task's runtime, when that is a current-thread runtime.
+    pub(crate) driver_thread: Option<std::thread::ThreadId>,
 }
 
 impl Inner {
@@ -186,7 +188,7 @@ impl Client {
     /// A persistent watch on `path` (3.6+); add `.recursive()` for the whole subtree. Awaiting
     /// it yields a [`WatchStream`].
     pub fn watch(&self, path: impl Into<String>) -> Call<'_, AddWatchOp> {
-        Call::new(self, AddWatchOp::new(path.into(), AddWatchMode::Persistent))
+        Call::new(self, AddWatchOp::new(path.into(), AddWatchMode::Persistent, self.inner.tx.downgrade()))
     }
 
     /// Removes this session's watches of `kind` on `path` (3.5+). Every removed watcher is
@@ -218,7 +220,7 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         let ctx = call::ReplyContext::new(OpCode::Auth, scheme.clone(), self.inner.chroot.clone());
         self.inner.submit(Command::Auth { scheme, auth: auth.into(), completion: Completion::Future(tx) });
-        Pending::raw(rx, ctx, |reply, ctx| ctx.ok(reply).map(drop), self.inner.hub.clone())
+        Pending::raw(rx, ctx, |reply, ctx| ctx.ok(reply).map(drop), self.inner.hub.clone(), self.inner.driver_thread)
     }
 
     /// Closes the session: requests sent before are answered first, ephemeral nodes are

@@ -72,6 +72,11 @@ pub enum Command {
     Close {
         completion: Completion,
     },
+    /// A [`WatchStream`](crate::WatchStream) was dropped: forget it, and if no other watch of
+    /// this session remains on the path, remove the server's watch too (fire and forget).
+    WatchDropped {
+        path: String,
+    },
 }
 
 impl Command {
@@ -80,28 +85,24 @@ impl Command {
         let completion = match self {
             Command::Request(r) => r.completion,
             Command::Auth { completion, .. } | Command::Close { completion } => completion,
+            // Nobody waits for it.
+            Command::WatchDropped { .. } => return,
         };
         complete(dispatcher, completion, Err(error));
     }
 }
 
-/// Completes a request, keeping order with queued callbacks (see the dispatcher's docs).
+/// Completes a request: a future at once, from the session task (so futures never wait for
+/// callbacks, and a callback may block on a future); a callback through the dispatcher, in wire
+/// order with watch callbacks.
 pub fn complete(
     dispatcher: &crate::watch::dispatcher::Dispatcher,
     completion: Completion,
     result: Result<RawReply, Error>,
 ) {
     match completion {
-        Completion::Future(tx) => {
-            if dispatcher.is_busy() {
-                dispatcher.run(move || {
-                    let _ = tx.send(result);
-                });
-            } else {
-                // A dropped receiver means the caller stopped waiting; nothing to do.
-                let _ = tx.send(result);
-            }
-        }
+        // A dropped receiver means the caller stopped waiting; nothing to do.
+        Completion::Future(tx) => drop(tx.send(result)),
         Completion::Callback(f) => dispatcher.run(move || f(result)),
     }
 }

@@ -205,11 +205,19 @@ impl SessionTask {
                         },
                         SessionEvent::Disconnected,
                     );
-                    self.dispatcher.event(WatchedEvent::session(KeeperState::Disconnected), vec![Watcher::Default]);
+                    self.tell_watchers(KeeperState::Disconnected);
                 }
             }
         };
         self.finish(end).await;
+    }
+
+    /// A connection-state change reaches every watcher — default, callbacks, watch futures and
+    /// streams — in order with the node events around it, so whoever relies on a watch learns
+    /// it may have missed changes (and re-reads after `SyncConnected`).
+    fn tell_watchers(&mut self, state: KeeperState) {
+        let watchers = self.watches.connection_watchers();
+        deliver(&self.dispatcher, &WatchedEvent::session(state), watchers);
     }
 
     fn next_xid(&mut self) -> i32 {
@@ -300,6 +308,8 @@ impl SessionTask {
                     OpCode::Auth
                 }
                 Command::Close { .. } => OpCode::CloseSession,
+                // The next connection's SetWatches leaves the dropped stream out anyway.
+                Command::WatchDropped { .. } => continue,
             };
             cmd.fail(Error::ConnectionLoss { op, path: String::new() }, &self.dispatcher);
         }
@@ -421,7 +431,7 @@ impl SessionTask {
             },
             if reconnected { SessionEvent::Reconnected } else { SessionEvent::Connected },
         );
-        self.dispatcher.event(WatchedEvent::session(KeeperState::SyncConnected), vec![Watcher::Default]);
+        self.tell_watchers(KeeperState::SyncConnected);
         conn
     }
 
@@ -564,6 +574,7 @@ impl SessionTask {
                     Err(e) => complete(&self.dispatcher, completion, Err(Error::frame(OpCode::Auth, &scheme, e))),
                 }
             }
+            Command::WatchDropped { path } => self.forget_watch(conn, path),
             Command::Close { completion } => {
                 self.closing = true;
                 let xid = self.next_xid();
@@ -571,6 +582,26 @@ impl SessionTask {
                 let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_packet);
                 conn.pending.push_back(Pending { xid, op: OpCode::CloseSession, watch: None, completion });
             }
+        }
+    }
+
+    /// A watch stream on `path` was dropped. When it was the session's last watch there, the
+    /// server's watch goes too (`removeWatches` of any type: ZooKeeper 3.8 removes persistent
+    /// watches no other way), so the server stops sending events nobody wants. While another
+    /// watch remains on the path the server's stays: removing "any" would take that one too.
+    fn forget_watch(&mut self, conn: &mut Conn, path: String) {
+        self.watches.prune();
+        if self.watches.has_any(&path) {
+            return;
+        }
+        let server_path = self.cfg.chroot.to_server(&path);
+        let request = proto::WatchesRequest { path: server_path, kind: proto::WatcherType::Any };
+        let xid = self.next_xid();
+        if encode_request(&mut conn.wbuf, xid, OpCode::RemoveWatches, Some(&request), self.cfg.max_packet).is_ok() {
+            // The reply (NoWatcher if the server had already dropped it) interests nobody.
+            let (tx, _) = tokio::sync::oneshot::channel();
+            let completion = Completion::Future(tx);
+            conn.pending.push_back(Pending { xid, op: OpCode::RemoveWatches, watch: None, completion });
         }
     }
 

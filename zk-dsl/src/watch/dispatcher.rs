@@ -3,17 +3,26 @@
 //! them over (which is wire order).
 //!
 //! It is a plain thread, like the Java client's event thread, rather than a tokio task: a
-//! callback that blocks then stalls only other callbacks, never the connection or the caller's
-//! runtime, and the blocking facade needs no runtime of the caller's at all.
+//! callback that blocks then stalls only later callbacks, never the connection, the caller's
+//! runtime or any future, and the blocking facade needs no runtime of the caller's at all.
 //!
-//! Ordering with futures: a reply normally completes its future straight from the session task.
-//! While callbacks are still queued here (the backlog is non-zero), the session task routes
-//! replies through this queue too, so a callback for an event always runs before the future of
-//! a reply that followed the event on the wire resolves.
+//! # Ordering
+//!
+//! * Callbacks (watch callbacks, the default watcher, `.callback(f)` replies) run in wire order
+//!   among themselves: a callback for an event runs before the callback of a reply that
+//!   followed the event on the wire.
+//! * Futures, watch futures and watch streams are completed by the session task itself, in
+//!   wire order among themselves: the future of a reply resolves after every watch future and
+//!   stream has been handed the events that came before it.
+//! * Between the two there is no promise: a future may resolve while a callback for an earlier
+//!   event is still queued here. That is what lets a callback block on a request
+//!   (`.wait()`), as the Java client's event thread allows its synchronous calls, and why a
+//!   slow callback never delays a future.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
@@ -23,54 +32,86 @@ use super::registry::{WatchFn, Watcher};
 enum Job {
     /// Tell these watchers (default or callbacks) about an event.
     Event(WatchedEvent, Vec<Watcher>),
-    /// Run a closure (a reply callback, or a reply completion kept in order).
+    /// Run a closure (a reply callback).
     Run(Box<dyn FnOnce() + Send>),
     /// Replace the session's default watcher (`register-watcher`).
     SetDefault(Option<WatchFn>),
 }
 
-/// Handle to the dispatcher thread. Cheap to clone; the thread ends when every handle is gone
+thread_local! {
+    /// The id of the dispatcher whose thread this is (0 on every other thread).
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Handle to the dispatcher thread. Cheap to clone. The thread is started by the first job (a
+/// client that never registers a callback never has one) and ends when every handle is gone
 /// and the queue is drained.
 #[derive(Clone)]
 pub struct Dispatcher {
-    tx: mpsc::UnboundedSender<Job>,
-    backlog: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    id: u64,
+    name: String,
+    /// `Err` holds what the thread starts with until it is started; `Ok` the live queue.
+    queue: Mutex<Result<mpsc::UnboundedSender<Job>, Option<WatchFn>>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").field("backlog", &self.backlog.load(Ordering::Relaxed)).finish()
+        f.debug_struct("Dispatcher").field("id", &self.shared.id).finish_non_exhaustive()
     }
 }
 
 impl Dispatcher {
-    /// Starts the thread with the session's default watcher.
-    pub fn spawn(name: &str, default: Option<WatchFn>) -> std::io::Result<Dispatcher> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let backlog = Arc::new(AtomicUsize::new(0));
-        let thread_backlog = backlog.clone();
-        std::thread::Builder::new().name(name.to_owned()).spawn(move || run(rx, thread_backlog, default))?;
-        Ok(Dispatcher { tx, backlog })
+    /// A dispatcher with the session's default watcher; its thread starts with the first job.
+    pub fn new(name: &str, default: Option<WatchFn>) -> Dispatcher {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Dispatcher { shared: Arc::new(Shared { id, name: name.to_owned(), queue: Mutex::new(Err(default)) }) }
     }
 
-    /// Whether callbacks are queued or running; replies must then queue behind them.
-    pub fn is_busy(&self) -> bool {
-        self.backlog.load(Ordering::Acquire) > 0
+    /// Whether the calling thread is this dispatcher's: waiting there for something only this
+    /// dispatcher can deliver would wait forever.
+    pub fn is_current_thread(&self) -> bool {
+        CURRENT.with(|c| c.get() == self.shared.id)
     }
 
     fn push(&self, job: Job) {
-        self.backlog.fetch_add(1, Ordering::AcqRel);
-        if self.tx.send(job).is_err() {
-            // The thread is gone only if it could not be started; nothing can run the job.
-            self.backlog.fetch_sub(1, Ordering::AcqRel);
+        // A poisoned lock only means a push panicked halfway; the slot is still a valid state.
+        let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(default) = &mut *queue {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (id, default) = (self.shared.id, default.take());
+            let started =
+                std::thread::Builder::new().name(self.shared.name.clone()).spawn(move || run(id, rx, default));
+            if let Err(e) = started {
+                // Nothing can run callbacks; say so rather than lose them silently.
+                tracing::error!(error = %e, "could not start the callback dispatcher thread; callbacks are dropped");
+                return;
+            }
+            *queue = Ok(tx);
+        }
+        if let Ok(tx) = &*queue {
+            // The thread only stops when every sender is gone, and this handle holds one.
+            let _ = tx.send(job);
         }
     }
 
     /// Queues an event for default and callback watchers.
     pub fn event(&self, event: WatchedEvent, watchers: Vec<Watcher>) {
-        if !watchers.is_empty() {
-            self.push(Job::Event(event, watchers));
+        if watchers.is_empty() || (watchers.iter().all(|w| matches!(w, Watcher::Default)) && !self.has_default()) {
+            return;
         }
+        self.push(Job::Event(event, watchers));
+    }
+
+    /// Whether a default watcher may be listening: always once the thread runs (it owns the
+    /// watcher then), else whether one was given.
+    fn has_default(&self) -> bool {
+        let queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        !matches!(&*queue, Err(None))
     }
 
     /// Queues a closure.
@@ -80,11 +121,20 @@ impl Dispatcher {
 
     /// Replaces the default watcher; events queued before this still go to the old one.
     pub fn set_default(&self, watcher: Option<WatchFn>) {
-        self.push(Job::SetDefault(watcher));
+        let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *queue {
+            // Not started: nothing is queued, so the new watcher simply replaces the old.
+            Err(default) => *default = watcher,
+            Ok(_) => {
+                drop(queue);
+                self.push(Job::SetDefault(watcher));
+            }
+        }
     }
 }
 
-fn run(mut rx: mpsc::UnboundedReceiver<Job>, backlog: Arc<AtomicUsize>, mut default: Option<WatchFn>) {
+fn run(id: u64, mut rx: mpsc::UnboundedReceiver<Job>, mut default: Option<WatchFn>) {
+    CURRENT.with(|c| c.set(id));
     while let Some(job) = rx.blocking_recv() {
         match job {
             Job::Event(event, watchers) => {
@@ -103,12 +153,11 @@ fn run(mut rx: mpsc::UnboundedReceiver<Job>, backlog: Arc<AtomicUsize>, mut defa
             Job::Run(f) => guarded("callback", f),
             Job::SetDefault(w) => default = w,
         }
-        backlog.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// A panicking user callback must not take the dispatcher (and every later callback) with it.
-fn guarded(what: &str, f: impl FnOnce()) {
+pub(crate) fn guarded(what: &str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
         tracing::error!("a {what} panicked; the dispatcher carries on");
     }
@@ -119,10 +168,8 @@ pub fn deliver(dispatcher: &Dispatcher, event: &WatchedEvent, watchers: Vec<Watc
     let mut queued = Vec::new();
     for w in watchers {
         match w {
-            Watcher::Oneshot(tx) => {
-                let _ = tx.send(event.clone());
-            }
-            Watcher::Stream(tx) => {
+            Watcher::Oneshot(tx) | Watcher::Stream(tx) => {
+                // A dropped receiver means nobody listens any more; the registry forgets it.
                 let _ = tx.send(event.clone());
             }
             other => queued.push(other),
@@ -135,22 +182,34 @@ pub fn deliver(dispatcher: &Dispatcher, event: &WatchedEvent, watchers: Vec<Watc
 mod tests {
     use super::*;
     use crate::proto::EventType;
-    use std::sync::Mutex;
 
     #[test]
     fn runs_jobs_in_order_and_survives_panics() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         let default: WatchFn = Arc::new(move |e: WatchedEvent| s.lock().unwrap().push(e.path.unwrap_or_default()));
-        let d = Dispatcher::spawn("test-dispatch", Some(default)).unwrap();
+        let d = Dispatcher::new("test-dispatch", Some(default));
         d.run(|| panic!("user bug"));
         d.event(WatchedEvent::node(EventType::NodeCreated, "/1"), vec![Watcher::Default]);
         let s = seen.clone();
         d.run(move || s.lock().unwrap().push("/2".into()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let d2 = d.clone();
+        d.run(move || tx.send(d2.is_current_thread()).unwrap());
+        assert!(rx.recv().unwrap(), "jobs run on the dispatcher's own thread");
+        assert!(!d.is_current_thread());
+        assert_eq!(*seen.lock().unwrap(), vec!["/1".to_string(), "/2".to_string()]);
+    }
+
+    #[test]
+    fn the_thread_starts_with_the_first_job() {
+        let d = Dispatcher::new("test-lazy", None);
+        assert!(d.shared.queue.lock().unwrap().is_err(), "no thread before a callback exists");
+        d.set_default(None);
+        assert!(d.shared.queue.lock().unwrap().is_err(), "replacing the default watcher starts nothing");
+        let (tx, rx) = std::sync::mpsc::channel();
         d.run(move || tx.send(()).unwrap());
         rx.recv().unwrap();
-        assert_eq!(*seen.lock().unwrap(), vec!["/1".to_string(), "/2".to_string()]);
-        assert!(!d.is_busy() || d.backlog.load(Ordering::Acquire) <= 1);
+        assert!(d.shared.queue.lock().unwrap().is_ok());
     }
 }

@@ -31,6 +31,14 @@ impl WatchedEvent {
     pub fn is_session_event(&self) -> bool {
         self.event_type == EventType::None
     }
+
+    /// Whether this is a connection-state change the session lives on through (Disconnected,
+    /// SyncConnected, ...), as opposed to a node event or the session's end (Expired, Closed,
+    /// AuthFailed). Every watcher hears these; a watch stays registered across them.
+    pub fn is_connection_change(&self) -> bool {
+        self.is_session_event()
+            && !matches!(self.keeper_state, KeeperState::Expired | KeeperState::Closed | KeeperState::AuthFailed)
+    }
 }
 
 impl fmt::Display for WatchedEvent {

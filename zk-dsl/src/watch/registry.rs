@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::event::WatchedEvent;
 use crate::proto::{EventType, SetWatches, WatcherType};
@@ -31,8 +31,10 @@ pub enum Watcher {
     Default,
     /// A callback, run on the dispatcher thread (the seed's `:watcher f`).
     Callback(WatchFn),
-    /// A one-shot watch you `.await`.
-    Oneshot(oneshot::Sender<WatchedEvent>),
+    /// A one-shot watch you `.await` ([`WatchFuture`](crate::WatchFuture)). It is a channel
+    /// rather than a oneshot because connection-state events reach it before the node event
+    /// that consumes the watch.
+    Oneshot(mpsc::UnboundedSender<WatchedEvent>),
     /// A stream of events (persistent watches).
     Stream(mpsc::UnboundedSender<WatchedEvent>),
 }
@@ -64,7 +66,7 @@ impl Watcher {
         match (self, other) {
             (Watcher::Default, Watcher::Default) => true,
             (Watcher::Callback(a), Watcher::Callback(b)) => Arc::ptr_eq(a, b),
-            (Watcher::Stream(a), Watcher::Stream(b)) => a.same_channel(b),
+            (Watcher::Stream(a), Watcher::Stream(b)) | (Watcher::Oneshot(a), Watcher::Oneshot(b)) => a.same_channel(b),
             _ => false,
         }
     }
@@ -72,8 +74,7 @@ impl Watcher {
     /// Whether nobody is listening any more (a dropped future or stream).
     pub fn is_closed(&self) -> bool {
         match self {
-            Watcher::Oneshot(s) => s.is_closed(),
-            Watcher::Stream(s) => s.is_closed(),
+            Watcher::Oneshot(s) | Watcher::Stream(s) => s.is_closed(),
             _ => false,
         }
     }
@@ -230,6 +231,30 @@ impl WatchRegistry {
                 if let Some(list) = self.table(k).remove(path) {
                     out.extend(list.into_iter().map(|w| (w, k.removed_event())));
                 }
+            }
+        }
+        out
+    }
+
+    /// Every watcher, the default watcher included, for a connection-state event (Disconnected,
+    /// SyncConnected after a reconnect): each is told once and every watch stays registered, as the Java client tells
+    /// all its watchers of session events. Watches persist across reconnects (SetWatches), so a
+    /// one-shot watch can still fire afterwards; a watcher that hears `Disconnected` knows it
+    /// may miss changes (persistent watches are not replayed by the server) and can re-read on
+    /// `SyncConnected`.
+    pub fn connection_watchers(&mut self) -> Vec<Watcher> {
+        self.prune();
+        let mut out = vec![Watcher::Default];
+        for table in &self.tables {
+            for w in table.values().flatten() {
+                let copy = match w {
+                    Watcher::Oneshot(tx) => Watcher::Oneshot(tx.clone()),
+                    other => match other.share() {
+                        Some(copy) => copy,
+                        None => continue,
+                    },
+                };
+                push_unique(&mut out, copy);
             }
         }
         out

@@ -11,7 +11,7 @@ use crate::client::call::{Call, Op, ReplyContext};
 use crate::error::Error;
 use crate::proto::{AddWatchMode, AddWatchRequest, Encode, OpCode, WatcherType, WatchesRequest};
 use crate::session::chroot::Chroot;
-use crate::session::request::{RawReply, WatchAction};
+use crate::session::request::{Command, RawReply, WatchAction};
 use crate::watch::{WatchKind, WatchedEvent, Watcher};
 
 /// `addWatch`: a watch that stays until removed. Persistent watches see data changes,
@@ -25,13 +25,22 @@ pub struct AddWatchOp {
     pub(crate) mode: AddWatchMode,
     pub(crate) watcher: Option<Watcher>,
     pub(crate) events: Option<mpsc::UnboundedReceiver<WatchedEvent>>,
+    /// The session's command channel, for the stream's drop notice.
+    pub(crate) commands: mpsc::WeakUnboundedSender<Command>,
 }
 
 impl AddWatchOp {
-    pub(crate) fn new(path: String, mode: AddWatchMode) -> AddWatchOp {
+    pub(crate) fn new(path: String, mode: AddWatchMode, commands: mpsc::WeakUnboundedSender<Command>) -> AddWatchOp {
         let (tx, rx) = mpsc::unbounded_channel();
-        AddWatchOp { path, mode, watcher: Some(Watcher::Stream(tx)), events: Some(rx) }
+        AddWatchOp { path, mode, watcher: Some(Watcher::Stream(tx)), events: Some(rx), commands }
     }
+}
+
+/// What the decoder of an `addWatch` gets from dispatch: the stream's receiving end and how it
+/// reports being dropped.
+struct StreamCarry {
+    rx: mpsc::UnboundedReceiver<WatchedEvent>,
+    notice: DropNotice,
 }
 
 impl Call<'_, AddWatchOp> {
@@ -63,7 +72,8 @@ impl Op for AddWatchOp {
         AddWatchRequest { path: server_path(chroot, &self.path), mode: self.mode }.encode(buf);
     }
     fn carry(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
-        self.events.take().map(|rx| Box::new(rx) as Box<dyn std::any::Any + Send>)
+        let notice = DropNotice { tx: self.commands.clone(), path: self.path.clone() };
+        self.events.take().map(|rx| Box::new(StreamCarry { rx, notice }) as Box<dyn std::any::Any + Send>)
     }
     fn take_watch(&mut self) -> Option<WatchAction> {
         let kind = match self.mode {
@@ -75,17 +85,50 @@ impl Op for AddWatchOp {
     }
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<WatchStream, Error> {
         ctx.ok(reply)?;
-        Ok(WatchStream { rx: ctx.take_carry() })
+        Ok(match ctx.take_carry::<StreamCarry>() {
+            Some(StreamCarry { rx, notice }) => WatchStream { rx: Some(rx), on_drop: Some(notice) },
+            // `.watcher(f)`: the callback gets the events; the stream is empty.
+            None => WatchStream { rx: None, on_drop: None },
+        })
     }
 }
 
 /// The events of a persistent watch. Ends when the watch is removed or the session ends (the
 /// last event is then the `*WatchRemoved` or session event).
 ///
+/// Connection-state changes arrive in order with the node events: `Disconnected` when the
+/// connection drops, `SyncConnected` once the watch is re-registered on a new connection. The
+/// server does not replay what changed in between for persistent watches, so a consumer that
+/// mirrors state (a cache) re-reads on `SyncConnected`.
+///
+/// Dropping the stream removes the watch from the server too, unless another watch of the
+/// session remains on the same path.
+///
 /// Use [`next`](WatchStream::next), or the `futures` `Stream` trait it implements.
 #[derive(Debug)]
 pub struct WatchStream {
     pub(crate) rx: Option<mpsc::UnboundedReceiver<WatchedEvent>>,
+    pub(crate) on_drop: Option<DropNotice>,
+}
+
+/// How a dropped stream tells the session task. The sender is weak, so a stream alone does not
+/// keep the session open.
+#[derive(Debug)]
+pub(crate) struct DropNotice {
+    pub(crate) tx: mpsc::WeakUnboundedSender<Command>,
+    pub(crate) path: String,
+}
+
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        let Some(notice) = self.on_drop.take() else { return };
+        // Closing the receiver first makes the registry see the watcher as gone.
+        drop(self.rx.take());
+        if let Some(tx) = notice.tx.upgrade() {
+            // A closed channel means the session is over; its watches went with it.
+            let _ = tx.send(Command::WatchDropped { path: notice.path });
+        }
+    }
 }
 
 impl WatchStream {
