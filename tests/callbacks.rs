@@ -306,3 +306,14 @@ async fn dropping_a_watch_stream_removes_the_servers_watch() {
     c.set_data(kept.as_str(), "x").await.unwrap();
     assert_eq!(within("the kept future", _kept_future).await, node(EventType::NodeDataChanged, &kept));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_time_watcher_may_consume_what_it_captures() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    c.create("/once").persistent().await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    c.get_data("/once").watcher_once(move |event| drop(tx.send(event))).await.unwrap();
+    c.set_data("/once", "x").await.unwrap();
+    assert_eq!(within("the oneshot", rx).await.unwrap(), node(EventType::NodeDataChanged, "/once"));
+}

@@ -38,9 +38,20 @@ const QUIET: Duration = Duration::from_secs(1);
 
 #[test]
 fn group_members_see_each_other_join_and_leave() {
+    group_membership("group_membership");
+}
+
+/// The seed's own style: a blocking client whose watcher reads synchronously and re-registers
+/// itself inside the callback.
+#[test]
+fn group_members_see_each_other_join_and_leave_with_blocking_reads_in_the_watcher() {
+    group_membership("seed_group_membership");
+}
+
+fn group_membership(example: &'static str) {
     let cs = server().connect_string();
     let group = format!("/{}", unique("group"));
-    let mut procs = Procs::new("group_membership");
+    let mut procs = Procs::new(example);
 
     let alice = procs.spawn("alice", &[&cs, &group, "alice"]);
     procs.expect(alice, "JOINED alice", patience());
@@ -70,9 +81,20 @@ fn group_members_see_each_other_join_and_leave() {
 
 #[test]
 fn one_leader_at_a_time_and_the_next_takes_over() {
+    leader_election("leader_election");
+}
+
+/// The seed's own style: the predecessor watcher checks again and re-elects with blocking calls
+/// inside the callback.
+#[test]
+fn one_leader_at_a_time_with_blocking_calls_in_the_watcher() {
+    leader_election("seed_leader_election");
+}
+
+fn leader_election(example: &'static str) {
     let cs = server().connect_string();
     let election = format!("/{}", unique("election"));
-    let mut procs = Procs::new("leader_election");
+    let mut procs = Procs::new(example);
 
     // Started one after the other, so the sequence numbers (and the line of succession) are known.
     let a = procs.spawn("a", &[&cs, &election, "a"]);
@@ -230,7 +252,9 @@ fn build_examples(cargo: &std::ffi::OsStr, profile_dir: &Path) {
     let target_dir = profile_dir.parent().expect("the profile dir lives in the target dir");
     let mut command = Command::new(cargo);
     command.arg("build").arg("--manifest-path").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-    for example in ["tour", "group_membership", "leader_election", "barrier"] {
+    for example in
+        ["tour", "group_membership", "leader_election", "barrier", "seed_group_membership", "seed_leader_election"]
+    {
         command.args(["--example", example]);
     }
     command.arg("--target-dir").arg(target_dir);

@@ -348,6 +348,23 @@ impl<'c, O: Op + Watchable> Call<'c, O> {
         self
     }
 
+    /// Like [`watcher`](Self::watcher) with a callback that runs at most once — with the event
+    /// that fires the watch, or the session's end — so it may consume what it captures (a
+    /// oneshot sender, the seed's promise). Connection changes, which the watch survives, are
+    /// not passed to it.
+    pub fn watcher_once(self, f: impl FnOnce(WatchedEvent) + Send + 'static) -> Self {
+        let slot = Mutex::new(Some(f));
+        self.watcher(move |event| {
+            if event.is_connection_change() {
+                return;
+            }
+            // A poisoned lock means an earlier call panicked; the slot is still consistent.
+            if let Some(f) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                f(event);
+            }
+        })
+    }
+
     /// Like [`watcher`](Self::watcher) with a shared callback, so registering the same one on
     /// several paths (or twice on one) notifies it once per event, as Java's watcher sets do.
     pub fn watcher_shared(mut self, f: WatchFn) -> Self {
