@@ -49,6 +49,10 @@ pub enum Error {
     InvalidArgument { op: OpCode, path: String, reason: String },
     /// Node data could not be encoded or decoded as the requested Rust type.
     Codec { path: String, type_name: &'static str, reason: String },
+    /// A write guarded by a lock (or leadership) was refused because the lock `lock` is no
+    /// longer held: its node is gone (the session expired, or it was deleted). Nothing was
+    /// written.
+    LockLost { op: OpCode, path: String, lock: String },
     /// A blocking wait (`.wait()`) was refused because it could never end: it was made on the
     /// thread that must run for the result to arrive. `reason` says which and what to do.
     WouldDeadlock { op: OpCode, path: String, reason: &'static str },
@@ -122,6 +126,7 @@ impl Error {
             | Error::AuthFailed { op, .. }
             | Error::Timeout { op, .. }
             | Error::WouldDeadlock { op, .. }
+            | Error::LockLost { op, .. }
             | Error::InvalidArgument { op, .. } => Some(*op),
             Error::TransactionFailed { source, .. } => source.op(),
             _ => None,
@@ -147,6 +152,7 @@ impl Error {
             | Error::InvalidPath { path, .. }
             | Error::InvalidArgument { path, .. }
             | Error::WouldDeadlock { path, .. }
+            | Error::LockLost { path, .. }
             | Error::Codec { path, .. } => Some(path),
             Error::TransactionFailed { source, .. } => source.path(),
             _ => None,
@@ -202,6 +208,10 @@ impl fmt::Display for Error {
             }
             Error::Codec { path, type_name, reason } => {
                 write!(f, "{path}: cannot convert data as {type_name}: {reason}")
+            }
+            Error::LockLost { op, path, lock } => {
+                write_subject(f, *op, path)?;
+                write!(f, "refused: the lock {lock} is no longer held")
             }
             Error::WouldDeadlock { op, path, reason } => {
                 write_subject(f, *op, path)?;

@@ -12,6 +12,8 @@ pub mod codec;
 pub mod data;
 pub mod error;
 pub mod proto;
+#[cfg(feature = "recipes")]
+pub mod recipes;
 pub mod session;
 pub mod typed;
 pub mod util;

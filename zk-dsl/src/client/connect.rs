@@ -149,6 +149,7 @@ impl Connect {
                 chroot: config.chroot.clone(),
                 max_packet: config.max_packet,
                 driver_thread,
+                runtime,
             }),
         })
     }

@@ -61,6 +61,9 @@ pub(crate) struct Inner {
     pub(crate) max_packet: usize,
     /// The thread that drives the session task's runtime, when that is a current-thread runtime.
     pub(crate) driver_thread: Option<std::thread::ThreadId>,
+    /// The runtime the session task runs on: where recipes run their background work (clean-up
+    /// after a dropped acquire, watching a held lock), whatever thread the caller is on.
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl Inner {

@@ -50,6 +50,19 @@ impl fmt::Debug for Watcher {
     }
 }
 
+/// Every watcher is a shared callback or a channel end, so copies notify the same listener
+/// (the registry tells each listener once per event).
+impl Clone for Watcher {
+    fn clone(&self) -> Self {
+        match self {
+            Watcher::Default => Watcher::Default,
+            Watcher::Callback(f) => Watcher::Callback(f.clone()),
+            Watcher::Oneshot(tx) => Watcher::Oneshot(tx.clone()),
+            Watcher::Stream(tx) => Watcher::Stream(tx.clone()),
+        }
+    }
+}
+
 impl Watcher {
     /// A copy for a persistent watch, which fires many times. One-shot senders cannot be copied
     /// and are never registered as persistent.
@@ -247,14 +260,7 @@ impl WatchRegistry {
         let mut out = vec![Watcher::Default];
         for table in &self.tables {
             for w in table.values().flatten() {
-                let copy = match w {
-                    Watcher::Oneshot(tx) => Watcher::Oneshot(tx.clone()),
-                    other => match other.share() {
-                        Some(copy) => copy,
-                        None => continue,
-                    },
-                };
-                push_unique(&mut out, copy);
+                push_unique(&mut out, w.clone());
             }
         }
         out

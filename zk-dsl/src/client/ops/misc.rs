@@ -15,7 +15,7 @@ use crate::session::request::RawReply;
 macro_rules! path_op {
     ($(#[$doc:meta])* $name:ident, $opcode:expr, $output:ty, |$reply:ident, $ctx:ident| $decode:expr) => {
         $(#[$doc])*
-        #[derive(Debug)]
+        #[derive(Debug, Clone)]
         pub struct $name {
             pub(crate) path: String,
         }

@@ -42,6 +42,14 @@ impl<K> WatchableRead<K> {
     }
 }
 
+/// A copy that sends the same read with the same watcher (for retries). By hand: `K` is a
+/// marker type that is never `Clone`.
+impl<K> Clone for WatchableRead<K> {
+    fn clone(&self) -> Self {
+        WatchableRead { path: self.path.clone(), watch: self.watch.clone(), kind: PhantomData }
+    }
+}
+
 impl<K> std::fmt::Debug for WatchableRead<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct(std::any::type_name::<K>().rsplit("::").next().unwrap_or("Read"))
@@ -191,7 +199,7 @@ impl<'c> Call<'c, ChildrenOp> {
 }
 
 /// `getACL`: the node's ACL and Stat.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GetAclOp {
     pub(crate) path: String,
 }

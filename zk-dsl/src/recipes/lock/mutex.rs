@@ -1,0 +1,101 @@
+//! [`Mutex`]: an exclusive lock shared with Curator's `InterProcessMutex` and kazoo's `Lock`.
+
+use super::acquire::{default_participant_id, none_on_timeout, Acquire};
+use super::driver::{self, Attempt};
+use super::guard::{LockGuard, LossPolicy};
+use super::participants::{participants, Participant};
+use crate::client::Client;
+use crate::error::Error;
+use crate::recipes::retry::RetryPolicy;
+
+/// A distributed mutex on a directory node, in Curator's `InterProcessMutex` layout: each
+/// contender is an ephemeral-sequential `_c_<uuid>-lock-<seq>` holding its participant id; the
+/// lowest sequence holds the lock, each other contender watches only the one before it.
+///
+/// It shares a lock with Curator (`InterProcessMutex`, `LeaderSelector`), go-zookeeper, and
+/// kazoo's `Lock` configured with `extra_lock_patterns=["-lock-"]` (kazoo's own `__lock__`
+/// nodes are recognised here without configuration). See the README's "Locks" section for what
+/// does not interoperate.
+///
+/// ```no_run
+/// # async fn demo(client: &zk_dsl::Client) -> zk_dsl::Result<()> {
+/// use std::time::Duration;
+/// use zk_dsl::recipes::Mutex;
+///
+/// let mutex = Mutex::new(client, "/locks/reports");
+/// let guard = mutex.acquire().timeout(Duration::from_secs(5)).await?;
+/// // Writes that land only while the lock is held:
+/// guard.set_data("/reports/latest", "…", -1).await?;
+/// guard.release().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Mutex {
+    client: Client,
+    dir: String,
+    id: Vec<u8>,
+    policy: LossPolicy,
+    retry: RetryPolicy,
+}
+
+impl Mutex {
+    /// A mutex on `path` (created, as a container, on first use).
+    pub fn new(client: &Client, path: impl Into<String>) -> Mutex {
+        Mutex {
+            client: client.clone(),
+            dir: path.into(),
+            id: default_participant_id(),
+            policy: LossPolicy::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// The participant id stored in our contender node (default `<host>:<pid>`).
+    pub fn id(mut self, id: impl Into<Vec<u8>>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// What a disconnection means for the guards this mutex hands out.
+    pub fn loss_policy(mut self, policy: LossPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How requests are retried through connection loss while acquiring and releasing.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The lock's directory.
+    pub fn path(&self) -> &str {
+        &self.dir
+    }
+
+    /// Waits for the lock (add `.timeout(d)`).
+    pub fn acquire(&self) -> Acquire<'_> {
+        Acquire {
+            client: &self.client,
+            attempt: Attempt {
+                dir: self.dir.clone(),
+                marker: "lock-",
+                data: self.id.clone(),
+                blocked_by: driver::exclusive,
+                retry: self.retry,
+            },
+            policy: self.policy,
+            timeout: None,
+        }
+    }
+
+    /// Takes the lock if nobody holds or waits for it, without waiting.
+    pub async fn try_acquire(&self) -> Result<Option<LockGuard>, Error> {
+        none_on_timeout(self.acquire().timeout(std::time::Duration::ZERO).await)
+    }
+
+    /// Everyone holding or waiting, in lock order (the holder first), with their ids.
+    pub async fn participants(&self) -> Result<Vec<Participant>, Error> {
+        participants(&self.client, &self.dir, driver::exclusive).await
+    }
+}
