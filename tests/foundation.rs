@@ -198,7 +198,17 @@ async fn transactions_apply_atomically_and_name_the_failing_op() {
         .await
         .unwrap();
     assert_eq!(results.len(), 5);
-    assert!(matches!(&results[0], OpResult::Created { path, stat } if path == "/t/a" && stat.version == 0));
+    // ZooKeeper 3.8 sends no Stat for a create inside a transaction; none is invented (an
+    // all-zero Stat would claim czxid 0). A server that does send one gets the real one.
+    match &results[0] {
+        OpResult::Created { path, stat } => {
+            assert_eq!(path, "/t/a");
+            if let Some(stat) = stat {
+                assert!(stat.czxid > 0, "an invented Stat: {stat:?}");
+            }
+        }
+        other => panic!("not a create result: {other:?}"),
+    }
     assert!(matches!(&results[1], OpResult::Created { path, .. } if path == "/t/s-0000000001"));
     assert!(matches!(&results[2], OpResult::DataSet { stat } if stat.version == 1));
     assert_eq!(results[3], OpResult::Checked);
@@ -350,5 +360,35 @@ async fn chroot_is_applied_and_stripped() {
     let abs = format!("{}{created}", env.root);
     assert!(admin.exists(abs.as_str()).await.unwrap().is_some());
     assert_eq!(c.exists("/").await.unwrap().map(|s: Stat| s.num_children), Some(1));
+    admin.close().await.unwrap();
+}
+
+/// Issue 9 #4: `create("/").sequential()` under a chroot made `/<chroot>0000000001` at the
+/// real root (a sibling of the chroot) and returned a path naming another node. Now `/` as a
+/// sequential prefix is the chroot's own directory, as `/` is the root's without a chroot.
+#[tokio::test]
+async fn chroot_never_lets_a_created_node_out() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    let admin = suite::connect(&suite::server().connect_string()).await;
+
+    let created = c.create("/").sequential().await.unwrap();
+    assert!(created.starts_with("/0") && created.len() == 11, "{created}");
+    assert!(admin.exists(format!("{}{created}", env.root)).await.unwrap().is_some(), "{created} is inside");
+    assert!(c.exists(created.as_str()).await.unwrap().is_some());
+    // The same through a transaction and create_all.
+    let results = c.transaction().create_with("/", |o| o.persistent().sequential()).await.unwrap();
+    let OpResult::Created { path, .. } = &results[0] else { panic!("{results:?}") };
+    assert!(path.starts_with("/0") && admin.exists(format!("{}{path}", env.root)).await.unwrap().is_some());
+    let all = c.create_all("/").sequential().await.unwrap();
+    assert!(all.starts_with("/0") && admin.exists(format!("{}{all}", env.root)).await.unwrap().is_some());
+    // Nothing appeared next to the chroot at the real root.
+    let name = env.root.trim_start_matches('/');
+    let escaped: Vec<String> =
+        admin.children("/").await.unwrap().into_iter().filter(|n| n.starts_with(name) && n != name).collect();
+    assert!(escaped.is_empty(), "nodes outside the chroot: {escaped:?}");
+    // `/` as a node is the chroot node itself, which exists.
+    assert!(matches!(c.create("/").await, Err(Error::NodeExists { .. })));
+    assert_eq!(c.exists("/").await.unwrap().map(|s| s.num_children), Some(3));
     admin.close().await.unwrap();
 }

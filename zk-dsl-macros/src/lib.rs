@@ -122,8 +122,9 @@ use ctxt::{output, Ctxt, Position};
 /// ```
 ///
 /// becomes one `client.transaction()…` chain: awaiting it gives `Vec<OpResult>`, one typed
-/// result per operation (`Created { path, stat }`, `DataSet { stat }`, `Deleted`,
-/// `Checked`), or `Error::TransactionFailed { index, source }` after the server rolled every
+/// result per operation (`Created { path, stat }` — `stat` is an `Option`, `None` from
+/// ZooKeeper 3.8, which sends no Stat for a create in a transaction — `DataSet { stat }`,
+/// `Deleted`, `Checked`), or `Error::TransactionFailed { index, source }` after the server rolled every
 /// operation back. `multi_read { get_data PATH; children PATH; }` is `client.multi_read()…`.
 ///
 /// # Compile-time errors
