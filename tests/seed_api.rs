@@ -2,11 +2,12 @@
 //! function's outcomes, as the Rust API expresses them.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use suite::{within, TestEnv};
 use zk_dsl::acl::{self, DEFAULT_PERMS};
 use zk_dsl::proto::OpCode;
+use zk_dsl::testing::{scaled, FaultProxy};
 use zk_dsl::{Client, EventType, KeeperState, Perms, ResultExt, SessionState, WatchedEvent};
 use zk_dsl::{Error, ZNodeData};
 
@@ -84,6 +85,71 @@ async fn create_all_makes_parents_and_is_race_safe() {
         t.await.unwrap().unwrap();
     }
     assert_eq!(c.children("/race/deep/er").await.unwrap().len(), 8);
+}
+
+/// Issue 9 #8: `create_all("/")` panicked (slicing an empty string while listing ancestors).
+/// The seed answers `""` (nothing to create); here the root exists, so it is the typed
+/// `NodeExists` a plain create of `/` gives, and a sequential `/` makes a child of the root.
+#[tokio::test]
+async fn create_all_of_the_root_is_an_answer_not_a_panic() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    let err = c.create_all("/").persistent().await.unwrap_err();
+    assert!(matches!(&err, Error::NodeExists { path, .. } if path == "/"), "{err:?}");
+    let err = c.create_all("/").await.unwrap_err();
+    assert!(matches!(err, Error::NodeExists { .. }), "{err:?}");
+    let seq = c.create_all("/").persistent().sequential().await.unwrap();
+    assert_eq!(seq, "/0000000000");
+    // Bad paths are refused before anything is sent, never sliced.
+    for bad in ["", "//", "/a//", "a/b"] {
+        let err = c.create_all(bad).persistent().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidPath { .. }), "{bad:?}: {err:?}");
+    }
+}
+
+/// Issue 9 #12: `delete_children` ran one `delete_all` after another (four round trips per
+/// child here). Now every child's subtree is listed and deleted together, a level per round
+/// trip, so over a slow link it takes a handful of round trips, not one per child; and with
+/// `in_sequence_order` the children still go in sequence order.
+#[tokio::test]
+async fn delete_children_pipelines_and_keeps_sequence_order() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    c.create("/q").persistent().await.unwrap();
+    let n = 40;
+    let jobs: Vec<_> = (0..n).map(|_| c.create("/q/job-").persistent().sequential().send()).collect();
+    let mut paths = Vec::new();
+    for job in jobs {
+        paths.push(job.await.unwrap());
+    }
+    let parts: Vec<_> = paths.iter().map(|p| c.create(format!("{p}/part")).persistent().send()).collect();
+    for part in parts {
+        part.await.unwrap();
+    }
+
+    let proxy = FaultProxy::start(suite::server().address()).unwrap();
+    let slow = suite::connect(&format!("{}{}", proxy.connect_string(), env.root)).await;
+    let mut events = c.watch("/q").recursive().await.unwrap();
+    let delay = Duration::from_millis(20); // each way: a round trip is 40 ms
+    proxy.delay(delay);
+    let started = Instant::now();
+    slow.delete_children("/q", true).await.unwrap();
+    let took = started.elapsed();
+    proxy.reset();
+    // One by one this is 4 x 40 = 160 round trips (6.4 s); pipelined about 5.
+    assert!(took < scaled(delay * 2 * 30), "delete_children took {took:?}");
+    assert!(c.children("/q").await.unwrap().is_empty());
+
+    let mut deleted_children = Vec::new();
+    while deleted_children.len() < n {
+        let event = within("delete events", events.next()).await.unwrap();
+        let path = event.path.unwrap();
+        if !path.ends_with("/part") {
+            deleted_children.push(path);
+        }
+    }
+    assert_eq!(deleted_children, paths, "children deleted in sequence order");
+    slow.close().await.unwrap();
 }
 
 #[tokio::test]

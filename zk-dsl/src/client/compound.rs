@@ -78,17 +78,21 @@ async fn create_all(client: &Client, spec: CreateSpec) -> Result<String, Error> 
 }
 
 /// `/a/b/c` → `["/a", "/a/b"]` (the root is never created). For a sequential prefix ending in
-/// `/`, the parent is the path without it.
+/// `/`, the parent is the path without it. Built from `/`-separated names without slicing by
+/// position, so any input (`/`, `""`, `//`) gives a list rather than a panic; the path rules
+/// were checked before this is called.
 fn ancestors(path: &str) -> Vec<String> {
-    let trimmed = path.trim_end_matches('/');
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(i) = trimmed[at + 1..].find('/') {
-        at += i + 1;
-        out.push(trimmed[..at].to_owned());
+    let mut names: Vec<&str> = path.split('/').filter(|name| !name.is_empty()).collect();
+    if !path.ends_with('/') {
+        // The last name is the node itself (or its sequential prefix).
+        names.pop();
     }
-    if path.ends_with('/') && !trimmed.is_empty() {
-        out.push(trimmed.to_owned());
+    let mut out = Vec::with_capacity(names.len());
+    let mut at = String::with_capacity(path.len());
+    for name in names {
+        at.push('/');
+        at.push_str(name);
+        out.push(at.clone());
     }
     out
 }
@@ -119,27 +123,37 @@ impl Client {
                 reason: "refusing to delete the whole tree; delete the root's children instead".into(),
             });
         }
+        self.delete_trees(vec![path], false).await
+    }
+
+    /// Deletes `roots` and everything below them, all trees at once: one level of every tree
+    /// listed per round trip, then the levels deleted deepest first, each level pipelined in
+    /// the order of `roots` (requests leave in order and ZooKeeper applies one session's
+    /// requests in order, so `roots` are deleted in that order). A child created meanwhile
+    /// (`NotEmpty`) makes it go round again, a bounded number of times. A missing root is an
+    /// error unless `missing_roots_ok`.
+    async fn delete_trees(&self, roots: Vec<String>, missing_roots_ok: bool) -> Result<(), Error> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.delete_tree_once(&path).await {
+            match self.delete_trees_once(&roots, missing_roots_ok || attempts > 1).await {
                 Err(Error::NotEmpty { .. }) if attempts < 8 => continue,
                 other => return other,
             }
         }
     }
 
-    async fn delete_tree_once(&self, root: &str) -> Result<(), Error> {
-        // Every level of the tree, root first.
-        let mut levels: Vec<Vec<String>> = vec![vec![root.to_owned()]];
+    async fn delete_trees_once(&self, roots: &[String], missing_roots_ok: bool) -> Result<(), Error> {
+        // Every level of the trees, roots first.
+        let mut levels: Vec<Vec<String>> = vec![roots.to_vec()];
         loop {
             let last = levels.last().map(Vec::as_slice).unwrap_or_default();
-            let pending: Vec<_> = last.iter().map(|p| (p.clone(), self.children(p.as_str()).send())).collect();
+            let pending: Vec<_> = last.iter().map(|p| (p, self.children(p.as_str()).send())).collect();
             let mut next = Vec::new();
             for (parent, children) in pending {
                 match children.await {
-                    Ok(names) => next.extend(names.into_iter().map(|n| join(&parent, &n))),
-                    // Gone meanwhile; if it was the root, the delete below reports NoNode.
+                    Ok(names) => next.extend(names.into_iter().map(|n| join(parent, &n))),
+                    // Gone meanwhile; if it was a root, its delete below says so.
                     Err(Error::NoNode { .. }) => {}
                     Err(e) => return Err(e),
                 }
@@ -154,8 +168,8 @@ impl Client {
             for result in pending {
                 match result.await {
                     Ok(()) => {}
-                    // Someone else deleted it; only the root's absence is the caller's business.
-                    Err(Error::NoNode { .. }) if depth > 0 => {}
+                    // Someone else deleted it; only a root's absence can be the caller's business.
+                    Err(Error::NoNode { .. }) if depth > 0 || missing_roots_ok => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -164,9 +178,11 @@ impl Client {
     }
 
     /// Deletes every child of `path` and everything below them, keeping `path` (the seed's
-    /// `delete-children`). With `in_sequence_order`, children are deleted one after another in
-    /// the order of their sequence numbers (for queues whose consumers watch the head);
-    /// otherwise all at once.
+    /// `delete-children`), all at once: every child's subtree is listed and deleted together,
+    /// level by level, with each level's requests pipelined. With `in_sequence_order`, the
+    /// children themselves are deleted in the order of their sequence numbers (for queues
+    /// whose consumers watch the head): their deletes still leave in one batch, but in that
+    /// order, and ZooKeeper applies a session's requests in the order they arrive.
     pub async fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Result<(), Error> {
         let path = path.into();
         let mut names = self.children(path.as_str()).await?;
@@ -176,22 +192,12 @@ impl Client {
                 path: path.clone(),
                 reason: format!("children are not all sequential nodes: {e}"),
             })?;
-            for name in names {
-                match self.delete_all(join(&path, &name)).await {
-                    Ok(()) | Err(Error::NoNode { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        }
+        if names.is_empty() {
             return Ok(());
         }
-        let clients: Vec<_> = names.iter().map(|n| self.delete_all(join(&path, n))).collect();
-        for result in clients {
-            match result.await {
-                Ok(()) | Err(Error::NoNode { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        let roots = names.iter().map(|n| join(&path, n)).collect();
+        self.delete_trees(roots, true).await
     }
 
     /// Sets `path`'s data to `new` only if it currently equals `expected` (the seed's
@@ -306,6 +312,11 @@ mod tests {
         assert_eq!(ancestors("/a/b/c"), vec!["/a", "/a/b"]);
         assert_eq!(ancestors("/q/"), vec!["/q"]);
         assert_eq!(ancestors("/a/q/"), vec!["/a", "/a/q"]);
+        // Used to slice an empty string and panic (issue 9 #8).
+        assert_eq!(ancestors("/"), Vec::<String>::new());
+        assert_eq!(ancestors(""), Vec::<String>::new());
+        assert_eq!(ancestors("//"), Vec::<String>::new());
+        assert_eq!(ancestors("/é/ü/x"), vec!["/é", "/é/ü"]);
         assert_eq!(join("/", "x"), "/x");
         assert_eq!(join("/a", "x"), "/a/x");
     }
