@@ -392,3 +392,49 @@ async fn chroot_never_lets_a_created_node_out() {
     assert_eq!(c.exists("/").await.unwrap().map(|s| s.num_children), Some(3));
     admin.close().await.unwrap();
 }
+
+/// Issue 9 #13: `Debug` of the session status printed the password, and id + password are all
+/// `resume` needs to take the session over. No printable type shows it (nor `add_auth`'s
+/// credentials) in any form.
+#[tokio::test]
+async fn session_password_never_shows_in_debug_output() {
+    let env = TestEnv::new().await;
+    let status = env.client.status();
+    let password = status.password.clone();
+    assert_eq!(password.len(), 16, "a live session has its password");
+    let hex: String = password.iter().map(|b| format!("{b:02x}")).collect();
+    let forms = [format!("{password:?}"), format!("{password:#?}"), format!("{password:x?}"), hex];
+    let resume = Client::connect(env.connect_string.clone()).resume(status.session_id, password.clone());
+    let request = zk_dsl::proto::ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms: 10_000,
+        session_id: status.session_id,
+        password: password.clone(),
+        read_only: false,
+    };
+    let response = zk_dsl::proto::ConnectResponse {
+        protocol_version: 0,
+        timeout_ms: 10_000,
+        session_id: status.session_id,
+        password: password.clone(),
+        read_only: false,
+    };
+    let auth = zk_dsl::proto::AuthPacket { kind: 0, scheme: "digest".into(), auth: b"david:secret"[..].into() };
+    let printed = [
+        format!("{status:?}"),
+        format!("{status:#?}"),
+        format!("{:?}", env.client),
+        format!("{resume:?}"),
+        format!("{request:?}"),
+        format!("{response:#?}"),
+    ];
+    for text in &printed {
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{text} shows the password");
+        }
+    }
+    assert!(printed[0].contains("<redacted 16 bytes>"), "{}", printed[0]);
+    let auth = format!("{auth:?}");
+    assert!(!auth.contains("secret") && !auth.contains("100, 97, 118"), "{auth}");
+}
