@@ -115,7 +115,7 @@ async fn a_thousand_pipelined_requests_complete_in_dispatch_order() {
     let last = c.get_data("/p/n-0999").await.unwrap();
     let first = c.get_data("/p/n-0000").await.unwrap();
     assert!(last.stat.czxid > first.stat.czxid);
-    assert_eq!(last.decode::<i32>("/p/n-0999").unwrap(), 999);
+    assert_eq!(last.decode::<i32>().unwrap(), 999);
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ async fn create_in_every_mode() {
     let name = "web-1";
     let n = 7;
     zk!(client, create "/p/{name}-{n}" persistent data = &42i64).await.unwrap();
-    assert_eq!(client.get_data("/p/web-1-7").await.unwrap().decode::<i64>("/p/web-1-7").unwrap(), 42);
+    assert_eq!(client.get_data("/p/web-1-7").await.unwrap().decode::<i64>().unwrap(), 42);
     let computed = format!("/p/{}", "computed");
     zk!(client, create computed.as_str() persistent).await.unwrap();
     zk!(client, create { format!("/p/{}", "braced") } persistent).await.unwrap();
@@ -285,8 +285,8 @@ fn blocking_client_waits_on_the_same_expansion() {
     let client = zk_dsl::blocking::Client::connect(server.connect_string()).unwrap();
     zk!(client, create root.as_str() persistent data = "b").wait().unwrap();
     assert_eq!(zk!(client, get_data root.as_str()).wait().unwrap().bytes(), b"b");
-    zk!(client, delete-all root.as_str()).unwrap();
-    client.close().unwrap();
+    zk!(client, delete-all root.as_str()).wait().unwrap();
+    client.close().wait().unwrap();
 }
 
 // ---- codecs ----
@@ -322,7 +322,7 @@ struct Wrapper<T> {
 async fn round_trip<T: ZNodeData + PartialEq + std::fmt::Debug>(client: &Client, path: &str, value: T) -> Vec<u8> {
     zk!(client, create path persistent data = &value).await.unwrap();
     let node = client.get_data(path).await.unwrap();
-    assert_eq!(node.decode::<T>(path).unwrap(), value, "{path}");
+    assert_eq!(node.decode::<T>().unwrap(), value, "{path}");
     node.bytes().to_vec()
 }
 
@@ -340,7 +340,7 @@ async fn every_codec_round_trips_through_the_server() {
     round_trip(client, "/generic", Wrapper { inner: vec![1u8, 2] }).await;
 
     // Decoding the wrong bytes is a typed error naming the path and the Rust type.
-    let err = client.get_data("/json").await.unwrap().decode::<ViaPostcard>("/json").unwrap_err();
+    let err = client.get_data("/json").await.unwrap().decode::<ViaPostcard>().unwrap_err();
     match err {
         Error::Codec { path, type_name, .. } => {
             assert_eq!(path, "/json");

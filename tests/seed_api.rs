@@ -226,7 +226,7 @@ async fn data_set_data_and_compare_and_set() {
     assert!(matches!(c.get_data("/none").await, Err(Error::NoNode { .. })));
     c.create("/v").persistent().data("one").await.unwrap();
     let node = c.get_data("/v").await.unwrap();
-    assert_eq!(node.decode::<String>("/v").unwrap(), "one");
+    assert_eq!(node.decode::<String>().unwrap(), "one");
     let stat = c.set_data("/v", "two").version(node.stat.version).await.unwrap();
     assert_eq!(stat.version, 1);
     // Null data: the seed's (set-data c p nil v).
@@ -260,7 +260,7 @@ async fn data_set_data_and_compare_and_set() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(c.get_data("/v").await.unwrap().decode::<i64>("/v").unwrap(), 40);
+    assert_eq!(c.get_data("/v").await.unwrap().decode::<i64>().unwrap(), 40);
 }
 
 #[tokio::test]
@@ -313,4 +313,43 @@ async fn async_forms_deliver_in_dispatch_order() {
     }
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen, (0..20).map(|i| (i, true)).collect::<Vec<_>>(), "callbacks in dispatch order");
+}
+
+/// Issue 9, "friction a newcomer hit": each papercut, as a newcomer would write the code.
+#[tokio::test]
+async fn newcomer_friction_is_gone() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    // `data::to_bytes("hello")` compiles, as the seed's `(to-bytes "hello")`.
+    assert_eq!(zk_dsl::data::to_bytes("hello").unwrap(), b"hello");
+    c.create("/n").persistent().data(&41i64).await.unwrap();
+    // A CodecError converts into zk_dsl::Error with `?`.
+    async fn bump(c: &Client, path: &str) -> zk_dsl::Result<i64> {
+        let node = c.get_data(path).await?;
+        let n = zk_dsl::data::to_long(node.bytes())? + 1;
+        c.set_data(path, &n).await?;
+        Ok(n)
+    }
+    assert_eq!(bump(c, "/n").await.unwrap(), 42);
+    // NodeData knows its path; a typed read needs no path twice.
+    let node = c.get_data("/n").await.unwrap();
+    assert_eq!(node.path, "/n");
+    assert_eq!(node.decode::<i64>().unwrap(), 42);
+    let err = node.decode::<i32>().unwrap_err();
+    assert!(matches!(&err, Error::Codec { path, type_name: "i32", .. } if path == "/n"), "{err:?}");
+    assert_eq!(c.get_data("/n").decode::<i64>().await.unwrap(), 42);
+    let (value, watch) = c.get_data("/n").decode::<i64>().with_watch().await.unwrap();
+    assert_eq!(value, 42);
+    let err = c.get_data("/n").decode::<f32>().await.unwrap_err();
+    assert!(matches!(&err, Error::Codec { path, .. } if path == "/n"), "{err:?}");
+    // compare_and_set_data takes typed data, like every other write.
+    assert_eq!(c.compare_and_set_data("/n", &42i64, &43i64, 3).await.unwrap().map(|s| s.version), Some(2));
+    assert_eq!(within("the data watch", watch).await.event_type, EventType::NodeDataChanged);
+    assert_eq!(c.compare_and_set_data("/n", &42i64, &44i64, 3).await.unwrap(), None);
+    assert_eq!(c.get_data("/n").decode::<i64>().await.unwrap(), 43);
+    // The seed's numeric return codes and the default port, at the crate root.
+    let err = c.delete("/missing").await.unwrap_err();
+    assert_eq!(err.code(), Some(zk_dsl::ErrorCode::NoNode));
+    assert_eq!(zk_dsl::ErrorCode::NoNode.code(), -101);
+    assert_eq!(zk_dsl::DEFAULT_PORT, 2181);
 }

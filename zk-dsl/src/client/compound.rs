@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::ops::create::{create_options, CreateSpec};
 use super::Client;
+use crate::codec::ToZNodeBytes;
 use crate::error::Error;
 use crate::proto::{OpCode, Stat};
 use crate::util;
@@ -49,6 +50,36 @@ impl<'c> IntoFuture for CreateAll<'c> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
+    }
+}
+
+/// A verb that is more than one request, or that waits on the session: the seed's compound
+/// operations (`delete_all`, `delete_children`, `compare_and_set_data`, the child filters),
+/// `close` and `wait_connected`. `.await` it, or `.wait()` it on a blocking client; nothing
+/// happens before. It exists so that every verb, single request or not, is finished the same
+/// way in both styles (`Call`, `CreateAll`, `Pending` and this all have `.wait()`).
+#[must_use = "nothing happens until it is awaited (or `.wait()`ed)"]
+pub struct Compound<'c, T> {
+    future: Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>,
+}
+
+impl<'c, T> Compound<'c, T> {
+    pub(crate) fn new(future: impl Future<Output = Result<T, Error>> + Send + 'c) -> Self {
+        Compound { future: Box::pin(future) }
+    }
+}
+
+impl<T> std::fmt::Debug for Compound<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compound")
+    }
+}
+
+impl<T> Future for Compound<'_, T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        self.get_mut().future.as_mut().poll(cx)
     }
 }
 
@@ -112,8 +143,12 @@ impl Client {
     /// Deletes a node and everything below it (the seed's `delete-all`). `NoNode` if the node
     /// does not exist. Nodes are found level by level and deleted deepest first, each level's
     /// requests in flight together; a child created concurrently makes it go round again.
-    pub async fn delete_all(&self, path: impl Into<String>) -> Result<(), Error> {
+    pub fn delete_all(&self, path: impl Into<String>) -> Compound<'_, ()> {
         let path = path.into();
+        Compound::new(self.delete_all_at(path))
+    }
+
+    async fn delete_all_at(&self, path: String) -> Result<(), Error> {
         crate::proto::validate_path(&path, false)
             .map_err(|reason| Error::InvalidPath { path: path.clone(), reason })?;
         if path == "/" {
@@ -183,8 +218,12 @@ impl Client {
     /// children themselves are deleted in the order of their sequence numbers (for queues
     /// whose consumers watch the head): their deletes still leave in one batch, but in that
     /// order, and ZooKeeper applies a session's requests in the order they arrive.
-    pub async fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Result<(), Error> {
+    pub fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Compound<'_, ()> {
         let path = path.into();
+        Compound::new(self.delete_children_of(path, in_sequence_order))
+    }
+
+    async fn delete_children_of(&self, path: String, in_sequence_order: bool) -> Result<(), Error> {
         let mut names = self.children(path.as_str()).await?;
         if in_sequence_order {
             names = util::sort_sequential_nodes(names).map_err(|e| Error::InvalidArgument {
@@ -202,16 +241,40 @@ impl Client {
 
     /// Sets `path`'s data to `new` only if it currently equals `expected` (the seed's
     /// `compare-and-set-data`): `Some(stat)` when it was set, `None` when the data differed.
-    /// A concurrent writer between the read and the write makes it read again, at most
-    /// `max_retries` times; after that it fails with `BadVersion`.
-    pub async fn compare_and_set_data(
+    /// Both values are anything `.data(…)` takes (bytes, strings, numbers in the seed's
+    /// encodings, `#[derive(ZNodeData)]` types), compared as their encoded bytes. A concurrent
+    /// writer between the read and the write makes it read again, at most `max_retries` times;
+    /// after that it fails with `BadVersion`.
+    pub fn compare_and_set_data<E, N>(
         &self,
         path: impl Into<String>,
+        expected: &E,
+        new: &N,
+        max_retries: usize,
+    ) -> Compound<'_, Option<Stat>>
+    where
+        E: ToZNodeBytes + ?Sized,
+        N: ToZNodeBytes + ?Sized,
+    {
+        let path = path.into();
+        // Encoded now, so the future owns its data and a bad value fails naming the node.
+        let values = expected
+            .to_node_bytes()
+            .and_then(|expected| Ok((expected, new.to_node_bytes()?)))
+            .map_err(|e| e.with_path(path.as_str()));
+        Compound::new(async move {
+            let (expected, new) = values?;
+            self.compare_and_set_bytes(path, &expected, &new, max_retries).await
+        })
+    }
+
+    async fn compare_and_set_bytes(
+        &self,
+        path: String,
         expected: &[u8],
         new: &[u8],
         max_retries: usize,
     ) -> Result<Option<Stat>, Error> {
-        let path = path.into();
         let mut retries = 0;
         loop {
             let current = self.get_data(path.as_str()).await?;
@@ -227,32 +290,36 @@ impl Client {
     }
 
     /// The children of `dir` whose names start with `prefix`, taken literally.
-    pub async fn filter_children_by_prefix(&self, dir: impl Into<String>, prefix: &str) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by_prefix(prefix, self.children(dir).await?))
+    pub fn filter_children_by_prefix(&self, dir: impl Into<String>, prefix: &str) -> Compound<'_, Vec<String>> {
+        let (children, prefix) = (self.children(dir), prefix.to_owned());
+        Compound::new(async move { Ok(util::filter_nodes_by_prefix(&prefix, children.await?)) })
     }
 
     /// The children of `dir` whose names end with `suffix`, taken literally.
-    pub async fn filter_children_by_suffix(&self, dir: impl Into<String>, suffix: &str) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by_suffix(suffix, self.children(dir).await?))
+    pub fn filter_children_by_suffix(&self, dir: impl Into<String>, suffix: &str) -> Compound<'_, Vec<String>> {
+        let (children, suffix) = (self.children(dir), suffix.to_owned());
+        Compound::new(async move { Ok(util::filter_nodes_by_suffix(&suffix, children.await?)) })
     }
 
     /// The children of `dir` whose names match `pattern` anywhere (as the seed's `re-find`).
     #[cfg(feature = "regex")]
-    pub async fn filter_children_by_pattern(
+    pub fn filter_children_by_pattern(
         &self,
         dir: impl Into<String>,
         pattern: &regex::Regex,
-    ) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by_pattern(pattern, self.children(dir).await?))
+    ) -> Compound<'_, Vec<String>> {
+        let (children, pattern) = (self.children(dir), pattern.clone());
+        Compound::new(async move { Ok(util::filter_nodes_by_pattern(&pattern, children.await?)) })
     }
 
     /// The children of `dir` for which `keep` is true.
-    pub async fn filter_children(
-        &self,
+    pub fn filter_children<'c>(
+        &'c self,
         dir: impl Into<String>,
-        keep: impl FnMut(&str) -> bool,
-    ) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by(self.children(dir).await?, keep))
+        keep: impl FnMut(&str) -> bool + Send + 'c,
+    ) -> Compound<'c, Vec<String>> {
+        let children = self.children(dir);
+        Compound::new(async move { Ok(util::filter_nodes_by(children.await?, keep)) })
     }
 }
 

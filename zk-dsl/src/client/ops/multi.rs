@@ -283,7 +283,10 @@ impl Op for MultiReadOp {
             .into_iter()
             .enumerate()
             .map(|(i, r)| match r {
-                MultiResult::GetData { data, stat } => ReadResult::Data(NodeData { data, stat }),
+                MultiResult::GetData { data, stat } => {
+                    let path = ctx.parts.get(i).map(|(_, path)| path.clone()).unwrap_or_default();
+                    ReadResult::Data(NodeData { data, stat, path })
+                }
                 MultiResult::GetChildren { children } => ReadResult::Children(children),
                 MultiResult::Error { code } => ReadResult::Error(ctx.part_error(i, code)),
                 other => {
