@@ -154,7 +154,7 @@ async fn tour(connect_string: &str) -> Result<(), BoxError> {
     // (pr-str {:a 1 :b 2 :c 3}) / read-string: a derived type instead.
     let abc = Abc { a: 1, b: 2, c: 3 };
     zk!(client, set_data "/parent" &abc version = 2).await?;
-    show!(zk!(client, get_data "/parent").await?.decode::<Abc>("/parent")?);
+    show!(zk!(client, get_data "/parent").await?.decode::<Abc>()?);
 
     section("delete");
     show!(zk!(client, delete "/parent-node/async").await?);

@@ -245,7 +245,7 @@ async fn tour(connect_string: &str) -> Result<(), BoxError> {
     step!(client.set_data("/parent", b"hello world").version(version).await => Err(Error::BadVersion { .. }));
     let node = step!(client.get_data("/parent").await)?;
     step!(String::from_utf8_lossy(node.bytes()));
-    step!(node.decode::<String>("/parent"))?;
+    step!(node.decode::<String>())?;
     note("compare_and_set_data: Some(stat) if it was set, None if the data differed:");
     step!(client.compare_and_set_data("/parent", b"hello world", b"hello again", 3).await)?;
     step!(client.compare_and_set_data("/parent", b"hello world", b"hello there", 3).await => Ok(None));
@@ -268,11 +268,11 @@ async fn tour(connect_string: &str) -> Result<(), BoxError> {
     step!(data::to_int(client.get_data("/parent").await?.bytes()) => Err(CodecError { .. }));
     note("Typed data: any ZNodeData type is written and read as itself.");
     step!(client.set_data("/parent", &-42i64).await)?;
-    step!(client.get_data("/parent").await?.decode::<i64>("/parent"))?;
+    step!(client.get_data("/parent").await?.decode::<i64>())?;
     note("The README stores Clojure forms with pr-str; a Rust type can write the same text (see Settings below):");
     step!(client.set_data("/parent", &Settings { a: 1, b: 2, c: 3 }).await)?;
     step!(data::to_string(client.get_data("/parent").await?.bytes()))?;
-    step!(client.get_data("/parent").await?.decode::<Settings>("/parent"))?;
+    step!(client.get_data("/parent").await?.decode::<Settings>())?;
 
     // ---------------------------------------------------------------------------------------------
     section("delete functions");

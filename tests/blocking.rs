@@ -41,13 +41,22 @@ fn blocking_client_without_any_runtime() {
     client.set_data(p.as_str(), "v3").wait().unwrap();
     assert_eq!(watch.wait(), WatchedEvent::node(EventType::NodeDataChanged, p.clone()));
 
-    // Compound operations.
+    // One rule for every verb, compound or not: the async verb, finished with `.wait()`
+    // (issue 9: delete_all, compare-and-set, add_auth, close and the filters used to return a
+    // Result directly).
     assert_eq!(client.create_all(format!("{root}/a/b/c")).wait().unwrap(), format!("{root}/a/b/c"));
-    assert_eq!(client.compare_and_set_data(p.as_str(), b"v3", b"v4", 3).unwrap().map(|s| s.version), Some(3));
-    client.delete_children(root.as_str(), false).unwrap();
+    // Typed values, like every other write.
+    assert_eq!(client.compare_and_set_data(p.as_str(), "v3", "v4", 3).wait().unwrap().map(|s| s.version), Some(3));
+    assert_eq!(client.compare_and_set_data(p.as_str(), "v3", "v5", 3).wait().unwrap(), None);
+    assert_eq!(client.filter_children_by_prefix(root.as_str(), "n0").wait().unwrap().len(), 10);
+    assert_eq!(client.filter_children_by_suffix(root.as_str(), "9").wait().unwrap().len(), 5);
+    assert_eq!(client.filter_children(root.as_str(), |n| n == "a").wait().unwrap(), ["a"]);
+    client.add_auth("digest", "david:secret").wait().unwrap();
+    client.wait_connected().wait().unwrap();
+    client.delete_children(root.as_str(), false).wait().unwrap();
     assert!(client.children(root.as_str()).wait().unwrap().is_empty());
-    client.delete_all(root.as_str()).unwrap();
-    client.close().unwrap();
+    client.delete_all(root.as_str()).wait().unwrap();
+    client.close().wait().unwrap();
     assert!(matches!(client.exists("/").wait(), Err(Error::Closed { .. })));
 }
 

@@ -150,6 +150,11 @@ async fn reads() {
     same_requests!(c => zk!(c, exists "/e" watch), c.exists("/e").watch());
     same_requests!(c => zk!(c, exists "/e" with_watch), c.exists("/e").with_watch());
     same_requests!(c => zk!(c, get_data "/d"), c.get_data("/d"));
+    same_requests!(c => zk!(c, get_data "/d" as i64), c.get_data("/d").decode::<i64>());
+    same_requests!(
+        c => zk!(c, get_data "/d" with_watch as String),
+        c.get_data("/d").decode::<String>().with_watch(),
+    );
     same_requests!(c => zk!(c, data "/d" watcher = |_| {}), c.get_data("/d").watcher(|_| {}));
     let shared: zk_dsl::watch::registry::WatchFn = Arc::new(|_| {});
     same_requests!(
@@ -182,6 +187,10 @@ async fn writes() {
     same_requests!(c => zk!(c, delete "/d" version = 2), c.delete("/d").version(2));
     same_requests!(c => zk!(c, delete_all "/d"), c.delete_all("/d"));
     same_requests!(c => zk!(c, delete_children "/d" sort), c.delete_children("/d", true));
+    same_requests!(
+        c => zk!(c, compare_and_set_data "/d" &1i64 &2i64 retries = 3),
+        c.compare_and_set_data("/d", &1i64, &2i64, 3),
+    );
     same_requests!(
         c => zk!(c, set_acl "/d" [digest("u", "p", read), ip("10.0.0.0/8")] version = 4),
         c.set_acl("/d", vec![acl::digest_acl("u", "p", Perms::READ).unwrap(), acl::ip_acl("10.0.0.0/8", DEFAULT_PERMS).unwrap()])

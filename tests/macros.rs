@@ -40,7 +40,7 @@ async fn create_in_every_mode() {
     let name = "web-1";
     let n = 7;
     zk!(client, create "/p/{name}-{n}" persistent data = &42i64).await.unwrap();
-    assert_eq!(client.get_data("/p/web-1-7").await.unwrap().decode::<i64>("/p/web-1-7").unwrap(), 42);
+    assert_eq!(client.get_data("/p/web-1-7").await.unwrap().decode::<i64>().unwrap(), 42);
     let computed = format!("/p/{}", "computed");
     zk!(client, create computed.as_str() persistent).await.unwrap();
     zk!(client, create { format!("/p/{}", "braced") } persistent).await.unwrap();
@@ -285,8 +285,69 @@ fn blocking_client_waits_on_the_same_expansion() {
     let client = zk_dsl::blocking::Client::connect(server.connect_string()).unwrap();
     zk!(client, create root.as_str() persistent data = "b").wait().unwrap();
     assert_eq!(zk!(client, get_data root.as_str()).wait().unwrap().bytes(), b"b");
-    zk!(client, delete-all root.as_str()).unwrap();
-    client.close().unwrap();
+    zk!(client, delete-all root.as_str()).wait().unwrap();
+    zk!(client, close).wait().unwrap();
+}
+
+/// Issue 9 #16: the docs said a `blocking::Client` works in a `zk! { … }` block, but the
+/// multi-request verbs there did not compile ("`Result` is not a future"): the blocking
+/// client had its own versions returning a `Result`. Every verb is now the async client's, so
+/// a block is the same future whichever client it names; a blocking program runs it with
+/// `blocking::block_on`.
+#[test]
+fn blocking_client_runs_a_block_with_every_kind_of_verb() {
+    let server = suite::server();
+    let root = format!("/{}", suite::unique("blocking-block"));
+    let client = zk_dsl::blocking::Client::connect(server.connect_string()).unwrap();
+    let kept = zk_dsl::blocking::block_on(zk! { client =>
+        create_all "{root}/q/job-" persistent sequential data = &1i64;
+        create_all "{root}/q/job-" persistent sequential data = &2i64;
+        add_auth "digest" "david:secret";
+        let jobs = filter_children_by_prefix "{root}/q" "job-";
+        let first = get_data "{root}/q/{jobs[0]}" as i64;
+        compare_and_set_data "{root}/q/{jobs[0]}" &first &(first + 10) retries = 3;
+        delete_children "{root}/q" sort;
+        let left = children "{root}/q";
+        delete_all "{root}";
+        (jobs.len(), first, left)
+    })
+    .unwrap();
+    assert_eq!(kept.0, 2);
+    assert!(kept.1 == 1 || kept.1 == 2);
+    assert!(kept.2.is_empty());
+    assert_eq!(client.exists(root.as_str()).wait().unwrap(), None);
+    client.close().wait().unwrap();
+}
+
+/// Issue 9, `zk!` friction: a typed read (`get_data P as T`), a typed compare-and-set, and
+/// `optional`, which takes an expected refusal as `None` inside a block.
+#[tokio::test]
+async fn typed_reads_typed_compare_and_set_and_optional() {
+    let env = TestEnv::new().await;
+    let client = &env.client;
+    let (n, missing, created_again, deleted, node) = zk! { client =>
+        create "/n" persistent data = &41i64;
+        let n = get_data "/n" as i64;
+        let set = compare_and_set_data "/n" &n &(n + 1) retries = 3;
+        let not_set = compare_and_set_data "/n" &n &(n + 5) retries = 3;
+        { assert!(set.is_some() && not_set.is_none()); }
+        let missing = get_data "/nothing" optional;
+        let created_again = create "/n" persistent optional;
+        let deleted = delete "/nothing" optional;
+        let (node, watch) = get_data "/n" with_watch as i64;
+        { drop(watch); }
+        (n, missing, created_again, deleted, node)
+    }
+    .await
+    .unwrap();
+    assert_eq!((n, node), (41, 42));
+    assert!(missing.is_none() && created_again.is_none() && deleted.is_none());
+    assert_eq!(zk!(client, get_data "/n" as i64).await.unwrap(), 42);
+    let err = zk!(client, get_data "/n" as i32).await.unwrap_err();
+    assert!(matches!(&err, Error::Codec { path, .. } if path == "/n"), "{err:?}");
+    // Any other refusal still ends the block.
+    let err = zk! { client => let _x = set_data "/n" &7i64 version = 99 optional; }.await.unwrap_err();
+    assert!(matches!(err, Error::BadVersion { .. }), "{err:?}");
 }
 
 // ---- codecs ----
@@ -322,7 +383,7 @@ struct Wrapper<T> {
 async fn round_trip<T: ZNodeData + PartialEq + std::fmt::Debug>(client: &Client, path: &str, value: T) -> Vec<u8> {
     zk!(client, create path persistent data = &value).await.unwrap();
     let node = client.get_data(path).await.unwrap();
-    assert_eq!(node.decode::<T>(path).unwrap(), value, "{path}");
+    assert_eq!(node.decode::<T>().unwrap(), value, "{path}");
     node.bytes().to_vec()
 }
 
@@ -340,7 +401,7 @@ async fn every_codec_round_trips_through_the_server() {
     round_trip(client, "/generic", Wrapper { inner: vec![1u8, 2] }).await;
 
     // Decoding the wrong bytes is a typed error naming the path and the Rust type.
-    let err = client.get_data("/json").await.unwrap().decode::<ViaPostcard>("/json").unwrap_err();
+    let err = client.get_data("/json").await.unwrap().decode::<ViaPostcard>().unwrap_err();
     match err {
         Error::Codec { path, type_name, .. } => {
             assert_eq!(path, "/json");

@@ -2,11 +2,12 @@
 //! function's outcomes, as the Rust API expresses them.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use suite::{within, TestEnv};
 use zk_dsl::acl::{self, DEFAULT_PERMS};
 use zk_dsl::proto::OpCode;
+use zk_dsl::testing::{scaled, FaultProxy};
 use zk_dsl::{Client, EventType, KeeperState, Perms, ResultExt, SessionState, WatchedEvent};
 use zk_dsl::{Error, ZNodeData};
 
@@ -86,6 +87,71 @@ async fn create_all_makes_parents_and_is_race_safe() {
     assert_eq!(c.children("/race/deep/er").await.unwrap().len(), 8);
 }
 
+/// Issue 9 #8: `create_all("/")` panicked (slicing an empty string while listing ancestors).
+/// The seed answers `""` (nothing to create); here the root exists, so it is the typed
+/// `NodeExists` a plain create of `/` gives, and a sequential `/` makes a child of the root.
+#[tokio::test]
+async fn create_all_of_the_root_is_an_answer_not_a_panic() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    let err = c.create_all("/").persistent().await.unwrap_err();
+    assert!(matches!(&err, Error::NodeExists { path, .. } if path == "/"), "{err:?}");
+    let err = c.create_all("/").await.unwrap_err();
+    assert!(matches!(err, Error::NodeExists { .. }), "{err:?}");
+    let seq = c.create_all("/").persistent().sequential().await.unwrap();
+    assert_eq!(seq, "/0000000000");
+    // Bad paths are refused before anything is sent, never sliced.
+    for bad in ["", "//", "/a//", "a/b"] {
+        let err = c.create_all(bad).persistent().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidPath { .. }), "{bad:?}: {err:?}");
+    }
+}
+
+/// Issue 9 #12: `delete_children` ran one `delete_all` after another (four round trips per
+/// child here). Now every child's subtree is listed and deleted together, a level per round
+/// trip, so over a slow link it takes a handful of round trips, not one per child; and with
+/// `in_sequence_order` the children still go in sequence order.
+#[tokio::test]
+async fn delete_children_pipelines_and_keeps_sequence_order() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    c.create("/q").persistent().await.unwrap();
+    let n = 40;
+    let jobs: Vec<_> = (0..n).map(|_| c.create("/q/job-").persistent().sequential().send()).collect();
+    let mut paths = Vec::new();
+    for job in jobs {
+        paths.push(job.await.unwrap());
+    }
+    let parts: Vec<_> = paths.iter().map(|p| c.create(format!("{p}/part")).persistent().send()).collect();
+    for part in parts {
+        part.await.unwrap();
+    }
+
+    let proxy = FaultProxy::start(suite::server().address()).unwrap();
+    let slow = suite::connect(&format!("{}{}", proxy.connect_string(), env.root)).await;
+    let mut events = c.watch("/q").recursive().await.unwrap();
+    let delay = Duration::from_millis(20); // each way: a round trip is 40 ms
+    proxy.delay(delay);
+    let started = Instant::now();
+    slow.delete_children("/q", true).await.unwrap();
+    let took = started.elapsed();
+    proxy.reset();
+    // One by one this is 4 x 40 = 160 round trips (6.4 s); pipelined about 5.
+    assert!(took < scaled(delay * 2 * 30), "delete_children took {took:?}");
+    assert!(c.children("/q").await.unwrap().is_empty());
+
+    let mut deleted_children = Vec::new();
+    while deleted_children.len() < n {
+        let event = within("delete events", events.next()).await.unwrap();
+        let path = event.path.unwrap();
+        if !path.ends_with("/part") {
+            deleted_children.push(path);
+        }
+    }
+    assert_eq!(deleted_children, paths, "children deleted in sequence order");
+    slow.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn children_and_filters() {
     let env = TestEnv::new().await;
@@ -160,7 +226,7 @@ async fn data_set_data_and_compare_and_set() {
     assert!(matches!(c.get_data("/none").await, Err(Error::NoNode { .. })));
     c.create("/v").persistent().data("one").await.unwrap();
     let node = c.get_data("/v").await.unwrap();
-    assert_eq!(node.decode::<String>("/v").unwrap(), "one");
+    assert_eq!(node.decode::<String>().unwrap(), "one");
     let stat = c.set_data("/v", "two").version(node.stat.version).await.unwrap();
     assert_eq!(stat.version, 1);
     // Null data: the seed's (set-data c p nil v).
@@ -194,7 +260,7 @@ async fn data_set_data_and_compare_and_set() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(c.get_data("/v").await.unwrap().decode::<i64>("/v").unwrap(), 40);
+    assert_eq!(c.get_data("/v").await.unwrap().decode::<i64>().unwrap(), 40);
 }
 
 #[tokio::test]
@@ -247,4 +313,43 @@ async fn async_forms_deliver_in_dispatch_order() {
     }
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen, (0..20).map(|i| (i, true)).collect::<Vec<_>>(), "callbacks in dispatch order");
+}
+
+/// Issue 9, "friction a newcomer hit": each papercut, as a newcomer would write the code.
+#[tokio::test]
+async fn newcomer_friction_is_gone() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    // `data::to_bytes("hello")` compiles, as the seed's `(to-bytes "hello")`.
+    assert_eq!(zk_dsl::data::to_bytes("hello").unwrap(), b"hello");
+    c.create("/n").persistent().data(&41i64).await.unwrap();
+    // A CodecError converts into zk_dsl::Error with `?`.
+    async fn bump(c: &Client, path: &str) -> zk_dsl::Result<i64> {
+        let node = c.get_data(path).await?;
+        let n = zk_dsl::data::to_long(node.bytes())? + 1;
+        c.set_data(path, &n).await?;
+        Ok(n)
+    }
+    assert_eq!(bump(c, "/n").await.unwrap(), 42);
+    // NodeData knows its path; a typed read needs no path twice.
+    let node = c.get_data("/n").await.unwrap();
+    assert_eq!(node.path, "/n");
+    assert_eq!(node.decode::<i64>().unwrap(), 42);
+    let err = node.decode::<i32>().unwrap_err();
+    assert!(matches!(&err, Error::Codec { path, type_name: "i32", .. } if path == "/n"), "{err:?}");
+    assert_eq!(c.get_data("/n").decode::<i64>().await.unwrap(), 42);
+    let (value, watch) = c.get_data("/n").decode::<i64>().with_watch().await.unwrap();
+    assert_eq!(value, 42);
+    let err = c.get_data("/n").decode::<f32>().await.unwrap_err();
+    assert!(matches!(&err, Error::Codec { path, .. } if path == "/n"), "{err:?}");
+    // compare_and_set_data takes typed data, like every other write.
+    assert_eq!(c.compare_and_set_data("/n", &42i64, &43i64, 3).await.unwrap().map(|s| s.version), Some(2));
+    assert_eq!(within("the data watch", watch).await.event_type, EventType::NodeDataChanged);
+    assert_eq!(c.compare_and_set_data("/n", &42i64, &44i64, 3).await.unwrap(), None);
+    assert_eq!(c.get_data("/n").decode::<i64>().await.unwrap(), 43);
+    // The seed's numeric return codes and the default port, at the crate root.
+    let err = c.delete("/missing").await.unwrap_err();
+    assert_eq!(err.code(), Some(zk_dsl::ErrorCode::NoNode));
+    assert_eq!(zk_dsl::ErrorCode::NoNode.code(), -101);
+    assert_eq!(zk_dsl::DEFAULT_PORT, 2181);
 }

@@ -34,7 +34,9 @@ use ctxt::{output, Ctxt, Position};
 /// ```
 ///
 /// `CLIENT` is any expression giving a `zk_dsl::Client` (or a reference to one, or a
-/// `blocking::Client`). It is evaluated once.
+/// `blocking::Client`). It is evaluated once. With a blocking client, finish one command with
+/// `.wait()` and run a block with `zk_dsl::blocking::block_on(zk! { client => … })`: every
+/// verb, the compound ones included, is the same future on both clients.
 ///
 /// **One command** expands to the builder chain and nothing else:
 /// `zk!(client, create "/app/job-" persistent sequential data = "todo")` *is*
@@ -45,7 +47,10 @@ use ctxt::{output, Ctxt, Position};
 /// **A block** `zk! { client => … }` is an `async` block (evaluate it with `.await`; it does
 /// nothing before). Each statement is one of
 ///
-/// * `COMMAND;` — sent and awaited with `?`: the first error ends the block;
+/// * `COMMAND;` — sent and awaited with `?`: the first error ends the block; with the
+///   option `optional`, the refusal a caller expects becomes `None` instead (`NodeExists` for
+///   `create`/`create_all`, `NoNode` for the rest: `.await.exists_ok()?` / `.await.absent_ok()?`),
+///   and any other error still ends the block;
 /// * `let PATTERN [: TYPE] = COMMAND;` — the same, binding the result;
 /// * any Rust statement (`let v = node.stat.version;`, `if …`, `for …`, a nested `zk!(…)`),
 ///   run in order with the commands.
@@ -66,7 +71,7 @@ use ctxt::{output, Ctxt, Position};
 /// |---|---|---|
 /// | `create` | PATH | `persistent` `ephemeral` `sequential` `container` `ttl = D` `mode = M` `data = V` `bytes = B` `acl = A` `with_stat` |
 /// | `create_all` | PATH | the create options except `with_stat` (parents are persistent) |
-/// | `exists`, `get_data` (`data`) | PATH | `watch` \| `watcher = f` \| `watcher_shared = f` \| `with_watch` |
+/// | `exists`, `get_data` (`data`) | PATH | `watch` \| `watcher = f` \| `watcher_shared = f` \| `with_watch`; `get_data`: `as TYPE` (typed read, `.decode::<TYPE>()`) |
 /// | `children` | PATH | `with_stat`, and a watch option as above |
 /// | `set_data` | PATH VALUE | `version = N` |
 /// | `clear_data`, `delete` | PATH | `version = N` |
@@ -86,7 +91,13 @@ use ctxt::{output, Ctxt, Position};
 ///
 /// Every verb that makes a `Call` (all but `create_all`, `delete_all`, `delete_children`,
 /// `compare_and_set_data`, the filters, `add_auth` and `close`) also takes `send` and
-/// `callback = f`.
+/// `callback = f`. In a block, `create`, `create_all`, `get_data`, `children`, `set_data`,
+/// `clear_data`, `delete`, `delete_all`, `delete_children`, `get_acl`, `set_acl` and
+/// `compare_and_set_data` take `optional`. `compare_and_set_data`'s values are typed like
+/// `data = …` (`&n`, `"text"`, `&config`).
+///
+/// The seed's spellings of options (`async`, `watch?`, `persistent?`, `sequential?`, `sort?`)
+/// are errors that name the option meant, as misspelt verbs are.
 ///
 /// **Paths.** A string literal is checked at compile time with ZooKeeper's rules (`"/a//b"`,
 /// `"/a/."`, `"a"` and `"/a/"` are errors pointing at the literal; a sequential create may end
@@ -122,8 +133,9 @@ use ctxt::{output, Ctxt, Position};
 /// ```
 ///
 /// becomes one `client.transaction()…` chain: awaiting it gives `Vec<OpResult>`, one typed
-/// result per operation (`Created { path, stat }`, `DataSet { stat }`, `Deleted`,
-/// `Checked`), or `Error::TransactionFailed { index, source }` after the server rolled every
+/// result per operation (`Created { path, stat }` — `stat` is an `Option`, `None` from
+/// ZooKeeper 3.8, which sends no Stat for a create in a transaction — `DataSet { stat }`,
+/// `Deleted`, `Checked`), or `Error::TransactionFailed { index, source }` after the server rolled every
 /// operation back. `multi_read { get_data PATH; children PATH; }` is `client.multi_read()…`.
 ///
 /// # Compile-time errors

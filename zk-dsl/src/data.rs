@@ -42,11 +42,13 @@
 //! # }
 //! ```
 
-use crate::codec::{CodecError, ZNodeData};
+use crate::codec::{CodecError, ToZNodeBytes, ZNodeData};
 
-/// The bytes for any [`ZNodeData`] value: the seed's `to-bytes`.
-pub fn to_bytes<T: ZNodeData>(value: &T) -> Result<Vec<u8>, CodecError> {
-    value.to_znode_bytes()
+/// The bytes for any value the builders' `.data(…)` takes: the seed's `to-bytes`. That is every
+/// [`ZNodeData`] type, and `str` and byte slices, so `to_bytes("hello")` works as the seed's
+/// `(to-bytes "hello")` does.
+pub fn to_bytes<T: ToZNodeBytes + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    value.to_node_bytes()
 }
 
 /// The value of type `T` that `bytes` encode.

@@ -207,7 +207,10 @@ impl fmt::Display for Error {
                 write!(f, "invalid argument: {reason}")
             }
             Error::Codec { path, type_name, reason } => {
-                write!(f, "{path}: cannot convert data as {type_name}: {reason}")
+                if !path.is_empty() {
+                    write!(f, "{path}: ")?;
+                }
+                write!(f, "cannot convert data as {type_name}: {reason}")
             }
             Error::LockLost { op, path, lock } => {
                 write_subject(f, *op, path)?;

@@ -24,11 +24,14 @@ pub use client::{
 };
 pub use codec::{CodecError, ToZNodeBytes, ZNodeData};
 pub use error::{Error, Result};
-pub use proto::{Acl, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType};
+/// `ErrorCode`: ZooKeeper's numeric return codes (the seed's `:return-code`, `Error::code()`).
+pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, KeeperState, Perms, Stat, WatcherType};
 /// The `regex` crate, re-exported so patterns for the `filter_*_by_pattern` functions need no
 /// separate (and possibly mismatched) dependency.
 #[cfg(feature = "regex")]
 pub use regex;
+/// The port a connection string's host gets when it names none (2181).
+pub use session::connect_string::DEFAULT_PORT;
 pub use session::{SessionEvent, SessionState};
 pub use watch::WatchedEvent;
 /// The DSL's macros (see each for its grammar). `ZNodeData` the derive and `ZNodeData` the

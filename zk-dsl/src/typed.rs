@@ -84,7 +84,7 @@ impl<'c, T: ZNodeData> TypedNode<'c, T> {
     /// `None`); `Error::Codec` naming the path and the type if the data is not a `T`.
     pub async fn get(&self) -> Result<(T, Stat), Error> {
         let node = self.client.get_data(self.path.as_str()).await?;
-        Ok((node.decode(&self.path)?, node.stat))
+        Ok((node.decode()?, node.stat))
     }
 
     /// Creates the node holding `value`: the `create` builder with the data set, so every
@@ -257,7 +257,7 @@ async fn step<T: ZNodeData>(mut cursor: Cursor<'_>) -> (Cursor<'_>, Option<NodeV
                     continue;
                 }
                 cursor.last = Seen::Present(node.stat.mzxid);
-                let value = node.decode::<T>(&cursor.path).map(|v| Some((v, node.stat)));
+                let value = node.decode::<T>().map(|v| Some((v, node.stat)));
                 return (cursor, Some(value));
             }
             Err(Error::NoNode { .. }) => {}

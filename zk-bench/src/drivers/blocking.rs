@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx) -> Res<RunReport> {
     let cpu = cpu.finish();
     spawned?;
     for c in &clients {
-        let _ = c.close();
+        let _ = c.close().wait();
     }
     let mut all = Recorder::new();
     for r in recorders {
@@ -126,8 +126,8 @@ fn watch(ctx: &Ctx) -> Res<RunReport> {
         rec.record(&timing, start, done, result);
     }
     let cpu = cpu.finish();
-    let _ = watcher.close();
-    let _ = setter.close();
+    let _ = watcher.close().wait();
+    let _ = setter.close().wait();
     Ok(rec.into_report(&timing, cpu))
 }
 
@@ -141,7 +141,7 @@ fn connect_loop(ctx: &Ctx) -> Res<RunReport> {
         match connect(&spec.connect) {
             Ok(client) => {
                 rec.record::<String>(&timing, start, Instant::now(), Ok(()));
-                if let Err(e) = client.close() {
+                if let Err(e) = client.close().wait() {
                     rec.error(e);
                 }
             }

@@ -4,11 +4,23 @@
 use super::suggest::did_you_mean;
 use crate::ctxt::Ctxt;
 use crate::model::command::{AclValue, Arg, Command, Invocation, OptUse, OptValue, Stmt};
-use crate::model::spec::{verbs_with, Block, Opt, Takes, VerbSpec, CONFLICTS};
+use crate::model::spec::{seed_option, verbs_with, Block, Opt, Takes, VerbSpec, CONFLICTS};
 
 pub fn check_invocation(invocation: &Invocation, cx: &Ctxt) {
     match invocation {
-        Invocation::Single { command, .. } => check_command(command, cx),
+        Invocation::Single { command, .. } => {
+            check_command(command, cx);
+            if let Some(optional) = command.option(Opt::Optional) {
+                let outcome = if command.spec.refused_when_present() { "exists_ok" } else { "absent_ok" };
+                cx.error(
+                    optional.name.span,
+                    format!(
+                        "`optional` works in a block (`zk! {{ client => … }}`), where commands are awaited; \
+                         for one command write `zk!(…).await.{outcome}()` (`zk_dsl::ResultExt`)"
+                    ),
+                );
+            }
+        }
         Invocation::Block { stmts, .. } => {
             for stmt in stmts {
                 if let Stmt::Command { command, .. } = stmt {
@@ -21,7 +33,18 @@ pub fn check_invocation(invocation: &Invocation, cx: &Ctxt) {
 
 pub fn check_command(command: &Command, cx: &Ctxt) {
     let spec = command.spec;
+    if let Some((span, _)) = &command.as_type {
+        if !spec.decodes() {
+            cx.error(
+                *span,
+                format!("`as TYPE` does not apply to `{}` (typed reads: `get_data PATH as TYPE`)", spec.name),
+            );
+        }
+    }
     for (i, use_) in command.options.iter().enumerate() {
+        if use_.reported {
+            continue;
+        }
         let Some(opt) = use_.opt else {
             cx.error(use_.name.span, unknown_option(&use_.name.text, spec));
             continue;
@@ -89,7 +112,10 @@ fn options_of(spec: &VerbSpec) -> String {
 fn unknown_option(name: &str, spec: &VerbSpec) -> String {
     let names: Vec<&str> = spec.options.iter().map(|o| o.name()).collect();
     let mut message = format!("unknown option `{name}` for `{}`", spec.name);
-    if let Some(close) = did_you_mean(name, &names) {
+    if let Some(ours) = seed_option(name, spec) {
+        let seed = if name.ends_with('?') { format!(":{name} true") } else { format!(":{name}? true") };
+        message.push_str(&format!("; did you mean `{}`? (the seed's `{seed}`)", ours.name()));
+    } else if let Some(close) = did_you_mean(name, &names) {
         message.push_str(&format!("; did you mean `{close}`?"));
     }
     message.push('\n');
@@ -123,6 +149,7 @@ fn conflict_reason(a: Opt, b: Opt) -> &'static str {
         (Persistent, Ephemeral) => "a node is one or the other",
         (Data, Bytes) => "both set the data",
         (Send, Callback) => "`callback` sends the request too",
+        (Optional, _) => "`optional` applies to an awaited result, and a sent command is not awaited",
         (Watch | Watcher | WatcherShared | WithWatch, _) => "a read leaves one watch",
         (Mode, _) => "`mode` sets the whole create mode",
         (Container, _) => "a container is persistent, not sequential, and has no TTL",

@@ -36,6 +36,11 @@ fn block(client: &syn::Expr, stmts: &[Stmt]) -> TokenStream {
                 let span = command.name.span;
                 let expr = if command.has(Opt::Send) || command.has(Opt::Callback) {
                     chain
+                } else if let Some(optional) = command.option(Opt::Optional) {
+                    // What a person writes to take the expected refusal as a value.
+                    let method = if command.spec.refused_when_present() { "exists_ok" } else { "absent_ok" };
+                    let method = Ident::new(method, optional.name.span);
+                    quote_spanned!(span=> ::zk_dsl::ResultExt::#method(#chain.await)?)
                 } else {
                     quote_spanned!(span=> #chain.await?)
                 };
@@ -93,8 +98,13 @@ fn call(command: &Command, client: &TokenStream) -> TokenStream {
             quote!(#client.#method(#(#args),*) #try_acl)
         }
     };
+    // `as TYPE`: the typed read, before the watch options (which it keeps).
+    let decode = command.as_type.as_ref().map(|(span, ty)| {
+        let method = Ident::new("decode", *span);
+        quote!(.#method::<#ty>())
+    });
     let options = options(command, false);
-    quote!(#head #options)
+    quote!(#head #decode #options)
 }
 
 /// A positional argument as the builder takes it.
@@ -176,7 +186,7 @@ fn options(command: &Command, in_txn: bool) -> TokenStream {
     let calls = uses.into_iter().filter_map(|use_| {
         let opt = use_.opt?;
         // Arguments, not methods.
-        if matches!(opt, Opt::Sort | Opt::Retries) || (in_txn && opt == Opt::Version) {
+        if matches!(opt, Opt::Sort | Opt::Retries | Opt::Optional) || (in_txn && opt == Opt::Version) {
             return None;
         }
         let method = Ident::new(opt.name(), use_.name.span);

@@ -41,6 +41,8 @@ pub struct Command {
     pub spec: &'static VerbSpec,
     pub args: Vec<Arg>,
     pub options: Vec<OptUse>,
+    /// `as TYPE` (a typed read: `get_data PATH as i64`), with the span of `as`.
+    pub as_type: Option<(Span, Box<Type>)>,
 }
 
 /// A positional argument (see [`super::spec::ArgKind`]).
@@ -71,6 +73,8 @@ pub struct OptUse {
     pub name: Name,
     pub opt: Option<Opt>,
     pub value: OptValue,
+    /// Already reported by the parser (the seed's `watch?` spelling): not checked again.
+    pub reported: bool,
 }
 
 pub enum OptValue {

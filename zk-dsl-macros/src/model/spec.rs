@@ -110,6 +110,9 @@ pub enum Opt {
     Retries,
     Send,
     Callback,
+    /// Inside a block: the expected refusal (`NoNode`; `NodeExists` for a create) becomes
+    /// `None` instead of ending the block (`.await.absent_ok()?` / `.await.exists_ok()?`).
+    Optional,
 }
 
 /// What follows an option's name.
@@ -134,7 +137,7 @@ pub enum Stage {
 }
 
 impl Opt {
-    pub const ALL: [Opt; 20] = [
+    pub const ALL: [Opt; 21] = [
         Opt::Persistent,
         Opt::Ephemeral,
         Opt::Sequential,
@@ -155,10 +158,12 @@ impl Opt {
         Opt::Retries,
         Opt::Send,
         Opt::Callback,
+        Opt::Optional,
     ];
 
     /// The option's name, which is the builder method it becomes (except `sort` and
-    /// `retries`, which are arguments of `delete_children` and `compare_and_set_data`).
+    /// `retries`, which are arguments of `delete_children` and `compare_and_set_data`, and
+    /// `optional`, which is `ResultExt::absent_ok`/`exists_ok` on the awaited result).
     pub fn name(self) -> &'static str {
         match self {
             Opt::Persistent => "persistent",
@@ -181,6 +186,7 @@ impl Opt {
             Opt::Retries => "retries",
             Opt::Send => "send",
             Opt::Callback => "callback",
+            Opt::Optional => "optional",
         }
     }
 
@@ -243,15 +249,39 @@ pub const CONFLICTS: &[(Opt, Opt)] = &[
     (Opt::Watcher, Opt::WithWatch),
     (Opt::WatcherShared, Opt::WithWatch),
     (Opt::Send, Opt::Callback),
+    (Opt::Optional, Opt::Send),
+    (Opt::Optional, Opt::Callback),
 ];
+
+/// The seed's option spellings (`:async? true`, `:watch? true`, …), for "did you mean": the
+/// name as written in `zk!` (`async`, or `watch?` with its question mark) and this grammar's.
+pub const SEED_OPTIONS: &[(&str, &str)] = &[
+    ("async", "send"),
+    ("async?", "send"),
+    ("watch?", "watch"),
+    ("persistent?", "persistent"),
+    ("sequential?", "sequential"),
+    ("sort?", "sort"),
+    ("ephemeral?", "ephemeral"),
+];
+
+/// The option the seed spells `name`, if this verb has it.
+pub fn seed_option(name: &str, spec: &VerbSpec) -> Option<Opt> {
+    let (_, ours) = SEED_OPTIONS.iter().find(|(seed, _)| *seed == name)?;
+    Opt::from_name(ours).filter(|o| spec.allows(*o))
+}
 
 use ArgKind::{Acl as AclArg, Path, Value, WatcherKind};
 use Opt::*;
 
 const CREATE_OPTIONS: &[Opt] = &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl];
+const CREATE_ALL_OPTIONS: &[Opt] =
+    &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, Optional];
 const READ_WATCH: &[Opt] = &[Watch, Watcher, WatcherShared, WithWatch, Send, Callback];
+const READ_WATCH_OPTIONAL: &[Opt] = &[Watch, Watcher, WatcherShared, WithWatch, Send, Callback, Optional];
 const DISPATCH: &[Opt] = &[Send, Callback];
-const VERSIONED: &[Opt] = &[Version, Send, Callback];
+const DISPATCH_OPTIONAL: &[Opt] = &[Send, Callback, Optional];
+const VERSIONED: &[Opt] = &[Version, Send, Callback, Optional];
 
 /// The verbs of `zk!`, in the order the README lists them.
 pub const TOP: &[VerbSpec] = &[
@@ -260,7 +290,10 @@ pub const TOP: &[VerbSpec] = &[
         name: "create",
         aliases: &[],
         args: &[Path],
-        options: &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, WithStat, Send, Callback],
+        options: &[
+            Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, WithStat, Send, Callback,
+            Optional,
+        ],
         required: &[],
         usage: "create PATH [persistent] [sequential] [data = …] [acl = […]] …",
     },
@@ -269,7 +302,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "create_all",
         aliases: &[],
         args: &[Path],
-        options: CREATE_OPTIONS,
+        options: CREATE_ALL_OPTIONS,
         required: &[],
         usage: "create_all PATH [create options]",
     },
@@ -287,9 +320,9 @@ pub const TOP: &[VerbSpec] = &[
         name: "get_data",
         aliases: &["data"],
         args: &[Path],
-        options: READ_WATCH,
+        options: READ_WATCH_OPTIONAL,
         required: &[],
-        usage: "get_data PATH [watch | watcher = f | watcher_shared = f | with_watch]",
+        usage: "get_data PATH [as TYPE] [watch | watcher = f | watcher_shared = f | with_watch] [optional]",
     },
     VerbSpec {
         verb: Verb::SetData,
@@ -323,7 +356,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "delete_all",
         aliases: &[],
         args: &[Path],
-        options: &[],
+        options: &[Optional],
         required: &[],
         usage: "delete_all PATH",
     },
@@ -332,7 +365,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "delete_children",
         aliases: &[],
         args: &[Path],
-        options: &[Sort],
+        options: &[Sort, Optional],
         required: &[],
         usage: "delete_children PATH [sort]",
     },
@@ -341,7 +374,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "children",
         aliases: &["get_children"],
         args: &[Path],
-        options: &[WithStat, Watch, Watcher, WatcherShared, WithWatch, Send, Callback],
+        options: &[WithStat, Watch, Watcher, WatcherShared, WithWatch, Send, Callback, Optional],
         required: &[],
         usage: "children PATH [with_stat] [watch | watcher = f | watcher_shared = f | with_watch]",
     },
@@ -350,7 +383,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "get_acl",
         aliases: &[],
         args: &[Path],
-        options: DISPATCH,
+        options: DISPATCH_OPTIONAL,
         required: &[],
         usage: "get_acl PATH",
     },
@@ -459,7 +492,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "compare_and_set_data",
         aliases: &[],
         args: &[Path, Value("the expected data"), Value("the new data")],
-        options: &[Retries],
+        options: &[Retries, Optional],
         required: &[Retries],
         usage: "compare_and_set_data PATH EXPECTED NEW retries = N",
     },
@@ -595,6 +628,16 @@ impl Block {
 impl VerbSpec {
     pub fn allows(&self, opt: Opt) -> bool {
         self.options.contains(&opt)
+    }
+
+    /// Whether `TYPE` in `as TYPE` applies: the reads whose builder has `.decode::<T>()`.
+    pub fn decodes(&self) -> bool {
+        self.verb == Verb::GetData
+    }
+
+    /// Whether `optional` turns `NodeExists` (creates) rather than `NoNode` into `None`.
+    pub fn refused_when_present(&self) -> bool {
+        matches!(self.verb, Verb::Create | Verb::CreateAll)
     }
 
     /// Whether `sequential` (or an unknown `mode`) can make this create's path a prefix that

@@ -11,7 +11,7 @@ use crate::check::suggest::did_you_mean;
 use crate::ctxt::Ctxt;
 use crate::model::command::{AclValue, Arg, Command, Name, OptUse, OptValue, WatcherKindArg};
 use crate::model::path::PathArg;
-use crate::model::spec::{ArgKind, Block, Opt, Takes, VerbSpec, WATCHER_KINDS};
+use crate::model::spec::{seed_option, ArgKind, Block, Opt, Takes, VerbSpec, WATCHER_KINDS};
 
 /// A verb's name: an identifier, or the seed's hyphenated spelling (`set-data`), read as
 /// `set_data`. Hyphens are only joined while the result is still a verb of `block`, so
@@ -70,10 +70,21 @@ pub fn parse_command(input: ParseStream, block: Block, cx: &Ctxt) -> syn::Result
         args.push(parse_arg(input, *kind, spec, cx)?);
     }
     let mut options = Vec::new();
+    let mut as_type = None;
     while !input.is_empty() && !input.peek(Token![;]) {
-        options.push(parse_option(input, spec)?);
+        if input.peek(Token![as]) {
+            // `get_data PATH as TYPE`; whether the verb takes it is the checker's business.
+            let as_token = input.parse::<Token![as]>()?;
+            let ty = Box::new(input.parse::<syn::Type>()?);
+            if as_type.is_some() {
+                cx.error(as_token.span, "duplicate `as TYPE`");
+            }
+            as_type = Some((as_token.span, ty));
+            continue;
+        }
+        options.push(parse_option(input, spec, cx)?);
     }
-    Ok(Command { name, spec, args, options })
+    Ok(Command { name, spec, args, options, as_type })
 }
 
 fn unknown_verb(name: &str, block: Block) -> String {
@@ -164,7 +175,7 @@ fn parse_entries(input: ParseStream, block: Block, cx: &Ctxt) -> syn::Result<Vec
     Ok(entries)
 }
 
-fn parse_option(input: ParseStream, spec: &VerbSpec) -> syn::Result<OptUse> {
+fn parse_option(input: ParseStream, spec: &VerbSpec, cx: &Ctxt) -> syn::Result<OptUse> {
     if !input.peek(Ident::peek_any) {
         let names: Vec<String> = spec.options.iter().map(|o| o.usage()).collect();
         let mut expected = if names.is_empty() {
@@ -180,6 +191,21 @@ fn parse_option(input: ParseStream, spec: &VerbSpec) -> syn::Result<OptUse> {
     let ident = Ident::parse_any(input)?;
     let name = Name { text: ident.to_string(), span: ident.span() };
     let opt = Opt::from_name(&name.text);
+    // The seed's `:watch? true` written as `watch?`: say what it is here (and nothing more
+    // about it later), and read on, so the rest of the command is still checked.
+    if input.peek(Token![?]) {
+        input.parse::<Token![?]>()?;
+        let written = format!("{}?", name.text);
+        let message = match seed_option(&written, spec).or(opt.filter(|o| spec.allows(*o))) {
+            Some(ours) => format!(
+                "unknown option `{written}`; did you mean `{0}`? (the seed's `:{written} true` is `{0}` in `zk!`)",
+                ours.name()
+            ),
+            None => format!("unknown option `{written}` for `{}`", spec.name),
+        };
+        cx.error(name.span, message);
+        return Ok(OptUse { name, opt: None, value: OptValue::None, reported: true });
+    }
     let value = if input.peek(Token![=]) && !input.peek(Token![==]) && !input.peek(Token![=>]) {
         input.parse::<Token![=]>()?;
         if opt == Some(Opt::Acl) && input.peek(token::Bracket) {
@@ -190,5 +216,5 @@ fn parse_option(input: ParseStream, spec: &VerbSpec) -> syn::Result<OptUse> {
     } else {
         OptValue::None
     };
-    Ok(OptUse { name, opt, value })
+    Ok(OptUse { name, opt, value, reported: false })
 }

@@ -3,7 +3,13 @@
 //! small runtime of its own (one I/O thread), and works from any thread, including a plain
 //! thread inside a tokio program.
 //!
-//! Every verb is the async client's — same builders, same options — finished with `.wait()`:
+//! One rule: **every verb is the async client's — same builders, same options — finished with
+//! `.wait()`**. Single requests (`create`, `get_data`, …), `create_all`, the compound verbs
+//! (`delete_all`, `delete_children`, `compare_and_set_data`, the filters), `add_auth`, `close`
+//! and `wait_connected` alike; a handle from `.send()` and a watch future `.wait()` too. Only
+//! `connect` returns its `Result` directly, since there is nothing to finish yet. (There used to
+//! be blocking twins of some verbs returning a `Result`; one rule is easier to remember than a
+//! list of exceptions, and a blocking client then works in `zk!` unchanged.)
 //!
 //! ```no_run
 //! use zk_dsl::blocking;
@@ -13,8 +19,9 @@
 //! client.create("/config").persistent().data("v1").wait()?;
 //! let node = client.get_data("/config").wait()?;
 //! assert_eq!(node.bytes(), b"v1");
-//! client.delete_all("/config")?;
-//! client.close()?;
+//! client.compare_and_set_data("/config", "v1", "v2", 3).wait()?;
+//! client.delete_all("/config").wait()?;
+//! client.close().wait()?;
 //! # Ok(()) }
 //! ```
 //!
@@ -22,7 +29,7 @@
 
 mod block_on;
 
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +38,6 @@ pub use block_on::block_on;
 
 use crate::client::call::{Call, Op};
 use crate::error::Error;
-use crate::proto::{OpCode, Stat};
 use crate::Connect;
 
 /// How long dropping the last handle lets the session close gracefully (so its ephemeral nodes
@@ -62,7 +68,8 @@ impl Drop for RuntimeGuard {
 pub struct Client {
     // Field order matters: the session handle goes before the runtime it runs on.
     client: crate::Client,
-    runtime: Arc<RuntimeGuard>,
+    /// Held, never read: the session's runtime lives as long as any handle.
+    _runtime: Arc<RuntimeGuard>,
 }
 
 impl std::fmt::Debug for Client {
@@ -97,7 +104,7 @@ impl Client {
         let joined = block_on(runtime.spawn(options.connect()));
         let guard = Arc::new(RuntimeGuard(Some(runtime)));
         match joined {
-            Ok(Ok(client)) => Ok(Client { client, runtime: guard }),
+            Ok(Ok(client)) => Ok(Client { client, _runtime: guard }),
             Ok(Err(e)) => Err(e),
             Err(join) => Err(Error::Protocol { reason: format!("the connect task failed: {join}") }),
         }
@@ -107,81 +114,6 @@ impl Client {
     /// once every blocking handle is dropped.
     pub fn as_async(&self) -> &crate::Client {
         &self.client
-    }
-
-    /// Runs a future on this client's runtime and waits for it.
-    fn run<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = Result<T, Error>> + Send + 'static,
-    ) -> Result<T, Error> {
-        let Some(runtime) = self.runtime.0.as_ref() else {
-            return Err(Error::Closed { op: OpCode::Error, path: String::new() });
-        };
-        match block_on(runtime.spawn(future)) {
-            Ok(result) => result,
-            Err(join) => Err(Error::Protocol { reason: format!("a client task failed: {join}") }),
-        }
-    }
-
-    /// Closes the session (see [`crate::Client::close`]).
-    pub fn close(&self) -> Result<(), Error> {
-        let client = self.client.clone();
-        self.run(async move { client.close().await })
-    }
-
-    /// Adds an identity to the session (see [`crate::Client::add_auth`]).
-    pub fn add_auth(&self, scheme: impl Into<String>, auth: impl Into<Vec<u8>>) -> Result<(), Error> {
-        block_on(self.client.add_auth(scheme, auth))
-    }
-
-    /// Waits until the session is connected (see [`crate::Client::wait_connected`]).
-    pub fn wait_connected(&self) -> Result<(), Error> {
-        let client = self.client.clone();
-        self.run(async move { client.wait_connected().await })
-    }
-
-    /// See [`crate::Client::delete_all`].
-    pub fn delete_all(&self, path: impl Into<String>) -> Result<(), Error> {
-        let (client, path) = (self.client.clone(), path.into());
-        self.run(async move { client.delete_all(path).await })
-    }
-
-    /// See [`crate::Client::delete_children`].
-    pub fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Result<(), Error> {
-        let (client, path) = (self.client.clone(), path.into());
-        self.run(async move { client.delete_children(path, in_sequence_order).await })
-    }
-
-    /// See [`crate::Client::compare_and_set_data`].
-    pub fn compare_and_set_data(
-        &self,
-        path: impl Into<String>,
-        expected: &[u8],
-        new: &[u8],
-        max_retries: usize,
-    ) -> Result<Option<Stat>, Error> {
-        let (client, path, expected, new) = (self.client.clone(), path.into(), expected.to_vec(), new.to_vec());
-        self.run(async move { client.compare_and_set_data(path, &expected, &new, max_retries).await })
-    }
-
-    /// See [`crate::Client::filter_children_by_prefix`].
-    pub fn filter_children_by_prefix(&self, dir: impl Into<String>, prefix: &str) -> Result<Vec<String>, Error> {
-        block_on(self.client.filter_children_by_prefix(dir, prefix))
-    }
-
-    /// See [`crate::Client::filter_children_by_suffix`].
-    pub fn filter_children_by_suffix(&self, dir: impl Into<String>, suffix: &str) -> Result<Vec<String>, Error> {
-        block_on(self.client.filter_children_by_suffix(dir, suffix))
-    }
-
-    /// See [`crate::Client::filter_children_by_pattern`].
-    #[cfg(feature = "regex")]
-    pub fn filter_children_by_pattern(
-        &self,
-        dir: impl Into<String>,
-        pattern: &regex::Regex,
-    ) -> Result<Vec<String>, Error> {
-        block_on(self.client.filter_children_by_pattern(dir, pattern))
     }
 }
 
@@ -210,6 +142,14 @@ impl crate::client::CreateAll<'_> {
     /// Creates the node and its ancestors, blocking (see [`crate::Client::create_all`]).
     pub fn wait(self) -> Result<String, Error> {
         block_on(self.into_future())
+    }
+}
+
+impl<T> crate::client::Compound<'_, T> {
+    /// Runs the compound verb (`delete_all`, `compare_and_set_data`, a filter, `close`, …)
+    /// and blocks until it is done (see [`Call::wait`]).
+    pub fn wait(self) -> Result<T, Error> {
+        block_on(self)
     }
 }
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::ops::create::{create_options, CreateSpec};
 use super::Client;
+use crate::codec::ToZNodeBytes;
 use crate::error::Error;
 use crate::proto::{OpCode, Stat};
 use crate::util;
@@ -52,6 +53,36 @@ impl<'c> IntoFuture for CreateAll<'c> {
     }
 }
 
+/// A verb that is more than one request, or that waits on the session: the seed's compound
+/// operations (`delete_all`, `delete_children`, `compare_and_set_data`, the child filters),
+/// `close` and `wait_connected`. `.await` it, or `.wait()` it on a blocking client; nothing
+/// happens before. It exists so that every verb, single request or not, is finished the same
+/// way in both styles (`Call`, `CreateAll`, `Pending` and this all have `.wait()`).
+#[must_use = "nothing happens until it is awaited (or `.wait()`ed)"]
+pub struct Compound<'c, T> {
+    future: Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'c>>,
+}
+
+impl<'c, T> Compound<'c, T> {
+    pub(crate) fn new(future: impl Future<Output = Result<T, Error>> + Send + 'c) -> Self {
+        Compound { future: Box::pin(future) }
+    }
+}
+
+impl<T> std::fmt::Debug for Compound<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compound")
+    }
+}
+
+impl<T> Future for Compound<'_, T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        self.get_mut().future.as_mut().poll(cx)
+    }
+}
+
 /// Tries the leaf first (the common case: the parents exist); on NoNode creates the ancestors,
 /// pipelined, tolerating NodeExists from concurrent creators, and tries again. Another client
 /// deleting a parent in between makes it go round again, a bounded number of times.
@@ -78,17 +109,21 @@ async fn create_all(client: &Client, spec: CreateSpec) -> Result<String, Error> 
 }
 
 /// `/a/b/c` → `["/a", "/a/b"]` (the root is never created). For a sequential prefix ending in
-/// `/`, the parent is the path without it.
+/// `/`, the parent is the path without it. Built from `/`-separated names without slicing by
+/// position, so any input (`/`, `""`, `//`) gives a list rather than a panic; the path rules
+/// were checked before this is called.
 fn ancestors(path: &str) -> Vec<String> {
-    let trimmed = path.trim_end_matches('/');
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(i) = trimmed[at + 1..].find('/') {
-        at += i + 1;
-        out.push(trimmed[..at].to_owned());
+    let mut names: Vec<&str> = path.split('/').filter(|name| !name.is_empty()).collect();
+    if !path.ends_with('/') {
+        // The last name is the node itself (or its sequential prefix).
+        names.pop();
     }
-    if path.ends_with('/') && !trimmed.is_empty() {
-        out.push(trimmed.to_owned());
+    let mut out = Vec::with_capacity(names.len());
+    let mut at = String::with_capacity(path.len());
+    for name in names {
+        at.push('/');
+        at.push_str(name);
+        out.push(at.clone());
     }
     out
 }
@@ -108,8 +143,12 @@ impl Client {
     /// Deletes a node and everything below it (the seed's `delete-all`). `NoNode` if the node
     /// does not exist. Nodes are found level by level and deleted deepest first, each level's
     /// requests in flight together; a child created concurrently makes it go round again.
-    pub async fn delete_all(&self, path: impl Into<String>) -> Result<(), Error> {
+    pub fn delete_all(&self, path: impl Into<String>) -> Compound<'_, ()> {
         let path = path.into();
+        Compound::new(self.delete_all_at(path))
+    }
+
+    async fn delete_all_at(&self, path: String) -> Result<(), Error> {
         crate::proto::validate_path(&path, false)
             .map_err(|reason| Error::InvalidPath { path: path.clone(), reason })?;
         if path == "/" {
@@ -119,27 +158,37 @@ impl Client {
                 reason: "refusing to delete the whole tree; delete the root's children instead".into(),
             });
         }
+        self.delete_trees(vec![path], false).await
+    }
+
+    /// Deletes `roots` and everything below them, all trees at once: one level of every tree
+    /// listed per round trip, then the levels deleted deepest first, each level pipelined in
+    /// the order of `roots` (requests leave in order and ZooKeeper applies one session's
+    /// requests in order, so `roots` are deleted in that order). A child created meanwhile
+    /// (`NotEmpty`) makes it go round again, a bounded number of times. A missing root is an
+    /// error unless `missing_roots_ok`.
+    async fn delete_trees(&self, roots: Vec<String>, missing_roots_ok: bool) -> Result<(), Error> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.delete_tree_once(&path).await {
+            match self.delete_trees_once(&roots, missing_roots_ok || attempts > 1).await {
                 Err(Error::NotEmpty { .. }) if attempts < 8 => continue,
                 other => return other,
             }
         }
     }
 
-    async fn delete_tree_once(&self, root: &str) -> Result<(), Error> {
-        // Every level of the tree, root first.
-        let mut levels: Vec<Vec<String>> = vec![vec![root.to_owned()]];
+    async fn delete_trees_once(&self, roots: &[String], missing_roots_ok: bool) -> Result<(), Error> {
+        // Every level of the trees, roots first.
+        let mut levels: Vec<Vec<String>> = vec![roots.to_vec()];
         loop {
             let last = levels.last().map(Vec::as_slice).unwrap_or_default();
-            let pending: Vec<_> = last.iter().map(|p| (p.clone(), self.children(p.as_str()).send())).collect();
+            let pending: Vec<_> = last.iter().map(|p| (p, self.children(p.as_str()).send())).collect();
             let mut next = Vec::new();
             for (parent, children) in pending {
                 match children.await {
-                    Ok(names) => next.extend(names.into_iter().map(|n| join(&parent, &n))),
-                    // Gone meanwhile; if it was the root, the delete below reports NoNode.
+                    Ok(names) => next.extend(names.into_iter().map(|n| join(parent, &n))),
+                    // Gone meanwhile; if it was a root, its delete below says so.
                     Err(Error::NoNode { .. }) => {}
                     Err(e) => return Err(e),
                 }
@@ -154,8 +203,8 @@ impl Client {
             for result in pending {
                 match result.await {
                     Ok(()) => {}
-                    // Someone else deleted it; only the root's absence is the caller's business.
-                    Err(Error::NoNode { .. }) if depth > 0 => {}
+                    // Someone else deleted it; only a root's absence can be the caller's business.
+                    Err(Error::NoNode { .. }) if depth > 0 || missing_roots_ok => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -164,11 +213,17 @@ impl Client {
     }
 
     /// Deletes every child of `path` and everything below them, keeping `path` (the seed's
-    /// `delete-children`). With `in_sequence_order`, children are deleted one after another in
-    /// the order of their sequence numbers (for queues whose consumers watch the head);
-    /// otherwise all at once.
-    pub async fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Result<(), Error> {
+    /// `delete-children`), all at once: every child's subtree is listed and deleted together,
+    /// level by level, with each level's requests pipelined. With `in_sequence_order`, the
+    /// children themselves are deleted in the order of their sequence numbers (for queues
+    /// whose consumers watch the head): their deletes still leave in one batch, but in that
+    /// order, and ZooKeeper applies a session's requests in the order they arrive.
+    pub fn delete_children(&self, path: impl Into<String>, in_sequence_order: bool) -> Compound<'_, ()> {
         let path = path.into();
+        Compound::new(self.delete_children_of(path, in_sequence_order))
+    }
+
+    async fn delete_children_of(&self, path: String, in_sequence_order: bool) -> Result<(), Error> {
         let mut names = self.children(path.as_str()).await?;
         if in_sequence_order {
             names = util::sort_sequential_nodes(names).map_err(|e| Error::InvalidArgument {
@@ -176,36 +231,50 @@ impl Client {
                 path: path.clone(),
                 reason: format!("children are not all sequential nodes: {e}"),
             })?;
-            for name in names {
-                match self.delete_all(join(&path, &name)).await {
-                    Ok(()) | Err(Error::NoNode { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        }
+        if names.is_empty() {
             return Ok(());
         }
-        let clients: Vec<_> = names.iter().map(|n| self.delete_all(join(&path, n))).collect();
-        for result in clients {
-            match result.await {
-                Ok(()) | Err(Error::NoNode { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        let roots = names.iter().map(|n| join(&path, n)).collect();
+        self.delete_trees(roots, true).await
     }
 
     /// Sets `path`'s data to `new` only if it currently equals `expected` (the seed's
     /// `compare-and-set-data`): `Some(stat)` when it was set, `None` when the data differed.
-    /// A concurrent writer between the read and the write makes it read again, at most
-    /// `max_retries` times; after that it fails with `BadVersion`.
-    pub async fn compare_and_set_data(
+    /// Both values are anything `.data(…)` takes (bytes, strings, numbers in the seed's
+    /// encodings, `#[derive(ZNodeData)]` types), compared as their encoded bytes. A concurrent
+    /// writer between the read and the write makes it read again, at most `max_retries` times;
+    /// after that it fails with `BadVersion`.
+    pub fn compare_and_set_data<E, N>(
         &self,
         path: impl Into<String>,
+        expected: &E,
+        new: &N,
+        max_retries: usize,
+    ) -> Compound<'_, Option<Stat>>
+    where
+        E: ToZNodeBytes + ?Sized,
+        N: ToZNodeBytes + ?Sized,
+    {
+        let path = path.into();
+        // Encoded now, so the future owns its data and a bad value fails naming the node.
+        let values = expected
+            .to_node_bytes()
+            .and_then(|expected| Ok((expected, new.to_node_bytes()?)))
+            .map_err(|e| e.with_path(path.as_str()));
+        Compound::new(async move {
+            let (expected, new) = values?;
+            self.compare_and_set_bytes(path, &expected, &new, max_retries).await
+        })
+    }
+
+    async fn compare_and_set_bytes(
+        &self,
+        path: String,
         expected: &[u8],
         new: &[u8],
         max_retries: usize,
     ) -> Result<Option<Stat>, Error> {
-        let path = path.into();
         let mut retries = 0;
         loop {
             let current = self.get_data(path.as_str()).await?;
@@ -221,32 +290,36 @@ impl Client {
     }
 
     /// The children of `dir` whose names start with `prefix`, taken literally.
-    pub async fn filter_children_by_prefix(&self, dir: impl Into<String>, prefix: &str) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by_prefix(prefix, self.children(dir).await?))
+    pub fn filter_children_by_prefix(&self, dir: impl Into<String>, prefix: &str) -> Compound<'_, Vec<String>> {
+        let (children, prefix) = (self.children(dir), prefix.to_owned());
+        Compound::new(async move { Ok(util::filter_nodes_by_prefix(&prefix, children.await?)) })
     }
 
     /// The children of `dir` whose names end with `suffix`, taken literally.
-    pub async fn filter_children_by_suffix(&self, dir: impl Into<String>, suffix: &str) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by_suffix(suffix, self.children(dir).await?))
+    pub fn filter_children_by_suffix(&self, dir: impl Into<String>, suffix: &str) -> Compound<'_, Vec<String>> {
+        let (children, suffix) = (self.children(dir), suffix.to_owned());
+        Compound::new(async move { Ok(util::filter_nodes_by_suffix(&suffix, children.await?)) })
     }
 
     /// The children of `dir` whose names match `pattern` anywhere (as the seed's `re-find`).
     #[cfg(feature = "regex")]
-    pub async fn filter_children_by_pattern(
+    pub fn filter_children_by_pattern(
         &self,
         dir: impl Into<String>,
         pattern: &regex::Regex,
-    ) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by_pattern(pattern, self.children(dir).await?))
+    ) -> Compound<'_, Vec<String>> {
+        let (children, pattern) = (self.children(dir), pattern.clone());
+        Compound::new(async move { Ok(util::filter_nodes_by_pattern(&pattern, children.await?)) })
     }
 
     /// The children of `dir` for which `keep` is true.
-    pub async fn filter_children(
-        &self,
+    pub fn filter_children<'c>(
+        &'c self,
         dir: impl Into<String>,
-        keep: impl FnMut(&str) -> bool,
-    ) -> Result<Vec<String>, Error> {
-        Ok(util::filter_nodes_by(self.children(dir).await?, keep))
+        keep: impl FnMut(&str) -> bool + Send + 'c,
+    ) -> Compound<'c, Vec<String>> {
+        let children = self.children(dir);
+        Compound::new(async move { Ok(util::filter_nodes_by(children.await?, keep)) })
     }
 }
 
@@ -306,6 +379,11 @@ mod tests {
         assert_eq!(ancestors("/a/b/c"), vec!["/a", "/a/b"]);
         assert_eq!(ancestors("/q/"), vec!["/q"]);
         assert_eq!(ancestors("/a/q/"), vec!["/a", "/a/q"]);
+        // Used to slice an empty string and panic (issue 9 #8).
+        assert_eq!(ancestors("/"), Vec::<String>::new());
+        assert_eq!(ancestors(""), Vec::<String>::new());
+        assert_eq!(ancestors("//"), Vec::<String>::new());
+        assert_eq!(ancestors("/é/ü/x"), vec!["/é", "/é/ü"]);
         assert_eq!(join("/", "x"), "/x");
         assert_eq!(join("/a", "x"), "/a/x");
     }

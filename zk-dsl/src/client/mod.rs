@@ -17,12 +17,14 @@ use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
 
 pub use call::{Call, Pending, WatchFuture};
-pub use compound::{CreateAll, ResultExt};
+pub use compound::{Compound, CreateAll, ResultExt};
 pub use connect::Connect;
 pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
 pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};
 pub use ops::multi::{MultiReadOp, OpResult, ReadResult, TransactionOp, TxnCreate};
-pub use ops::read::{ChildrenOp, ChildrenWithStatOp, ExistsOp, GetAclOp, GetDataOp, NodeData, WatchableRead};
+pub use ops::read::{
+    ChildrenOp, ChildrenWithStatOp, ExistsOp, GetAclOp, GetDataAsOp, GetDataOp, NodeData, WatchableRead,
+};
 pub use ops::watches::{AddWatchOp, RemoveWatchesOp, WatchStream};
 pub use ops::write::{DeleteOp, SetAclOp, SetDataOp};
 
@@ -228,7 +230,11 @@ impl Client {
 
     /// Closes the session: requests sent before are answered first, ephemeral nodes are
     /// deleted, every watcher hears `Closed`, and later calls fail with [`Error::Closed`].
-    pub async fn close(&self) -> Result<(), Error> {
+    pub fn close(&self) -> Compound<'_, ()> {
+        Compound::new(self.close_session())
+    }
+
+    async fn close_session(&self) -> Result<(), Error> {
         if self.inner.hub.state().is_terminal() {
             return Ok(());
         }
@@ -275,7 +281,11 @@ impl Client {
     }
 
     /// Waits until the session is connected, or fails if it ends first.
-    pub async fn wait_connected(&self) -> Result<(), Error> {
+    pub fn wait_connected(&self) -> Compound<'_, ()> {
+        Compound::new(self.wait_until_connected())
+    }
+
+    async fn wait_until_connected(&self) -> Result<(), Error> {
         let mut status = self.inner.hub.watch();
         loop {
             let state = status.borrow_and_update().state;

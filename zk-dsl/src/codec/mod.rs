@@ -132,6 +132,15 @@ impl fmt::Display for CodecError {
 
 impl std::error::Error for CodecError {}
 
+/// So `?` works on conversions in a function returning [`Error`] (`data::to_long(&bytes)?`).
+/// The conversion does not know the node, so the path is empty; where the node is known,
+/// [`CodecError::with_path`] names it (`NodeData::decode` does that for you).
+impl From<CodecError> for Error {
+    fn from(e: CodecError) -> Error {
+        e.with_path(String::new())
+    }
+}
+
 /// Raw bytes, unchanged: what the seed's `data` and `set-data` traffic in.
 impl ZNodeData for Vec<u8> {
     fn to_znode_bytes(&self) -> Result<Vec<u8>, CodecError> {
@@ -173,5 +182,16 @@ mod tests {
         let e = CodecError::new("i64", "expected exactly 8 bytes, got 4").with_path("/a/b");
         assert!(matches!(&e, Error::Codec { path, type_name: "i64", .. } if path == "/a/b"));
         assert_eq!(e.to_string(), "/a/b: cannot convert data as i64: expected exactly 8 bytes, got 4");
+    }
+
+    #[test]
+    fn question_mark_converts_into_the_crate_error() {
+        fn read(bytes: &[u8]) -> crate::Result<i64> {
+            Ok(crate::data::to_long(bytes)?)
+        }
+        let e = read(&[1, 2]).unwrap_err();
+        assert!(matches!(&e, Error::Codec { path, type_name: "i64", .. } if path.is_empty()));
+        assert!(e.to_string().starts_with("cannot convert data as i64: expected exactly 8 bytes"), "{e}");
+        assert_eq!(read(&7i64.to_be_bytes()).unwrap(), 7);
     }
 }

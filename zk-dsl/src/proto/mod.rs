@@ -23,7 +23,9 @@ pub use frame::{decode_frame, encode_bare, encode_request, FrameError, DEFAULT_M
 pub use jute::{Decode, Encode, Reader};
 pub use multi::{MultiOp, MultiRequest, MultiResponse, MultiResult};
 pub use path::{validate_path, PathError};
-pub use records::{Acl, ConnectRequest, ConnectResponse, Id, Perms, ReplyHeader, RequestHeader, Stat, WatcherEvent};
+pub use records::{
+    Acl, ConnectRequest, ConnectResponse, Id, Perms, Redacted, ReplyHeader, RequestHeader, Stat, WatcherEvent,
+};
 pub use requests::{
     AddWatchRequest, AuthPacket, CreateRequest, PathRequest, PathVersionRequest, PathWatchRequest, SetAclRequest,
     SetDataRequest, SetWatches, WatchesRequest,

@@ -10,8 +10,9 @@ use super::codes::{EventType, KeeperState};
 use super::jute::{Decode, Encode, JuteWrite, Reader};
 use super::DecodeError;
 
-/// `ConnectRequest`: opens or resumes a session. It has no request header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `ConnectRequest`: opens or resumes a session. It has no request header. Its `Debug` leaves
+/// the password out (see [`Redacted`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConnectRequest {
     pub protocol_version: i32,
     /// The highest zxid this client has seen; a server that is behind it refuses the session.
@@ -23,6 +24,42 @@ pub struct ConnectRequest {
     /// 16 zero bytes for a new session.
     pub password: Vec<u8>,
     pub read_only: bool,
+}
+
+/// A secret in `Debug` output: its length only. A session's password with its id is enough
+/// to take the session over, so no type holding one prints it (requests, replies, statuses,
+/// configuration), whatever logs or panics they end up in.
+pub struct Redacted<'a>(pub &'a [u8]);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0.len())
+    }
+}
+
+impl fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("protocol_version", &self.protocol_version)
+            .field("last_zxid_seen", &self.last_zxid_seen)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("session_id", &format_args!("{:#x}", self.session_id))
+            .field("password", &Redacted(&self.password))
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ConnectResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectResponse")
+            .field("protocol_version", &self.protocol_version)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("session_id", &format_args!("{:#x}", self.session_id))
+            .field("password", &Redacted(&self.password))
+            .field("read_only", &self.read_only)
+            .finish()
+    }
 }
 
 impl Encode for ConnectRequest {
@@ -51,7 +88,8 @@ impl Decode for ConnectRequest {
 }
 
 /// `ConnectResponse`: the session the server granted. A timeout of 0 means the session expired.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` leaves the password out (see [`Redacted`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConnectResponse {
     pub protocol_version: i32,
     /// The negotiated session timeout, ms.

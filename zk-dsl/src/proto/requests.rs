@@ -206,13 +206,24 @@ impl Decode for WatchesRequest<'static> {
     }
 }
 
-/// `AuthPacket` (sent with xid -4 and opcode 100).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `AuthPacket` (sent with xid -4 and opcode 100). Its `Debug` leaves the credentials out
+/// (`digest` sends `user:password` in clear).
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthPacket<'a> {
     /// Always 0 in practice.
     pub kind: i32,
     pub scheme: Cow<'a, str>,
     pub auth: Cow<'a, [u8]>,
+}
+
+impl std::fmt::Debug for AuthPacket<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthPacket")
+            .field("kind", &self.kind)
+            .field("scheme", &self.scheme)
+            .field("auth", &super::Redacted(&self.auth))
+            .finish()
+    }
 }
 
 impl Encode for AuthPacket<'_> {

@@ -1,5 +1,16 @@
 //! The chroot: applied to every path a request sends, stripped from every path the server
 //! sends back (created names, sync, ephemerals, watch events).
+//!
+//! Two mappings go out, because a path means two things: a *node* (`/` is the chroot node
+//! itself, so `/` → `/app`) and, for a sequential create, a *name prefix* the server appends
+//! a counter to (`/` → `/app/`, so the node is `/app/0000000001`, which the client sees as
+//! `/0000000001`, exactly what `create("/").sequential()` makes without a chroot). Mapping a
+//! prefix as a node would make `/app0000000001`, a sibling of the chroot outside it.
+//!
+//! Coming back, a path outside the chroot is never turned into a client path: it would name a
+//! different node (`/apple` is not `/ple`, and left unchanged it would be `/apple` *inside*
+//! the chroot). [`Chroot::strip`] says `None` and the caller decides (an error for a created
+//! name, dropped for a listing of ephemerals).
 
 use std::sync::Arc;
 
@@ -16,7 +27,7 @@ impl Chroot {
         self.0.as_deref()
     }
 
-    /// The server's path for a client path.
+    /// The server's path for a client node path.
     pub fn to_server<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
         match &self.0 {
             None => path.into(),
@@ -25,17 +36,32 @@ impl Chroot {
         }
     }
 
-    /// The client's path for a server path. A path outside the chroot (which the server does
-    /// not send for chrooted requests) is returned unchanged rather than mangled.
-    pub fn to_client(&self, path: &str) -> String {
+    /// The server's prefix for a sequential create's client prefix: the chroot is prepended
+    /// as text, so `/` stays a directory (`/app/`) and the new node lands inside the chroot.
+    pub fn prefix_to_server<'a>(&self, prefix: &'a str) -> std::borrow::Cow<'a, str> {
         match &self.0 {
-            None => path.to_owned(),
+            None => prefix.into(),
+            Some(root) => format!("{root}{prefix}").into(),
+        }
+    }
+
+    /// The client's path for a server path, or `None` if the path is outside the chroot.
+    pub fn strip(&self, path: &str) -> Option<String> {
+        match &self.0 {
+            None => Some(path.to_owned()),
             Some(root) => match path.strip_prefix(&**root) {
-                Some("") => "/".to_owned(),
-                Some(rest) if rest.starts_with('/') => rest.to_owned(),
-                _ => path.to_owned(),
+                Some("") => Some("/".to_owned()),
+                Some(rest) if rest.starts_with('/') => Some(rest.to_owned()),
+                _ => None,
             },
         }
+    }
+
+    /// The client's path for a server path the server only sends inside the chroot (watch
+    /// events of watches set through it). One outside it is returned unchanged rather than
+    /// mangled; code that can act on that case uses [`strip`](Self::strip).
+    pub fn to_client(&self, path: &str) -> String {
+        self.strip(path).unwrap_or_else(|| path.to_owned())
     }
 }
 
@@ -54,5 +80,24 @@ mod tests {
         let none = Chroot::default();
         assert_eq!(none.to_server("/a"), "/a");
         assert_eq!(none.to_client("/a"), "/a");
+    }
+
+    #[test]
+    fn sequential_prefixes_stay_inside() {
+        let c = Chroot::new(Some("/app".into()));
+        assert_eq!(c.prefix_to_server("/"), "/app/");
+        assert_eq!(c.prefix_to_server("/q/"), "/app/q/");
+        assert_eq!(c.prefix_to_server("/n-"), "/app/n-");
+        assert_eq!(Chroot::default().prefix_to_server("/"), "/");
+    }
+
+    #[test]
+    fn paths_outside_are_not_client_paths() {
+        let c = Chroot::new(Some("/app".into()));
+        assert_eq!(c.strip("/app0000000001"), None);
+        assert_eq!(c.strip("/apple/x"), None);
+        assert_eq!(c.strip("/"), None);
+        assert_eq!(c.strip("/app/0000000001").as_deref(), Some("/0000000001"));
+        assert_eq!(Chroot::default().strip("/x").as_deref(), Some("/x"));
     }
 }

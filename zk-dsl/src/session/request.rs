@@ -58,8 +58,8 @@ pub struct Request {
     pub completion: Completion,
 }
 
-/// Everything a handle can ask of the session task.
-#[derive(Debug)]
+/// Everything a handle can ask of the session task. (`Debug` by hand: an `Auth`'s
+/// credentials are a secret.)
 pub enum Command {
     Request(Request),
     /// `addAuth`: sent now and replayed on every reconnect.
@@ -77,6 +77,21 @@ pub enum Command {
     WatchDropped {
         path: String,
     },
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Request(request) => f.debug_tuple("Request").field(request).finish(),
+            Command::Auth { scheme, auth, completion } => f
+                .debug_struct("Auth")
+                .field("scheme", scheme)
+                .field("auth", &crate::proto::Redacted(auth))
+                .field("completion", completion)
+                .finish(),
+            Command::Close { completion } => f.debug_struct("Close").field("completion", completion).finish(),
+        }
+    }
 }
 
 impl Command {

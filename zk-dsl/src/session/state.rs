@@ -64,15 +64,31 @@ pub enum SessionEvent {
 }
 
 /// What the session task publishes about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` leaves the password out: the id and the password are all it takes to take the
+/// session over ([`Connect::resume`](crate::Connect::resume)), and statuses end up in logs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionStatus {
     pub state: SessionState,
     pub session_id: i64,
+    /// The session's password (a secret: with the id it resumes the session from anywhere).
     pub password: Vec<u8>,
     /// The timeout the server granted (zero before the first connection).
     pub negotiated_timeout: Duration,
     /// The server the session is connected to, while connected.
     pub server: Option<std::net::SocketAddr>,
+}
+
+impl std::fmt::Debug for SessionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStatus")
+            .field("state", &self.state)
+            .field("session_id", &format_args!("{:#x}", self.session_id))
+            .field("password", &crate::proto::Redacted(&self.password))
+            .field("negotiated_timeout", &self.negotiated_timeout)
+            .field("server", &self.server)
+            .finish()
+    }
 }
 
 impl SessionEvent {

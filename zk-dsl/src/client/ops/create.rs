@@ -73,11 +73,16 @@ impl CreateSpec {
     }
 
     pub(crate) fn request<'a>(&'a self, chroot: &Chroot) -> CreateRequest<'a> {
+        let mode = self.effective_mode();
+        // A sequential create's path is a name prefix, not a node: `/` means "a child of the
+        // root named by the counter", which under a chroot is inside it (see `Chroot`).
+        let path =
+            if mode.is_sequential() { chroot.prefix_to_server(&self.path) } else { server_path(chroot, &self.path) };
         CreateRequest {
-            path: server_path(chroot, &self.path),
+            path,
             data: self.data.as_deref().map(Cow::Borrowed),
             acl: Cow::Borrowed(&self.acl),
-            mode: self.effective_mode(),
+            mode,
             ttl: self.ttl.map_or(0, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
         }
     }
@@ -126,7 +131,9 @@ macro_rules! create_options {
             }
 
             /// Append ZooKeeper's 10-digit sequence number to the name (the seed's
-            /// `:sequential? true`). The path may end with `/` to use the number as the name.
+            /// `:sequential? true`). The path may end with `/` to use the number as the name;
+            /// `/` alone makes a child of the root named by the number, which under a chroot
+            /// is a child of the chroot node (never a sibling of it outside the chroot).
             pub fn sequential(mut self) -> Self {
                 self.$($field).+.set_sequential(true);
                 self
@@ -211,7 +218,16 @@ impl<'c> Call<'c, CreateOp> {
 fn decode_create(reply: RawReply, ctx: &ReplyContext) -> Result<(String, Stat), Error> {
     let body = ctx.ok(reply)?;
     let r: Create2Response = ctx.decode(body, "Create2Response")?;
-    Ok((ctx.chroot.to_client(&r.path), r.stat))
+    Ok((created_path(ctx, &r.path)?, r.stat))
+}
+
+/// The client's path for a created node's server path. One outside the chroot cannot be
+/// named as a client path (it would name another node), so it is a protocol error rather than
+/// a wrong answer.
+pub(crate) fn created_path(ctx: &ReplyContext, server_path: &str) -> Result<String, Error> {
+    ctx.chroot.strip(server_path).ok_or_else(|| Error::Protocol {
+        reason: format!("{} {}: the server created {server_path:?}, outside the chroot", ctx.op, ctx.path),
+    })
 }
 
 impl Op for CreateOp {

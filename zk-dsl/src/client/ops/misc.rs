@@ -64,7 +64,9 @@ path_op!(
 
 path_op!(
     /// `getEphemerals`: the paths of this session's ephemeral nodes under a path prefix
-    /// (`/` for all), chroot stripped.
+    /// (`/` for all), chroot stripped. The server matches the prefix as text, so under the
+    /// chroot `/app` it also reports nodes such as `/apple/x`; those are outside the chroot,
+    /// have no client path, and are left out.
     EphemeralsOp,
     OpCode::GetEphemerals,
     Vec<String>,
@@ -74,7 +76,7 @@ path_op!(
         let resp =
             ChildrenResponse::decode_versioned(&mut r, false).map_err(|e| Error::decode(ctx.op, &ctx.path, e))?;
         r.finish().map_err(|e| Error::decode(ctx.op, &ctx.path, e))?;
-        Ok(resp.children.iter().map(|p| ctx.chroot.to_client(p)).collect())
+        Ok(resp.children.iter().filter_map(|p| ctx.chroot.strip(p)).collect())
     }
 );
 

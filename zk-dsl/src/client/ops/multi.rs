@@ -76,10 +76,13 @@ impl TxnEntry {
 /// The outcome of one operation of a successful transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
-    /// The created path (with its sequence suffix) and the new node's Stat.
+    /// The created path (with its sequence suffix) and the new node's Stat *if the server
+    /// sent one*. ZooKeeper 3.8 answers a create inside a transaction with the path only, so
+    /// `stat` is `None` there; it is never made up (an all-zero Stat would claim version 0,
+    /// czxid 0, ...). Read the node (`exists`) when the Stat matters.
     Created {
         path: String,
-        stat: Stat,
+        stat: Option<Stat>,
     },
     Deleted,
     /// The node's Stat after the write.
@@ -182,7 +185,7 @@ fn decode_transaction(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResul
         .into_iter()
         .map(|r| match r {
             MultiResult::Create { path, stat } => {
-                Ok(OpResult::Created { path: ctx.chroot.to_client(&path), stat: stat.unwrap_or_default() })
+                Ok(OpResult::Created { path: super::create::created_path(ctx, &path)?, stat })
             }
             MultiResult::Delete => Ok(OpResult::Deleted),
             MultiResult::SetData { stat } => Ok(OpResult::DataSet { stat }),
@@ -280,7 +283,10 @@ impl Op for MultiReadOp {
             .into_iter()
             .enumerate()
             .map(|(i, r)| match r {
-                MultiResult::GetData { data, stat } => ReadResult::Data(NodeData { data, stat }),
+                MultiResult::GetData { data, stat } => {
+                    let path = ctx.parts.get(i).map(|(_, path)| path.clone()).unwrap_or_default();
+                    ReadResult::Data(NodeData { data, stat, path })
+                }
                 MultiResult::GetChildren { children } => ReadResult::Children(children),
                 MultiResult::Error { code } => ReadResult::Error(ctx.part_error(i, code)),
                 other => {

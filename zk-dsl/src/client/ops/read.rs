@@ -107,12 +107,15 @@ impl ReadKind for Exists {
     }
 }
 
-/// A node's data and Stat (the seed's `{:data … :stat …}`).
+/// A node's data and Stat (the seed's `{:data … :stat …}`), and the path it was read from,
+/// so decoding names the node in its error without being told again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeData {
     /// `None` when the node holds null (created or set with no data), as the seed's `:data nil`.
     pub data: Option<Bytes>,
     pub stat: Stat,
+    /// The node's path, as the read named it (chroot-relative).
+    pub path: String,
 }
 
 impl NodeData {
@@ -121,10 +124,10 @@ impl NodeData {
         self.data.as_deref().unwrap_or_default()
     }
 
-    /// The data decoded as `T` (a seed primitive or a `#[derive(ZNodeData)]` type). `path` is
-    /// only used to name the node in the error.
-    pub fn decode<T: ZNodeData>(&self, path: &str) -> Result<T, Error> {
-        T::from_znode_bytes(self.bytes()).map_err(|e| e.with_path(path))
+    /// The data decoded as `T` (a seed primitive or a `#[derive(ZNodeData)]` type); a failure
+    /// is `Error::Codec` naming this node's path and the type.
+    pub fn decode<T: ZNodeData>(&self) -> Result<T, Error> {
+        decode_data(self.bytes(), &self.path)
     }
 }
 
@@ -142,7 +145,35 @@ impl ReadKind for GetData {
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<NodeData, Error> {
         let body = ctx.ok(reply)?;
         let r: GetDataResponse = ctx.decode(body, "GetDataResponse")?;
-        Ok(NodeData { data: r.data, stat: r.stat })
+        Ok(NodeData { data: r.data, stat: r.stat, path: ctx.path.clone() })
+    }
+}
+
+fn decode_data<T: ZNodeData>(bytes: &[u8], path: &str) -> Result<T, Error> {
+    T::from_znode_bytes(bytes).map_err(|e| e.with_path(path))
+}
+
+/// `getData` decoded as `T`: what `client.get_data(path).decode::<T>()` resolves to (the
+/// value only; read the [`NodeData`] for the Stat too).
+pub struct GetDataAs<T>(PhantomData<fn() -> T>);
+
+impl<T> std::fmt::Debug for GetDataAs<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GetDataAs<{}>", std::any::type_name::<T>())
+    }
+}
+
+impl<T: ZNodeData + Send + 'static> ReadKind for GetDataAs<T> {
+    const OP: OpCode = OpCode::GetData;
+    type Output = T;
+
+    fn watch_action(path: String, watcher: Watcher) -> WatchAction {
+        GetData::watch_action(path, watcher)
+    }
+    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<T, Error> {
+        let body = ctx.ok(reply)?;
+        let r: GetDataResponse = ctx.decode(body, "GetDataResponse")?;
+        decode_data(r.data.as_deref().unwrap_or_default(), &ctx.path)
     }
 }
 
@@ -190,6 +221,17 @@ pub type ExistsOp = WatchableRead<Exists>;
 pub type GetDataOp = WatchableRead<GetData>;
 pub type ChildrenOp = WatchableRead<Children>;
 pub type ChildrenWithStatOp = WatchableRead<ChildrenWithStat>;
+pub type GetDataAsOp<T> = WatchableRead<GetDataAs<T>>;
+
+impl<'c> Call<'c, GetDataOp> {
+    /// Resolve to the data decoded as `T` (a seed primitive, `String`, a
+    /// `#[derive(ZNodeData)]` type) instead of [`NodeData`]: `get_data(p).decode::<i64>()`.
+    /// A node whose data is not a `T` fails with `Error::Codec` naming the path and the type.
+    /// Watch options still apply.
+    pub fn decode<T: ZNodeData + Send + 'static>(self) -> Call<'c, GetDataAsOp<T>> {
+        Call::new(self.client, self.op.into_kind())
+    }
+}
 
 impl<'c> Call<'c, ChildrenOp> {
     /// Also return the parent's Stat.
