@@ -50,7 +50,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Stay in the group until standard input ends.
     std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink())?;
-    client.close()?;
+    client.close().wait()?;
     println!("LEFT {me}");
     Ok(())
 }

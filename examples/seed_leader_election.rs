@@ -54,7 +54,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Stay a candidate until standard input ends; closing deletes our node at once.
     std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink())?;
-    client.close()?;
+    client.close().wait()?;
     println!("RESIGNED {me}");
     Ok(())
 }

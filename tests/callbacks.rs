@@ -79,7 +79,7 @@ async fn a_blocking_client_reads_in_its_own_watcher_and_can_close_from_a_callbac
         // Closing from inside a reply callback finishes, and so does the handle.
         let (tx, rx) = std::sync::mpsc::channel();
         let closer = client.clone();
-        let stat = client.exists("/b").callback(move |_| drop(tx.send(closer.close()))).wait();
+        let stat = client.exists("/b").callback(move |_| drop(tx.send(closer.close().wait()))).wait();
         assert!(stat.unwrap().is_some(), "the handle still gets the reply");
         rx.recv_timeout(patience()).expect("close returned").expect("close succeeded");
         assert_eq!(client.state(), zk_dsl::SessionState::Closed);

@@ -90,6 +90,7 @@ impl std::fmt::Debug for Command {
                 .field("completion", completion)
                 .finish(),
             Command::Close { completion } => f.debug_struct("Close").field("completion", completion).finish(),
+            Command::WatchDropped { path } => f.debug_struct("WatchDropped").field("path", path).finish(),
         }
     }
 }
