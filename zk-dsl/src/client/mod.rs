@@ -58,7 +58,8 @@ pub(crate) struct Inner {
     pub(crate) hub: Arc<StateHub>,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) chroot: Chroot,
-    pub(crate) max_packet: usize,
+    /// The largest request frame (see [`Connect::max_packet`](crate::Connect::max_packet)).
+    pub(crate) max_write_packet: usize,
 }
 
 impl Inner {

@@ -28,8 +28,8 @@ use super::request::{complete, Command, Completion, RawReply, Request, WatchActi
 use super::state::{SessionEvent, SessionState, StateHub};
 use crate::error::Error;
 use crate::proto::{
-    self, decode_frame, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode,
-    ErrorCode, EventType, KeeperState, OpCode, Reader, ReplyHeader, WatcherEvent,
+    self, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode, ErrorCode, EventType,
+    FrameReader, Incoming, KeeperState, OpCode, Reader, ReplyHeader, WatcherEvent,
 };
 use crate::watch::dispatcher::{deliver, Dispatcher};
 use crate::watch::registry::{WatchKind, WatchRegistry};
@@ -38,8 +38,8 @@ use crate::watch::{WatchedEvent, Watcher};
 /// Stop taking requests from the channel while this much is waiting to be written; the socket
 /// (and the server's throttle) then pace the callers.
 const WRITE_HIGH_WATER: usize = 4 << 20;
-/// Spare room kept in the read buffer so one read can take many replies.
-const READ_CHUNK: usize = 64 << 10;
+/// Initial size of the write buffer.
+const WRITE_CHUNK: usize = 64 << 10;
 /// The Java client never lets more than this pass without a ping.
 const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -64,7 +64,7 @@ struct Pending {
 /// Per-connection state; dropped with the connection.
 struct Conn {
     stream: TcpStream,
-    rbuf: BytesMut,
+    frames: FrameReader,
     wbuf: BytesMut,
     pending: VecDeque<Pending>,
     auth_pending: VecDeque<Completion>,
@@ -99,8 +99,8 @@ impl Conn {
     /// tokio's own `poll_read` does; otherwise the next `readable()` would report the socket
     /// ready again and cost a `read` that finds nothing.
     fn read_some(&mut self) -> std::io::Result<usize> {
-        let room = self.rbuf.capacity() - self.rbuf.len();
-        let (stream, rbuf) = (&self.stream, &mut self.rbuf);
+        let (stream, rbuf) = (&self.stream, self.frames.buffer());
+        let room = rbuf.capacity() - rbuf.len();
         let mut drained = None;
         let outcome = stream.try_io(tokio::io::Interest::READABLE, || {
             let n = stream.try_read_buf(rbuf)?;
@@ -332,7 +332,8 @@ impl SessionTask {
                 // blackholed) attempt later.
                 limit = limit.min(deadline.saturating_duration_since(Instant::now()));
             }
-            let attempt = handshake(host.clone(), request, limit, self.cfg.max_packet);
+            let limits = (self.cfg.max_write_packet, self.cfg.max_read_packet);
+            let attempt = handshake(host.clone(), request, limit, limits);
             tokio::pin!(attempt);
             let outcome = loop {
                 tokio::select! {
@@ -345,7 +346,7 @@ impl SessionTask {
                 }
             };
             match outcome {
-                Ok((stream, resp, rbuf, addr)) => {
+                Ok((stream, resp, frames, addr)) => {
                     if resp.is_expired() {
                         tracing::warn!(
                             session = format_args!("{:#x}", self.session_id),
@@ -353,7 +354,7 @@ impl SessionTask {
                         );
                         return Err(SessionState::Expired);
                     }
-                    return Ok(self.established(stream, resp, rbuf, addr));
+                    return Ok(self.established(stream, resp, frames, addr));
                 }
                 Err(reason) => {
                     tracing::debug!(%host, %reason, "connection attempt failed");
@@ -388,7 +389,7 @@ impl SessionTask {
         }
     }
 
-    fn established(&mut self, stream: TcpStream, resp: ConnectResponse, rbuf: BytesMut, addr: SocketAddr) -> Conn {
+    fn established(&mut self, stream: TcpStream, resp: ConnectResponse, frames: FrameReader, addr: SocketAddr) -> Conn {
         let reconnected = self.ever_connected;
         self.session_id = resp.session_id;
         self.password = resp.password;
@@ -400,8 +401,8 @@ impl SessionTask {
         let read_timeout = self.negotiated * 2 / 3;
         let conn = Conn {
             stream,
-            rbuf,
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            frames,
+            wbuf: BytesMut::with_capacity(WRITE_CHUNK),
             pending: VecDeque::new(),
             auth_pending: VecDeque::new(),
             auth_replayed: 0,
@@ -432,7 +433,7 @@ impl SessionTask {
     fn prime(&mut self, conn: &mut Conn) -> Result<(), Ended> {
         for (scheme, auth) in &self.auth {
             let packet = AuthPacket { kind: 0, scheme: scheme.into(), auth: auth.into() };
-            encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_packet)
+            encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_write_packet)
                 .map_err(|e| Ended::Lost(format!("auth packet: {e}")))?;
             conn.auth_replayed += 1;
         }
@@ -441,7 +442,7 @@ impl SessionTask {
             self.watches.set_watches(self.last_zxid, self.cfg.set_watches_batch, |p| chroot.to_server(p).into_owned())
         {
             let op = if batch.needs_v2() { OpCode::SetWatches2 } else { OpCode::SetWatches };
-            encode_request(&mut conn.wbuf, xid::SET_WATCHES, op, Some(&batch), self.cfg.max_packet)
+            encode_request(&mut conn.wbuf, xid::SET_WATCHES, op, Some(&batch), self.cfg.max_write_packet)
                 .map_err(|e| Ended::Lost(format!("SetWatches: {e}")))?;
         }
         while let Some(cmd) = self.queued.pop_front() {
@@ -531,7 +532,7 @@ impl SessionTask {
                         return Err(Ended::Lost(format!("no answer from the server for {:?}", conn.read_timeout)));
                     }
                     if now >= conn.last_send + conn.ping_interval && conn.wbuf.is_empty() {
-                        encode_request(&mut conn.wbuf, xid::PING, OpCode::Ping, None, self.cfg.max_packet)
+                        encode_request(&mut conn.wbuf, xid::PING, OpCode::Ping, None, self.cfg.max_write_packet)
                             .map_err(|e| Ended::Lost(format!("ping: {e}")))?;
                         // Counts as sent now, so a blocked socket does not queue pings.
                         conn.last_send = now;
@@ -556,7 +557,8 @@ impl SessionTask {
             Command::Request(req) => self.enqueue_request(conn, req),
             Command::Auth { scheme, auth, completion } => {
                 let packet = AuthPacket { kind: 0, scheme: (&*scheme).into(), auth: (&*auth).into() };
-                match encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_packet) {
+                match encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_write_packet)
+                {
                     Ok(()) => {
                         self.auth.push((scheme, auth));
                         conn.auth_pending.push_back(completion);
@@ -568,7 +570,7 @@ impl SessionTask {
                 self.closing = true;
                 let xid = self.next_xid();
                 // A bare header cannot exceed the packet limit.
-                let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_packet);
+                let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_write_packet);
                 conn.pending.push_back(Pending { xid, op: OpCode::CloseSession, watch: None, completion });
             }
         }
@@ -591,9 +593,6 @@ impl SessionTask {
     }
 
     fn read(&mut self, conn: &mut Conn) -> Result<(), Ended> {
-        if conn.rbuf.capacity() - conn.rbuf.len() < READ_CHUNK / 4 {
-            conn.rbuf.reserve(READ_CHUNK);
-        }
         match conn.read_some() {
             Ok(0) => return Err(Ended::Lost("server closed the connection".into())),
             Ok(_) => {}
@@ -603,11 +602,42 @@ impl SessionTask {
         conn.last_recv = Instant::now();
         self.last_heard = conn.last_recv;
         loop {
-            let frame = decode_frame(&mut conn.rbuf, self.cfg.max_packet)
-                .map_err(|e| Ended::Protocol(format!("bad frame from the server: {e}")))?;
-            let Some(frame) = frame else { return Ok(()) };
-            self.on_frame(conn, frame)?;
+            let incoming =
+                conn.frames.next_frame().map_err(|e| Ended::Protocol(format!("bad frame from the server: {e}")))?;
+            match incoming {
+                None => return Ok(()),
+                Some(Incoming::Frame(frame)) => self.on_frame(conn, frame)?,
+                Some(Incoming::TooLarge { length, head }) => self.on_oversized(conn, length, head)?,
+            }
         }
+    }
+
+    /// A reply over the read limit: its header is in and the rest is being discarded. It fails
+    /// only the request it answers (the first pending one, as replies come in xid order), with
+    /// the op and size; the caller's side adds the path. Its watch is not registered: the caller
+    /// gets an error, not a watch. Anything else that large (a notification, a ping or auth
+    /// reply) cannot be a real server's and ends the connection as a protocol error.
+    fn on_oversized(&mut self, conn: &mut Conn, length: usize, head: Bytes) -> Result<(), Ended> {
+        let limit = self.cfg.max_read_packet;
+        let header = ReplyHeader::decode(&mut Reader::new(head, "reply header"))
+            .map_err(|e| Ended::Protocol(format!("over-limit frame of {length} bytes: {e}")))?;
+        if header.zxid > self.last_zxid {
+            self.last_zxid = header.zxid;
+        }
+        let p = match conn.pending.front() {
+            Some(p) if p.xid == header.xid && header.xid > 0 => conn.pending.pop_front(),
+            _ => None,
+        };
+        let Some(p) = p else {
+            return Err(Ended::Protocol(format!(
+                "frame of {length} bytes (xid {}) exceeds the {limit}-byte read limit",
+                header.xid
+            )));
+        };
+        tracing::warn!(op = %p.op, size = length, limit, "reply over the read limit discarded");
+        let error = Error::ReplyTooLarge { op: p.op, path: String::new(), size: length, limit };
+        complete(&self.dispatcher, p.completion, Err(error));
+        Ok(())
     }
 
     fn on_frame(&mut self, conn: &mut Conn, frame: Bytes) -> Result<(), Ended> {
@@ -712,12 +742,13 @@ impl SessionTask {
 }
 
 /// One connection attempt: resolve, connect, send ConnectRequest, read ConnectResponse.
+/// `limits` are the write and read packet limits.
 async fn handshake(
     host: HostPort,
     request: ConnectRequest,
     limit: Duration,
-    max_packet: usize,
-) -> Result<(TcpStream, ConnectResponse, BytesMut, SocketAddr), String> {
+    limits: (usize, usize),
+) -> Result<(TcpStream, ConnectResponse, FrameReader, SocketAddr), String> {
     let attempt = async {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.host.as_str(), host.port))
             .await
@@ -726,7 +757,7 @@ async fn handshake(
         let mut last_error = format!("{host} resolved to no address");
         for addr in addrs {
             match TcpStream::connect(addr).await {
-                Ok(stream) => return finish_handshake(stream, addr, &request, max_packet).await,
+                Ok(stream) => return finish_handshake(stream, addr, &request, limits).await,
                 Err(e) => last_error = format!("connect to {addr}: {e}"),
             }
         }
@@ -739,23 +770,29 @@ async fn finish_handshake(
     stream: TcpStream,
     addr: SocketAddr,
     request: &ConnectRequest,
-    max_packet: usize,
-) -> Result<(TcpStream, ConnectResponse, BytesMut, SocketAddr), String> {
+    (max_write, max_read): (usize, usize),
+) -> Result<(TcpStream, ConnectResponse, FrameReader, SocketAddr), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = stream;
     stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
     let mut out = BytesMut::with_capacity(64);
-    encode_bare(&mut out, request, max_packet).map_err(|e| e.to_string())?;
+    encode_bare(&mut out, request, max_write).map_err(|e| e.to_string())?;
     stream.write_all(&out).await.map_err(|e| format!("{addr}: {e}"))?;
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut frames = FrameReader::new(max_read);
     loop {
-        if let Some(frame) = decode_frame(&mut rbuf, max_packet).map_err(|e| format!("{addr}: {e}"))? {
-            let response = proto::decode_exact::<ConnectResponse>(frame, "ConnectResponse")
-                .map_err(|e| format!("{addr}: malformed handshake: {e}"))?;
-            return Ok((stream, response, rbuf, addr));
+        match frames.next_frame().map_err(|e| format!("{addr}: {e}"))? {
+            Some(Incoming::Frame(frame)) => {
+                let response = proto::decode_exact::<ConnectResponse>(frame, "ConnectResponse")
+                    .map_err(|e| format!("{addr}: malformed handshake: {e}"))?;
+                return Ok((stream, response, frames, addr));
+            }
+            Some(Incoming::TooLarge { length, .. }) => {
+                return Err(format!("{addr}: a handshake reply of {length} bytes is not ZooKeeper's"));
+            }
+            None => {}
         }
         // A server that refuses (it is behind our zxid, or read-only) just closes.
-        if stream.read_buf(&mut rbuf).await.map_err(|e| format!("{addr}: {e}"))? == 0 {
+        if stream.read_buf(frames.buffer()).await.map_err(|e| format!("{addr}: {e}"))? == 0 {
             return Err(format!("{addr} closed the connection during the handshake"));
         }
     }
