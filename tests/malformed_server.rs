@@ -229,3 +229,38 @@ async fn garbage_handshake_is_refused_without_panicking() {
         Client::connect(addr.to_string()).connect_timeout(std::time::Duration::from_millis(500)).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
+
+/// A server that grants the session and then drops every connection at once: the client
+/// reconnects with a backoff, as after a failed handshake, not in a tight loop (it used to skip
+/// the backoff after any established connection: thousands of reconnects a second).
+#[tokio::test]
+async fn connections_lost_as_soon_as_made_are_retried_with_backoff() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = read_frame(&mut s).await;
+            let mut out = BytesMut::new();
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 30_000,
+                session_id: 0x5eed,
+                password: vec![1; 16],
+                read_only: false,
+            };
+            encode_bare(&mut out, &resp, DEFAULT_MAX_PACKET).unwrap();
+            let _ = s.write_all(&out).await;
+            drop(s);
+        }
+    });
+    let client = Client::connect(addr.to_string()).start().unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let connections = accepted.load(std::sync::atomic::Ordering::Relaxed);
+    // Backoff from 100 ms doubling to 1 s: about 6 attempts in 2 s; a tight loop makes thousands.
+    assert!((2..=12).contains(&connections), "{connections} connections in 2 s");
+    drop(client);
+    server.abort();
+}

@@ -367,7 +367,90 @@ async fn quorum_loss_fails_calls_fast_and_the_session_resumes_when_it_returns() 
     assert_eq!(close_and_collect(&client, &mut events).await, vec![]);
 }
 
+/// A loopback address nothing listens on: connecting to it is refused at once.
+fn refusing_address() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address")
+}
+
+/// After losing the member it was connected to (host 1 of 3), the client goes on through the
+/// hosts after it and then those before it; a round fails only when every member has failed in it.
+/// Requests queued meanwhile wait for host 0, which accepts, instead of failing with ConnectionLoss
+/// when the host cursor wraps to 0 (as they did after host 2 alone had failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_queued_after_losing_a_member_wait_until_every_member_has_failed() {
+    let _one = one_ensemble_at_a_time().await;
+    let ensemble = start_ensemble().await;
+    let e = ensemble.clone();
+    let leader = blocking(move || e.wait_for_quorum()).await.expect("a quorum");
+    let followers: Vec<usize> = (0..ensemble.size()).filter(|&i| i != leader).collect();
+    // Hosts in order: 0 → a follower that stays, 1 → the follower to be killed (the survivors keep
+    // a quorum without an election), 2 → the leader, which the client will not reach.
+    let order = [followers[0], followers[1], leader];
+    let proxies: Vec<FaultProxy> =
+        order.iter().map(|&m| FaultProxy::start(ensemble.members()[m].address()).expect("start a proxy")).collect();
+    proxies[0].set_target(refusing_address()); // so the session starts on host 1
+    let hosts = proxies.iter().map(FaultProxy::connect_string).collect::<Vec<_>>().join(",");
+    let client = Client::connect(hosts)
+        .ordered_hosts()
+        .session_timeout(ensemble_session_timeout())
+        .attempt_timeout(scaled(Duration::from_secs(1)))
+        .connect_timeout(patience())
+        .await
+        .expect("connect");
+    assert_eq!(client.status().server, Some(proxies[1].address()), "the session is on host 1");
+    let id = client.session_id();
+    let mut events = client.session_events();
+    client.exists("/").await.unwrap();
+
+    proxies[0].set_target(ensemble.members()[order[0]].address());
+    // Host 2 accepts TCP but never answers: the attempt on it lasts the attempt timeout, while the
+    // requests below queue.
+    proxies[2].blackhole(true);
+    kill(&ensemble, order[1]).await;
+    assert_eq!(next_event(&mut events, "Disconnected").await, SessionEvent::Disconnected);
+    let queued: Vec<_> = (0..5).map(|i| client.create(format!("/queued-{i}")).persistent().send()).collect();
+    for (i, write) in queued.into_iter().enumerate() {
+        let result = within("a queued request", write).await;
+        assert!(result.is_ok(), "queued request {i} failed while host 0 accepts: {result:?}");
+    }
+    assert_eq!(next_event(&mut events, "Reconnected").await, SessionEvent::Reconnected);
+    assert_eq!(client.session_id(), id);
+    assert_eq!(client.status().server, Some(proxies[0].address()));
+    assert_eq!(close_and_collect(&client, &mut events).await, vec![]);
+}
+
 // ----- proxy: dropped, blackholed and closing connections ---------------------------------------
+
+/// A watch on a path too long to restore (its SetWatches entry cannot fit in any frame the server
+/// accepts, though the `exists` that set it did) is dropped on reconnect, and its watcher is told
+/// with `DataWatchRemoved`; the other watches are restored, and the client reconnects once. It
+/// used to fail every new connection while priming: thousands of reconnects a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_too_long_to_restore_is_dropped_with_a_notice_and_the_rest_restored() {
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("start a proxy"));
+    let (client, admin, root) = behind_proxy(&proxy, "long-watch", Duration::from_secs(10)).await;
+    let mut events = client.session_events();
+    // exists: header 8, path 4 + length, watch flag 1; SetWatches needs about 40 bytes of framing.
+    let server_len = zk_dsl::proto::DEFAULT_MAX_PACKET - 20;
+    let long = format!("/{}", "x".repeat(server_len - root.len() - 1));
+    let (missing, long_watch) = client.exists(long.as_str()).with_watch().await.unwrap();
+    assert_eq!(missing, None);
+    client.create("/short").persistent().await.unwrap();
+    let (_, short_watch) = client.get_data("/short").with_watch().await.unwrap();
+
+    let p = proxy.clone();
+    blocking(move || p.drop_connections()).await;
+    assert_eq!(next_event(&mut events, "Disconnected").await, SessionEvent::Disconnected);
+    assert_eq!(next_event(&mut events, "Reconnected").await, SessionEvent::Reconnected);
+    assert_eq!(within("the dropped watch's notice", long_watch).await, node(EventType::DataWatchRemoved, &long));
+    admin.set_data(format!("{root}/short"), "changed").await.unwrap();
+    assert_eq!(within("the restored watch", short_watch).await, node(EventType::NodeDataChanged, "/short"));
+    client.exists("/").await.unwrap();
+    assert_eq!(ready_events(&mut events).await, vec![], "one reconnect, and it held");
+    assert_eq!(proxy.connections_accepted(), 2, "the first connection and one reconnect");
+    assert_eq!(close_and_collect(&client, &mut events).await, vec![]);
+}
 
 /// A fresh persistent root on the shared server, and a client on it through `proxy`.
 async fn behind_proxy(proxy: &FaultProxy, prefix: &str, session_timeout: Duration) -> (Client, Client, String) {

@@ -42,6 +42,13 @@ const WRITE_HIGH_WATER: usize = 4 << 20;
 const WRITE_CHUNK: usize = 64 << 10;
 /// The Java client never lets more than this pass without a ping.
 const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest pause between two rounds of connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// A connection that heard nothing from the server after the handshake and ended sooner than
+/// this counts as a failed attempt on its host, not as a connection: without this, a server (or
+/// a priming step) that drops every new connection at once made the client reconnect in a tight
+/// loop, thousands of times a second, because only failed handshakes ever backed off.
+const MIN_STABLE_CONNECTION: Duration = MAX_BACKOFF;
 
 /// Why a connection ended.
 enum Ended {
@@ -138,6 +145,15 @@ pub struct SessionTask {
     next_xid: i32,
     hosts: Vec<HostPort>,
     host_cursor: usize,
+    /// Hosts that failed in the current round. A round ends when every host has failed once
+    /// (not when the cursor wraps: after losing host k the round goes on through the hosts
+    /// after k and then those before it); only then do queued requests fail and the client
+    /// back off.
+    round_failures: usize,
+    /// Consecutive failed rounds, for the backoff; reset by a connection that proved stable.
+    failed_rounds: u32,
+    /// When the current (or last) connection was established.
+    connected_at: Instant,
     /// When the server last answered (for client-side expiry while disconnected).
     last_heard: Instant,
     /// `close()` was called: no new commands, finish after the closeSession reply.
@@ -181,6 +197,9 @@ impl SessionTask {
             next_xid: 1,
             hosts,
             host_cursor: 0,
+            round_failures: 0,
+            failed_rounds: 0,
+            connected_at: Instant::now(),
             last_heard: Instant::now(),
             closing: false,
             ever_connected: false,
@@ -198,6 +217,15 @@ impl SessionTask {
                 Ended::Terminal(state) => break state,
                 Ended::Lost(reason) | Ended::Protocol(reason) => {
                     tracing::info!(session = format_args!("{:#x}", self.session_id), %reason, "connection lost");
+                    let heard = self.last_heard > self.connected_at;
+                    if heard || self.connected_at.elapsed() >= MIN_STABLE_CONNECTION {
+                        // A working connection: a new round starts at the next host, at once.
+                        self.round_failures = 0;
+                        self.failed_rounds = 0;
+                    } else {
+                        // Lost as soon as it was made: its host failed in this round.
+                        self.round_failures += 1;
+                    }
                     self.hub.transition(
                         |s| {
                             s.state = SessionState::Connecting;
@@ -305,9 +333,10 @@ impl SessionTask {
         }
     }
 
-    /// Tries hosts until one grants the session. Keeps taking commands meanwhile.
+    /// Tries hosts until one grants the session. Keeps taking commands meanwhile. Every time
+    /// all hosts have failed once in this round, queued requests fail and the next round waits
+    /// a backoff (with jitter).
     async fn connect(&mut self) -> Result<Conn, SessionState> {
-        let mut failed_rounds: u32 = 0;
         loop {
             if self.expired_client_side() {
                 tracing::warn!(
@@ -315,6 +344,10 @@ impl SessionTask {
                     "no server reachable within the session timeout; session expired"
                 );
                 return Err(SessionState::Expired);
+            }
+            if self.round_failures >= self.hosts.len() {
+                self.round_failed().await?;
+                continue;
             }
             let host = self.hosts[self.host_cursor].clone();
             self.host_cursor = (self.host_cursor + 1) % self.hosts.len();
@@ -358,31 +391,32 @@ impl SessionTask {
                 }
                 Err(reason) => {
                     tracing::debug!(%host, %reason, "connection attempt failed");
+                    self.round_failures += 1;
                 }
             }
-            if self.host_cursor == 0 {
-                // A whole round failed: back off (with jitter) before the next one.
-                if self.expired_client_side() {
-                    continue;
-                }
-                if self.ever_connected {
-                    self.fail_queued();
-                }
-                failed_rounds = failed_rounds.saturating_add(1);
-                let base = Duration::from_millis(50u64.saturating_mul(1 << failed_rounds.min(5)));
-                let pause = base.min(Duration::from_secs(1)) + Duration::from_millis(fastrand::u64(0..50));
-                let mut wake = Instant::now() + pause;
-                if let Some(deadline) = self.expiry_deadline() {
-                    wake = wake.min(deadline);
-                }
-                loop {
-                    tokio::select! {
-                        _ = sleep_until(wake) => break,
-                        cmd = self.rx.recv() => {
-                            if let Some(state) = self.on_command_while_disconnected(cmd) {
-                                return Err(state);
-                            }
-                        }
+        }
+    }
+
+    /// Every host failed once in this round: fail what waits (after the session had been
+    /// connected) and back off before the next round.
+    async fn round_failed(&mut self) -> Result<(), SessionState> {
+        self.round_failures = 0;
+        if self.ever_connected {
+            self.fail_queued();
+        }
+        self.failed_rounds = self.failed_rounds.saturating_add(1);
+        let base = Duration::from_millis(50u64.saturating_mul(1 << self.failed_rounds.min(5)));
+        let pause = base.min(MAX_BACKOFF) + Duration::from_millis(fastrand::u64(0..50));
+        let mut wake = Instant::now() + pause;
+        if let Some(deadline) = self.expiry_deadline() {
+            wake = wake.min(deadline);
+        }
+        loop {
+            tokio::select! {
+                _ = sleep_until(wake) => return Ok(()),
+                cmd = self.rx.recv() => {
+                    if let Some(state) = self.on_command_while_disconnected(cmd) {
+                        return Err(state);
                     }
                 }
             }
@@ -397,6 +431,7 @@ impl SessionTask {
         self.ever_connected = true;
         let now = Instant::now();
         self.last_heard = now;
+        self.connected_at = now;
         tracing::info!(session = format_args!("{:#x}", self.session_id), %addr, timeout = ?self.negotiated, reconnected, "session established");
         let read_timeout = self.negotiated * 2 / 3;
         let conn = Conn {
@@ -438,9 +473,19 @@ impl SessionTask {
             conn.auth_replayed += 1;
         }
         let chroot = self.cfg.chroot.clone();
-        for batch in
-            self.watches.set_watches(self.last_zxid, self.cfg.set_watches_batch, |p| chroot.to_server(p).into_owned())
-        {
+        let to_server = |p: &str| chroot.to_server(p).into_owned();
+        // A SetWatches2 frame with one path: header 8, zxid 8, five vector lengths, the path's
+        // length. A watch on a longer path (one the server accepted a request for, up to a few
+        // dozen bytes longer) cannot be restored: it is dropped and its watcher told with the
+        // `*WatchRemoved` event, instead of failing (and so dropping) every new connection.
+        let max_path = self.cfg.max_write_packet.saturating_sub(8 + 8 + 5 * 4 + 4);
+        for (path, watcher, event_type) in self.watches.take_unrestorable(max_path, to_server) {
+            tracing::warn!(len = path.len(), ?event_type, "a watch too long to restore was dropped");
+            deliver(&self.dispatcher, &WatchedEvent::node(event_type, path), vec![watcher]);
+        }
+        // Batches stay well within the write limit.
+        let batch_bytes = self.cfg.set_watches_batch.min(max_path / 2);
+        for batch in self.watches.set_watches(self.last_zxid, batch_bytes, to_server) {
             let op = if batch.needs_v2() { OpCode::SetWatches2 } else { OpCode::SetWatches };
             encode_request(&mut conn.wbuf, xid::SET_WATCHES, op, Some(&batch), self.cfg.max_write_packet)
                 .map_err(|e| Ended::Lost(format!("SetWatches: {e}")))?;
