@@ -611,9 +611,10 @@ async fn ten_thousand_writes_through_a_hundred_dropped_connections_are_each_appl
 }
 
 /// A blackhole past the session timeout: the client declares the session expired (not before
-/// 4/3 of the timeout since it last heard from the server, and not much after), the state stream
+/// twice the timeout since it last heard from the server, and not much after), the state stream
 /// says Expired and ends, every call still waiting fails (ConnectionLoss if it was on the wire
-/// when the connection was given up, SessionExpired if it was waiting for a new one), later calls
+/// when the connection was given up; one waiting for a new connection gets ConnectionLoss when a
+/// round of attempts fails, SessionExpired when the session ends first), later calls
 /// fail at once, every watcher hears Expired, and the server deleted the ephemeral node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackholing_past_the_session_timeout_expires_the_session() {
@@ -640,9 +641,10 @@ async fn blackholing_past_the_session_timeout_expires_the_session() {
     let waiting = client.create("/after").persistent().send();
     assert_eq!(next_event(&mut events, "Expired").await, SessionEvent::Expired);
     let (since_heard, since_cut) = (heard.elapsed(), cut.elapsed());
-    assert!(since_heard >= negotiated * 4 / 3, "declared expired {since_heard:?} after the server last answered");
+    assert!(since_heard >= negotiated * 2, "declared expired {since_heard:?} after the server last answered");
     assert!(
-        since_cut <= negotiated * 4 / 3 + scaled(Duration::from_millis(500)),
+        // Twice the timeout after the last write, which can be a ping up to 2/3 of it after the cut.
+        since_cut <= negotiated * 3 + scaled(Duration::from_millis(500)),
         "declared expired only {since_cut:?} after the cut (session timeout {negotiated:?})"
     );
     assert_eq!(client.state(), SessionState::Expired);
@@ -650,8 +652,9 @@ async fn blackholing_past_the_session_timeout_expires_the_session() {
 
     let r = within("the call on the wire", on_the_wire).await;
     assert!(is_connection_loss(&r), "{r:?}");
+    // ConnectionLoss if a whole round of attempts failed before the expiry, else SessionExpired.
     let r = within("the call waiting for a connection", waiting).await;
-    assert!(matches!(r, Err(Error::SessionExpired { .. })), "{r:?}");
+    assert!(matches!(r, Err(Error::SessionExpired { .. } | Error::ConnectionLoss { .. })), "{r:?}");
     let r = within("a call after expiry", client.get_data("/eph")).await;
     assert!(matches!(r, Err(Error::SessionExpired { .. })), "{r:?}");
     let expired = WatchedEvent::session(KeeperState::Expired);
@@ -662,6 +665,65 @@ async fn blackholing_past_the_session_timeout_expires_the_session() {
     // The server expired the session too: the ephemeral node is gone for everyone.
     assert_eq!(within("the ephemeral node's deletion", deleted).await, node(EventType::NodeDeleted, &eph));
     assert_eq!(observer.exists(eph.as_str()).await.unwrap(), None);
+}
+
+/// Once the client has surfaced `Expired` by itself (a partition: no server to tell it), the server
+/// has expired the session too, so a new session re-creating the same ephemeral node (the member
+/// pattern of `run_sessions`) never gets NodeExists. The server expires at the next tick boundary
+/// after the timeout; the client used to declare expiry at 4/3 of the timeout, which with the
+/// smallest timeout (2 ticks) lost that race in about a third of the trials. 100 trials run at
+/// once, their sessions started over a tick so their last packets fall at every phase of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_client_declared_expiry_the_ephemeral_node_can_be_recreated_in_100_of_100_trials() {
+    const TRIALS: usize = 100;
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("start a proxy"));
+    let root = format!("/{}", unique("expiry-trials"));
+    let admin = connect(&server().connect_string()).await;
+    admin.create(root.as_str()).persistent().await.unwrap();
+    let successor = connect(&format!("{}{root}", server().connect_string())).await;
+    // The test server's tick is 500 ms and its smallest timeout 2 ticks: the tightest case.
+    let shortest = scaled(Duration::from_secs(1)).min(Duration::from_secs(10));
+    let through_proxy = format!("{}{root}", proxy.connect_string());
+    let mut starting = JoinSet::new();
+    for i in 0..TRIALS {
+        let cs = through_proxy.clone();
+        starting.spawn(async move {
+            tokio::time::sleep(Duration::from_millis((i * 500 / TRIALS) as u64)).await;
+            let client = connect_with(&cs, shortest).await;
+            let events = client.session_events();
+            client.create(format!("/member-{i}")).await.expect("the member's ephemeral node");
+            (i, client, events)
+        });
+    }
+    let mut members = Vec::new();
+    while let Some(started) = starting.join_next().await {
+        members.push(started.expect("a member task panicked"));
+    }
+    proxy.blackhole(true);
+    let mut trials = JoinSet::new();
+    for (i, client, mut events) in members {
+        let successor = successor.clone();
+        trials.spawn(async move {
+            loop {
+                match next_event(&mut events, "Expired").await {
+                    SessionEvent::Expired => break,
+                    SessionEvent::Disconnected => {}
+                    other => panic!("member {i}: unexpected {other:?} during the partition"),
+                }
+            }
+            drop(client);
+            // At once, as run_sessions would: a new session takes the member's place.
+            successor.create(format!("/member-{i}")).await
+        });
+    }
+    let mut refused = Vec::new();
+    while let Some(done) = trials.join_next().await {
+        if let Err(e) = done.expect("a trial panicked") {
+            refused.push(e);
+        }
+    }
+    proxy.blackhole(false);
+    assert!(refused.is_empty(), "{} of {TRIALS} re-creations failed: {refused:?}", refused.len());
 }
 
 /// `run_sessions` gives the application a new session when its session expires: the body runs

@@ -154,8 +154,11 @@ pub struct SessionTask {
     failed_rounds: u32,
     /// When the current (or last) connection was established.
     connected_at: Instant,
-    /// When the server last answered (for client-side expiry while disconnected).
+    /// When the server last answered.
     last_heard: Instant,
+    /// The latest moment a packet of this session may have reached a server: its last write on
+    /// an established connection (pings included). Client-side expiry counts from here.
+    last_sent: Instant,
     /// `close()` was called: no new commands, finish after the closeSession reply.
     closing: bool,
     ever_connected: bool,
@@ -201,6 +204,7 @@ impl SessionTask {
             failed_rounds: 0,
             connected_at: Instant::now(),
             last_heard: Instant::now(),
+            last_sent: Instant::now(),
             closing: false,
             ever_connected: false,
             cfg,
@@ -286,10 +290,25 @@ impl SessionTask {
 
     // ----- connecting -------------------------------------------------------------------------
 
-    /// Deadline after which a session that cannot reach any server is declared expired: the
-    /// servers expire it after the negotiated timeout, so 4/3 of that is safely past.
+    /// Deadline after which a session that cannot reach any server is declared expired by the
+    /// client itself. It must come only once the servers have certainly expired the session, or
+    /// a new session re-creating this one's ephemeral nodes would find them still there.
+    ///
+    /// A server expires a session at the first tick boundary after its last packet plus the
+    /// timeout (its expiry queue rounds up to `tickTime`), so up to timeout + tick after that
+    /// packet; in an ensemble a follower reports the packet to the leader on its next ping,
+    /// every half tick, which adds up to tick/2. The client does not know `tickTime`, but the
+    /// server never negotiates a timeout below `minSessionTimeout`, which is 2 × `tickTime`
+    /// unless an operator lowers it, so tick ≤ timeout/2. The last packet a server can have
+    /// received left no later than the client's last write (`last_sent`). So the session is
+    /// gone by last_sent + 1.75 × timeout; the client waits 2 × timeout, the rest being room for
+    /// the expiry's closeSession to commit (the ephemeral nodes to go). A handshake that was
+    /// never answered is assumed not to have reached a server (one that got it answers it). A
+    /// reachable server's verdict comes first anyway: a reconnect told "expired" ends the
+    /// session at once.
     fn expiry_deadline(&self) -> Option<Instant> {
-        (self.ever_connected && !self.negotiated.is_zero()).then(|| self.last_heard + self.negotiated * 4 / 3)
+        (self.ever_connected && !self.negotiated.is_zero())
+            .then(|| self.last_sent.max(self.last_heard) + self.negotiated * 2)
     }
 
     /// Handles a command that arrives while no connection is up. Returns the terminal state if
@@ -431,6 +450,7 @@ impl SessionTask {
         self.ever_connected = true;
         let now = Instant::now();
         self.last_heard = now;
+        self.last_sent = now;
         self.connected_at = now;
         tracing::info!(session = format_args!("{:#x}", self.session_id), %addr, timeout = ?self.negotiated, reconnected, "session established");
         let read_timeout = self.negotiated * 2 / 3;
@@ -501,6 +521,7 @@ impl SessionTask {
             Ok(never) => match never {},
             Err(end) => end,
         };
+        self.last_sent = self.last_sent.max(conn.last_send);
         // Whatever was in flight on this connection is lost with it.
         let (op_err, state) = match &end {
             Ended::Lost(_) => (None, None),
