@@ -358,7 +358,90 @@ async fn quorum_loss_fails_calls_fast_and_the_session_resumes_when_it_returns() 
     assert_eq!(close_and_collect(&client, &mut events).await, vec![]);
 }
 
+/// A loopback address nothing listens on: connecting to it is refused at once.
+fn refusing_address() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address")
+}
+
+/// After losing the member it was connected to (host 1 of 3), the client goes on through the
+/// hosts after it and then those before it; a round fails only when every member has failed in it.
+/// Requests queued meanwhile wait for host 0, which accepts, instead of failing with ConnectionLoss
+/// when the host cursor wraps to 0 (as they did after host 2 alone had failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_queued_after_losing_a_member_wait_until_every_member_has_failed() {
+    let _one = one_ensemble_at_a_time().await;
+    let ensemble = start_ensemble().await;
+    let e = ensemble.clone();
+    let leader = blocking(move || e.wait_for_quorum()).await.expect("a quorum");
+    let followers: Vec<usize> = (0..ensemble.size()).filter(|&i| i != leader).collect();
+    // Hosts in order: 0 → a follower that stays, 1 → the follower to be killed (the survivors keep
+    // a quorum without an election), 2 → the leader, which the client will not reach.
+    let order = [followers[0], followers[1], leader];
+    let proxies: Vec<FaultProxy> =
+        order.iter().map(|&m| FaultProxy::start(ensemble.members()[m].address()).expect("start a proxy")).collect();
+    proxies[0].set_target(refusing_address()); // so the session starts on host 1
+    let hosts = proxies.iter().map(FaultProxy::connect_string).collect::<Vec<_>>().join(",");
+    let client = Client::connect(hosts)
+        .ordered_hosts()
+        .session_timeout(ensemble_session_timeout())
+        .attempt_timeout(scaled(Duration::from_secs(1)))
+        .connect_timeout(patience())
+        .await
+        .expect("connect");
+    assert_eq!(client.status().server, Some(proxies[1].address()), "the session is on host 1");
+    let id = client.session_id();
+    let mut events = client.session_events();
+    client.exists("/").await.unwrap();
+
+    proxies[0].set_target(ensemble.members()[order[0]].address());
+    // Host 2 accepts TCP but never answers: the attempt on it lasts the attempt timeout, while the
+    // requests below queue.
+    proxies[2].blackhole(true);
+    kill(&ensemble, order[1]).await;
+    assert_eq!(next_event(&mut events, "Disconnected").await, SessionEvent::Disconnected);
+    let queued: Vec<_> = (0..5).map(|i| client.create(format!("/queued-{i}")).persistent().send()).collect();
+    for (i, write) in queued.into_iter().enumerate() {
+        let result = within("a queued request", write).await;
+        assert!(result.is_ok(), "queued request {i} failed while host 0 accepts: {result:?}");
+    }
+    assert_eq!(next_event(&mut events, "Reconnected").await, SessionEvent::Reconnected);
+    assert_eq!(client.session_id(), id);
+    assert_eq!(client.status().server, Some(proxies[0].address()));
+    assert_eq!(close_and_collect(&client, &mut events).await, vec![]);
+}
+
 // ----- proxy: dropped, blackholed and closing connections ---------------------------------------
+
+/// A watch on a path too long to restore (its SetWatches entry cannot fit in any frame the server
+/// accepts, though the `exists` that set it did) is dropped on reconnect, and its watcher is told
+/// with `DataWatchRemoved`; the other watches are restored, and the client reconnects once. It
+/// used to fail every new connection while priming: thousands of reconnects a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_too_long_to_restore_is_dropped_with_a_notice_and_the_rest_restored() {
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("start a proxy"));
+    let (client, admin, root) = behind_proxy(&proxy, "long-watch", Duration::from_secs(10)).await;
+    let mut events = client.session_events();
+    // exists: header 8, path 4 + length, watch flag 1; SetWatches needs about 40 bytes of framing.
+    let server_len = zk_dsl::proto::DEFAULT_MAX_PACKET - 20;
+    let long = format!("/{}", "x".repeat(server_len - root.len() - 1));
+    let (missing, long_watch) = client.exists(long.as_str()).with_watch().await.unwrap();
+    assert_eq!(missing, None);
+    client.create("/short").persistent().await.unwrap();
+    let (_, short_watch) = client.get_data("/short").with_watch().await.unwrap();
+
+    let p = proxy.clone();
+    blocking(move || p.drop_connections()).await;
+    assert_eq!(next_event(&mut events, "Disconnected").await, SessionEvent::Disconnected);
+    assert_eq!(next_event(&mut events, "Reconnected").await, SessionEvent::Reconnected);
+    assert_eq!(within("the dropped watch's notice", long_watch).await, node(EventType::DataWatchRemoved, &long));
+    admin.set_data(format!("{root}/short"), "changed").await.unwrap();
+    assert_eq!(within("the restored watch", short_watch).await, node(EventType::NodeDataChanged, "/short"));
+    client.exists("/").await.unwrap();
+    assert_eq!(ready_events(&mut events).await, vec![], "one reconnect, and it held");
+    assert_eq!(proxy.connections_accepted(), 2, "the first connection and one reconnect");
+    assert_eq!(close_and_collect(&client, &mut events).await, vec![]);
+}
 
 /// A fresh persistent root on the shared server, and a client on it through `proxy`.
 async fn behind_proxy(proxy: &FaultProxy, prefix: &str, session_timeout: Duration) -> (Client, Client, String) {
@@ -519,9 +602,10 @@ async fn ten_thousand_writes_through_a_hundred_dropped_connections_are_each_appl
 }
 
 /// A blackhole past the session timeout: the client declares the session expired (not before
-/// 4/3 of the timeout since it last heard from the server, and not much after), the state stream
+/// twice the timeout since it last heard from the server, and not much after), the state stream
 /// says Expired and ends, every call still waiting fails (ConnectionLoss if it was on the wire
-/// when the connection was given up, SessionExpired if it was waiting for a new one), later calls
+/// when the connection was given up; one waiting for a new connection gets ConnectionLoss when a
+/// round of attempts fails, SessionExpired when the session ends first), later calls
 /// fail at once, every watcher hears Expired, and the server deleted the ephemeral node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackholing_past_the_session_timeout_expires_the_session() {
@@ -548,9 +632,10 @@ async fn blackholing_past_the_session_timeout_expires_the_session() {
     let waiting = client.create("/after").persistent().send();
     assert_eq!(next_event(&mut events, "Expired").await, SessionEvent::Expired);
     let (since_heard, since_cut) = (heard.elapsed(), cut.elapsed());
-    assert!(since_heard >= negotiated * 4 / 3, "declared expired {since_heard:?} after the server last answered");
+    assert!(since_heard >= negotiated * 2, "declared expired {since_heard:?} after the server last answered");
     assert!(
-        since_cut <= negotiated * 4 / 3 + scaled(Duration::from_millis(500)),
+        // Twice the timeout after the last write, which can be a ping up to 2/3 of it after the cut.
+        since_cut <= negotiated * 3 + scaled(Duration::from_millis(500)),
         "declared expired only {since_cut:?} after the cut (session timeout {negotiated:?})"
     );
     assert_eq!(client.state(), SessionState::Expired);
@@ -558,8 +643,9 @@ async fn blackholing_past_the_session_timeout_expires_the_session() {
 
     let r = within("the call on the wire", on_the_wire).await;
     assert!(is_connection_loss(&r), "{r:?}");
+    // ConnectionLoss if a whole round of attempts failed before the expiry, else SessionExpired.
     let r = within("the call waiting for a connection", waiting).await;
-    assert!(matches!(r, Err(Error::SessionExpired { .. })), "{r:?}");
+    assert!(matches!(r, Err(Error::SessionExpired { .. } | Error::ConnectionLoss { .. })), "{r:?}");
     let r = within("a call after expiry", client.get_data("/eph")).await;
     assert!(matches!(r, Err(Error::SessionExpired { .. })), "{r:?}");
     let expired = WatchedEvent::session(KeeperState::Expired);
@@ -572,6 +658,65 @@ async fn blackholing_past_the_session_timeout_expires_the_session() {
     // The server expired the session too: the ephemeral node is gone for everyone.
     assert_eq!(within("the ephemeral node's deletion", deleted).await, node(EventType::NodeDeleted, &eph));
     assert_eq!(observer.exists(eph.as_str()).await.unwrap(), None);
+}
+
+/// Once the client has surfaced `Expired` by itself (a partition: no server to tell it), the server
+/// has expired the session too, so a new session re-creating the same ephemeral node (the member
+/// pattern of `run_sessions`) never gets NodeExists. The server expires at the next tick boundary
+/// after the timeout; the client used to declare expiry at 4/3 of the timeout, which with the
+/// smallest timeout (2 ticks) lost that race in about a third of the trials. 100 trials run at
+/// once, their sessions started over a tick so their last packets fall at every phase of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_client_declared_expiry_the_ephemeral_node_can_be_recreated_in_100_of_100_trials() {
+    const TRIALS: usize = 100;
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("start a proxy"));
+    let root = format!("/{}", unique("expiry-trials"));
+    let admin = connect(&server().connect_string()).await;
+    admin.create(root.as_str()).persistent().await.unwrap();
+    let successor = connect(&format!("{}{root}", server().connect_string())).await;
+    // The test server's tick is 500 ms and its smallest timeout 2 ticks: the tightest case.
+    let shortest = scaled(Duration::from_secs(1)).min(Duration::from_secs(10));
+    let through_proxy = format!("{}{root}", proxy.connect_string());
+    let mut starting = JoinSet::new();
+    for i in 0..TRIALS {
+        let cs = through_proxy.clone();
+        starting.spawn(async move {
+            tokio::time::sleep(Duration::from_millis((i * 500 / TRIALS) as u64)).await;
+            let client = connect_with(&cs, shortest).await;
+            let events = client.session_events();
+            client.create(format!("/member-{i}")).await.expect("the member's ephemeral node");
+            (i, client, events)
+        });
+    }
+    let mut members = Vec::new();
+    while let Some(started) = starting.join_next().await {
+        members.push(started.expect("a member task panicked"));
+    }
+    proxy.blackhole(true);
+    let mut trials = JoinSet::new();
+    for (i, client, mut events) in members {
+        let successor = successor.clone();
+        trials.spawn(async move {
+            loop {
+                match next_event(&mut events, "Expired").await {
+                    SessionEvent::Expired => break,
+                    SessionEvent::Disconnected => {}
+                    other => panic!("member {i}: unexpected {other:?} during the partition"),
+                }
+            }
+            drop(client);
+            // At once, as run_sessions would: a new session takes the member's place.
+            successor.create(format!("/member-{i}")).await
+        });
+    }
+    let mut refused = Vec::new();
+    while let Some(done) = trials.join_next().await {
+        if let Err(e) = done.expect("a trial panicked") {
+            refused.push(e);
+        }
+    }
+    proxy.blackhole(false);
+    assert!(refused.is_empty(), "{} of {TRIALS} re-creations failed: {refused:?}", refused.len());
 }
 
 /// `run_sessions` gives the application a new session when its session expires: the body runs

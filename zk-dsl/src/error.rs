@@ -47,6 +47,13 @@ pub enum Error {
     /// An argument the server would refuse (oversized data, a bad TTL, an empty ACL ...);
     /// nothing was sent.
     InvalidArgument { op: OpCode, path: String, reason: String },
+    /// The server's reply to this request was `size` bytes, over the client's read limit
+    /// ([`Connect::max_read_packet`](crate::Connect::max_read_packet)), so it was discarded
+    /// unread as it arrived. Only this request failed: the connection and the session carry on.
+    /// The request *was* executed by the server (this is not `InvalidArgument`, which means
+    /// nothing was sent), and retrying it gets the same answer (so it is not retryable); raise
+    /// the read limit, or ask for less (fewer children per parent, smaller multi-reads).
+    ReplyTooLarge { op: OpCode, path: String, size: usize, limit: usize },
     /// Node data could not be encoded or decoded as the requested Rust type.
     Codec { path: String, type_name: &'static str, reason: String },
     /// A write guarded by a lock (or leadership) was refused because the lock `lock` is no
@@ -127,6 +134,7 @@ impl Error {
             | Error::Timeout { op, .. }
             | Error::WouldDeadlock { op, .. }
             | Error::LockLost { op, .. }
+            | Error::ReplyTooLarge { op, .. }
             | Error::InvalidArgument { op, .. } => Some(*op),
             Error::TransactionFailed { source, .. } => source.op(),
             _ => None,
@@ -153,6 +161,7 @@ impl Error {
             | Error::InvalidArgument { path, .. }
             | Error::WouldDeadlock { path, .. }
             | Error::LockLost { path, .. }
+            | Error::ReplyTooLarge { path, .. }
             | Error::Codec { path, .. } => Some(path),
             Error::TransactionFailed { source, .. } => source.path(),
             _ => None,
@@ -180,6 +189,8 @@ impl Error {
             Error::Closed { .. } => Error::Closed { op, path },
             Error::AuthFailed { .. } => Error::AuthFailed { op, path },
             Error::Timeout { .. } => Error::Timeout { op, path },
+            // The session task knows the op and size, the caller the path.
+            Error::ReplyTooLarge { size, limit, .. } => Error::ReplyTooLarge { op, path, size, limit },
             other => other,
         }
     }
@@ -205,6 +216,10 @@ impl fmt::Display for Error {
             Error::InvalidArgument { op, path, reason } => {
                 write_subject(f, *op, path)?;
                 write!(f, "invalid argument: {reason}")
+            }
+            Error::ReplyTooLarge { op, path, size, limit } => {
+                write_subject(f, *op, path)?;
+                write!(f, "reply of {size} bytes exceeds the {limit}-byte read limit (max_read_packet); discarded")
             }
             Error::Codec { path, type_name, reason } => {
                 if !path.is_empty() {

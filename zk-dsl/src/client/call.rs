@@ -208,7 +208,7 @@ impl<'c, O: Op> Call<'c, O> {
         }
         let mut frame = BytesMut::with_capacity(self.op.size_hint() + 64);
         let body = OpBody(&self.op, &inner.chroot);
-        if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_packet) {
+        if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_write_packet) {
             return complete(&inner.dispatcher, completion, Err(Error::frame(op, path, e)));
         }
         let request = Request { frame, op, watch: self.op.take_watch(), completion };

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::ops::create::{create_options, CreateSpec};
 use super::Client;
+use crate::client::ops::multi::ReadResult;
 use crate::codec::ToZNodeBytes;
 use crate::error::Error;
 use crate::proto::{OpCode, Stat};
@@ -179,17 +180,42 @@ impl Client {
     }
 
     async fn delete_trees_once(&self, roots: &[String], missing_roots_ok: bool) -> Result<(), Error> {
-        // Every level of the trees, roots first.
+        // Every level of the trees, roots first. Each level's listings go out together, batched
+        // into multiReads, so a wide tree costs a few round trips and requests, not one per node.
         let mut levels: Vec<Vec<String>> = vec![roots.to_vec()];
         loop {
             let last = levels.last().map(Vec::as_slice).unwrap_or_default();
-            let pending: Vec<_> = last.iter().map(|p| (p, self.children(p.as_str()).send())).collect();
+            let pending: Vec<_> = batches(last, self.inner.max_write_packet)
+                .map(|batch| {
+                    let read = batch.iter().fold(self.multi_read(), |r, p| r.get_children(p.as_str())).send();
+                    (batch, read)
+                })
+                .collect();
             let mut next = Vec::new();
-            for (parent, children) in pending {
-                match children.await {
-                    Ok(names) => next.extend(names.into_iter().map(|n| join(parent, &n))),
-                    // Gone meanwhile; if it was a root, its delete below says so.
-                    Err(Error::NoNode { .. }) => {}
+            for (batch, read) in pending {
+                match read.await {
+                    Ok(results) => {
+                        for (parent, result) in batch.iter().zip(results) {
+                            match result {
+                                ReadResult::Children(names) => next.extend(names.iter().map(|n| join(parent, n))),
+                                // Gone meanwhile; if it was a root, its delete below says so.
+                                ReadResult::Error(Error::NoNode { .. }) => {}
+                                ReadResult::Error(e) => return Err(e),
+                                ReadResult::Data(_) => {}
+                            }
+                        }
+                    }
+                    // Too many grandchildren for one reply: list this batch one by one.
+                    Err(Error::ReplyTooLarge { .. }) => {
+                        let listings: Vec<_> = batch.iter().map(|p| self.children(p.as_str()).send()).collect();
+                        for (parent, listing) in batch.iter().zip(listings) {
+                            match listing.await {
+                                Ok(names) => next.extend(names.iter().map(|n| join(parent, n))),
+                                Err(Error::NoNode { .. }) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -199,13 +225,28 @@ impl Client {
             levels.push(next);
         }
         for (depth, level) in levels.iter().enumerate().rev() {
-            let pending: Vec<_> = level.iter().map(|p| self.delete(p.as_str()).send()).collect();
-            for result in pending {
-                match result.await {
-                    Ok(()) => {}
-                    // Someone else deleted it; only a root's absence can be the caller's business.
-                    Err(Error::NoNode { .. }) if depth > 0 || missing_roots_ok => {}
-                    Err(e) => return Err(e),
+            // Only a root's absence can be the caller's business.
+            let absent_ok = depth > 0 || missing_roots_ok;
+            // Each batch of deletes is one transaction, in the level's order; a batch that fails as
+            // a whole (a node deleted or given a child by someone else meanwhile) is redone one by
+            // one, so the outcome is the same as deleting each node on its own.
+            let pending: Vec<_> = batches(level, self.inner.max_write_packet)
+                .map(|batch| {
+                    let txn = batch.iter().fold(self.transaction(), |t, p| t.delete(p.as_str(), -1)).send();
+                    (batch, txn)
+                })
+                .collect();
+            for (batch, txn) in pending {
+                if txn.await.is_ok() {
+                    continue;
+                }
+                let deletes: Vec<_> = batch.iter().map(|p| self.delete(p.as_str()).send()).collect();
+                for delete in deletes {
+                    match delete.await {
+                        Ok(()) => {}
+                        Err(Error::NoNode { .. }) if absent_ok => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
@@ -321,6 +362,34 @@ impl Client {
         let children = self.children(dir);
         Compound::new(async move { Ok(util::filter_nodes_by(children.await?, keep)) })
     }
+}
+
+/// Splits `paths` into batches for one multiRead or transaction each: at most 1,000 paths, and
+/// path bytes well within the write limit (a listing reply per path must also fit the read
+/// limit; a batch whose reply does not is listed path by path).
+fn batches(paths: &[String], max_write_packet: usize) -> impl Iterator<Item = &[String]> {
+    const MAX_OPS: usize = 1000;
+    let budget = (max_write_packet / 4).max(1);
+    let mut rest = paths;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut n = 0;
+        while n < rest.len() && n < MAX_OPS {
+            // A multi op costs its header (9 bytes) and the path (4 + length) plus a flag or version.
+            let cost = rest[n].len() + 17;
+            if n > 0 && bytes + cost > budget {
+                break;
+            }
+            bytes += cost;
+            n += 1;
+        }
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        Some(batch)
+    })
 }
 
 /// `parent` + `/` + `name`, minding the root.

@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 
 use super::{terminal_error, Client, Inner};
 use crate::error::Error;
-use crate::proto::{OpCode, DEFAULT_MAX_PACKET};
+use crate::proto::frame::{MIN_PACKET, REPLY_OVERHEAD};
+use crate::proto::{OpCode, DEFAULT_MAX_PACKET, DEFAULT_MAX_READ_PACKET};
 use crate::session::chroot::Chroot;
 use crate::session::config::SessionConfig;
 use crate::session::connect_string::ConnectString;
@@ -32,9 +33,14 @@ pub struct Connect {
     attempt_timeout: Option<Duration>,
     watcher: Option<crate::watch::registry::WatchFn>,
     max_packet: usize,
+    max_read_packet: Option<usize>,
     resume: Option<(i64, Vec<u8>)>,
     shuffle_hosts: bool,
 }
+
+/// The longest timeout accepted: ZooKeeper carries timeouts as 32-bit milliseconds (about 24.8
+/// days), so anything longer is a unit mistake, not a wish.
+const MAX_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 impl std::fmt::Debug for Connect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,6 +60,7 @@ impl Connect {
             attempt_timeout: None,
             watcher: None,
             max_packet: DEFAULT_MAX_PACKET,
+            max_read_packet: None,
             resume: None,
             shuffle_hosts: true,
         }
@@ -93,9 +100,27 @@ impl Connect {
         self
     }
 
-    /// The packet limit both ways; must match the servers' `jute.maxbuffer` (default 0xfffff).
+    /// The servers' `jute.maxbuffer` (default 0xfffff, ZooKeeper's default): the largest request
+    /// this client sends. A request over it is refused before sending with
+    /// [`Error::InvalidArgument`] (the server would drop the connection instead). Unless
+    /// [`max_read_packet`](Self::max_read_packet) says otherwise, the read limit follows it: at
+    /// least this plus a reply's header-and-Stat overhead, so every node this client can write,
+    /// it can read back. At least 1 KiB (a smaller limit is a unit mistake: a handshake and a
+    /// short path barely fit), at most `i32::MAX` minus that overhead.
     pub fn max_packet(mut self, bytes: usize) -> Self {
         self.max_packet = bytes;
+        self
+    }
+
+    /// The largest reply this client accepts (default 16 MiB, or more when
+    /// [`max_packet`](Self::max_packet) needs it). Separate from the write limit because the
+    /// server limits only what it *receives*: one small `getChildren` can answer with megabytes
+    /// (200,000 children take about 2.2 MB). A reply over the limit fails only its own request,
+    /// with [`Error::ReplyTooLarge`] naming the op, path and size; its bytes are discarded as they
+    /// arrive (never buffered), and the connection and every other request carry on. Must be at
+    /// least `max_packet` plus the reply overhead, so anything written can be read back.
+    pub fn max_read_packet(mut self, bytes: usize) -> Self {
+        self.max_read_packet = Some(bytes);
         self
     }
 
@@ -112,10 +137,54 @@ impl Connect {
         self
     }
 
+    /// Refuses option values that cannot be meant, so a mistake fails here, at once, with
+    /// [`Error::InvalidArgument`], instead of as a `Timeout` (or a hang) later. Returns the read
+    /// limit to use.
+    fn check_options(&self) -> Result<usize, Error> {
+        let refuse = |reason: String| Error::InvalidArgument {
+            op: OpCode::CreateSession,
+            path: self.connect_string.clone(),
+            reason,
+        };
+        let timeouts = [
+            ("session_timeout", Some(self.session_timeout)),
+            ("connect_timeout", self.wait),
+            ("attempt_timeout", self.attempt_timeout),
+        ];
+        for (name, value) in timeouts {
+            match value {
+                Some(d) if d.is_zero() => return Err(refuse(format!("{name} must be positive, got 0"))),
+                Some(d) if d > MAX_TIMEOUT => {
+                    return Err(refuse(format!("{name} of {d:?} exceeds ZooKeeper's maximum of {MAX_TIMEOUT:?}")))
+                }
+                _ => {}
+            }
+        }
+        let max_write = i32::MAX as usize - REPLY_OVERHEAD;
+        if !(MIN_PACKET..=max_write).contains(&self.max_packet) {
+            return Err(refuse(format!(
+                "max_packet must be between {MIN_PACKET} and {max_write} bytes, got {}",
+                self.max_packet
+            )));
+        }
+        let floor = self.max_packet + REPLY_OVERHEAD;
+        match self.max_read_packet {
+            None => Ok(DEFAULT_MAX_READ_PACKET.max(floor)),
+            Some(read) if (floor..=i32::MAX as usize).contains(&read) => Ok(read),
+            Some(read) => Err(refuse(format!(
+                "max_read_packet must be between {floor} (max_packet {} plus {REPLY_OVERHEAD} bytes of reply \
+                 header and Stat, so what is written can be read back) and {} bytes, got {read}",
+                self.max_packet,
+                i32::MAX
+            ))),
+        }
+    }
+
     /// Starts the session without waiting for it to connect; requests queue until it does.
     /// Needs to be called within a tokio runtime.
     pub fn start(self) -> Result<Client, Error> {
         let parsed = ConnectString::parse(&self.connect_string)?;
+        let max_read_packet = self.check_options()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::InvalidArgument {
             op: OpCode::CreateSession,
             path: self.connect_string.clone(),
@@ -126,7 +195,8 @@ impl Connect {
             chroot: Chroot::new(parsed.chroot),
             session_timeout: self.session_timeout,
             connect_timeout: self.attempt_timeout,
-            max_packet: self.max_packet,
+            max_write_packet: self.max_packet,
+            max_read_packet,
             default_watcher: self.watcher.clone(),
             resume: self.resume,
             set_watches_batch: 128 * 1024,
@@ -147,7 +217,7 @@ impl Connect {
                 hub,
                 dispatcher,
                 chroot: config.chroot.clone(),
-                max_packet: config.max_packet,
+                max_write_packet: config.max_write_packet,
                 driver_thread,
                 runtime,
             }),

@@ -60,7 +60,8 @@ pub(crate) struct Inner {
     pub(crate) hub: Arc<StateHub>,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) chroot: Chroot,
-    pub(crate) max_packet: usize,
+    /// The largest request frame (see [`Connect::max_packet`](crate::Connect::max_packet)).
+    pub(crate) max_write_packet: usize,
     /// The thread that drives the session task's runtime, when that is a current-thread runtime.
     pub(crate) driver_thread: Option<std::thread::ThreadId>,
     /// The runtime the session task runs on: where recipes run their background work (clean-up

@@ -1,8 +1,15 @@
 //! Framing: every packet, both ways, is a 4-byte big-endian length and then the payload.
 //!
-//! Both directions enforce the same limit as ZooKeeper's `jute.maxbuffer` (default 0xfffff,
-//! 1,048,575 bytes): a request that would exceed it is refused before sending, and a reply that
-//! claims more (or a negative length) is a protocol error before any byte of it is buffered.
+//! The two directions have separate limits. Requests are held to the servers' `jute.maxbuffer`
+//! (default 0xfffff, 1,048,575 bytes), which is what a server accepts: one that would exceed it is
+//! refused before sending. Replies have a read limit of their own ([`DEFAULT_MAX_READ_PACKET`]),
+//! because the server limits only what it receives: a small `getChildren` can answer with
+//! megabytes, and a `getData` of the largest writable node answers with the data plus a reply
+//! header and a Stat. [`FrameReader`] (the client's reading side) turns a reply over the read
+//! limit into [`Incoming::TooLarge`] once its header has arrived and discards the rest as it
+//! streams in, without buffering it, so only that one request fails. [`decode_frame`] (for
+//! simple readers: handshakes, tests, the benchmark's raw client) refuses it outright. A negative
+//! length is always a protocol error.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -15,6 +22,33 @@ pub const DEFAULT_MAX_PACKET: usize = 0xfffff;
 
 /// Length prefix size.
 pub const LENGTH_PREFIX: usize = 4;
+
+/// The default read limit: 16 MiB, room for a listing of about a million short child names
+/// (200,000 children take about 2.2 MB) while a broken or hostile server still cannot make the
+/// client buffer more than this for one reply.
+pub const DEFAULT_MAX_READ_PACKET: usize = 16 << 20;
+
+/// The smallest packet limit that makes sense: a handshake plus a short path barely fits in
+/// less, so a smaller value is a unit mistake (bytes for KiB), refused when the client is built.
+pub const MIN_PACKET: usize = 1024;
+
+/// How much larger a reply can be than the request that wrote what it returns: a `getData`
+/// reply carries a 16-byte reply header, the data and a 68-byte Stat, while the `setData` that
+/// wrote it took an 8-byte header, the path (at least `"/"`, 5 bytes) and a 4-byte version: 67
+/// bytes more, rounded up. The read limit is never below the write limit plus this, so every
+/// node the client can write, it can read back.
+pub const REPLY_OVERHEAD: usize = 128;
+
+/// What [`FrameReader`] keeps free in its shared buffer for one read.
+pub const READ_CHUNK: usize = 64 << 10;
+
+/// A reply larger than this that has not fully arrived gets a buffer of its own, sized exactly,
+/// and is read straight into it (no copy); smaller replies are copied out of the shared buffer.
+pub const OWN_BUFFER_MIN: usize = 16 << 10;
+
+/// How many leading bytes of an over-limit frame [`FrameReader`] hands over: a reply header
+/// (xid, zxid, err), enough to tell which request it answers.
+pub const OVERSIZED_HEAD: usize = 16;
 
 /// A frame that cannot be accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +96,121 @@ pub fn decode_frame(src: &mut BytesMut, max: usize) -> Result<Option<Bytes>, Fra
     }
     src.advance(LENGTH_PREFIX);
     Ok(Some(src.split_to(length).freeze()))
+}
+
+/// What [`FrameReader::next_frame`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A whole frame's payload, in an allocation of its own.
+    Frame(Bytes),
+    /// A frame whose declared `length` exceeds the read limit: its first bytes (up to
+    /// [`OVERSIZED_HEAD`]), enough to tell which request it answers. The rest is discarded as it
+    /// arrives.
+    TooLarge { length: usize, head: Bytes },
+}
+
+/// The reading side of a connection: a read buffer and the frames split off it.
+///
+/// Two rules keep memory honest:
+///
+/// * **Every frame owns its allocation.** A frame that arrives whole among others is copied out
+///   of the shared buffer (at most one buffer's worth, a memcpy next to the read that brought
+///   it); a frame over [`OWN_BUFFER_MIN`] still arriving gets an exactly sized buffer of its own,
+///   is read straight into it and handed over without a copy. So a value kept from a reply
+///   costs about its own size: it never pins the buffer its neighbours arrived in (a 4-byte
+///   value read next to megabyte replies used to keep 64 KiB and more alive).
+/// * **An over-limit frame is never buffered.** Once its length and header are in, it is
+///   reported as [`Incoming::TooLarge`] and the rest of its bytes are dropped as they come.
+#[derive(Debug)]
+pub struct FrameReader {
+    buf: BytesMut,
+    max: usize,
+    /// Bytes of an over-limit frame still to discard.
+    skip: usize,
+    /// `buf` holds exactly one large frame being filled (its capacity is that frame's size).
+    own: bool,
+}
+
+impl FrameReader {
+    /// A reader refusing frames over `max` bytes of payload.
+    pub fn new(max: usize) -> FrameReader {
+        FrameReader { buf: BytesMut::with_capacity(READ_CHUNK), max, skip: 0, own: false }
+    }
+
+    /// The buffer to read into, with room for a read. Only append to it.
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        if !self.own && self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        &mut self.buf
+    }
+
+    /// Bytes buffered and not yet handed out.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next frame, `Ok(None)` until one is complete (or an over-limit one's header is in).
+    pub fn next_frame(&mut self) -> Result<Option<Incoming>, FrameError> {
+        self.discard();
+        if self.skip > 0 || self.buf.len() < LENGTH_PREFIX {
+            return Ok(None);
+        }
+        let declared = i32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        if declared < 0 {
+            return Err(FrameError::NegativeLength(declared));
+        }
+        let length = declared as usize;
+        let whole = LENGTH_PREFIX + length;
+        if length > self.max {
+            let head_len = OVERSIZED_HEAD.min(length);
+            if self.buf.len() < LENGTH_PREFIX + head_len {
+                return Ok(None);
+            }
+            self.buf.advance(LENGTH_PREFIX);
+            let head = Bytes::copy_from_slice(&self.buf[..head_len]);
+            self.buf.advance(head_len);
+            self.skip = length - head_len;
+            self.discard();
+            return Ok(Some(Incoming::TooLarge { length, head }));
+        }
+        if self.buf.len() >= whole {
+            let frame = if self.own {
+                self.own = false;
+                let mut own = std::mem::take(&mut self.buf);
+                if own.len() > whole {
+                    // Only if a read appended past the frame's exact capacity; keep the rest.
+                    self.buf = own.split_off(whole);
+                }
+                own.advance(LENGTH_PREFIX);
+                own.freeze()
+            } else {
+                let frame = Bytes::copy_from_slice(&self.buf[LENGTH_PREFIX..whole]);
+                self.buf.advance(whole);
+                frame
+            };
+            return Ok(Some(Incoming::Frame(frame)));
+        }
+        // Incomplete: everything buffered belongs to this frame.
+        if !self.own {
+            if length > OWN_BUFFER_MIN {
+                let mut own = BytesMut::with_capacity(whole);
+                own.extend_from_slice(&self.buf);
+                self.buf = own;
+                self.own = true;
+            } else {
+                self.buf.reserve(whole - self.buf.len());
+            }
+        }
+        Ok(None)
+    }
+
+    /// Drops what is buffered of an over-limit frame.
+    fn discard(&mut self) {
+        let n = self.skip.min(self.buf.len());
+        self.buf.advance(n);
+        self.skip -= n;
+    }
 }
 
 /// Writes a complete frame (`length, header, body`) and checks it against the limit; on error
@@ -133,6 +282,79 @@ mod tests {
         let mut b = BytesMut::from(&(11i32).to_be_bytes()[..]);
         assert_eq!(decode_frame(&mut b, 10), Err(FrameError::TooLarge { length: 11, max: 10 }));
         assert!(b.capacity() < 64, "nothing reserved for a rejected frame");
+    }
+
+    fn feed(reader: &mut FrameReader, bytes: &[u8]) {
+        reader.buffer().extend_from_slice(bytes);
+    }
+
+    #[test]
+    fn reader_splits_frames_into_their_own_allocations() {
+        let mut r = FrameReader::new(1 << 20);
+        let mut wire = BytesMut::new();
+        for payload in [&b"abc"[..], b"", b"defg"] {
+            wire.put_i32(payload.len() as i32);
+            wire.put_slice(payload);
+        }
+        feed(&mut r, &wire[..5]);
+        assert_eq!(r.next_frame(), Ok(None));
+        feed(&mut r, &wire[5..]);
+        assert_eq!(r.next_frame(), Ok(Some(Incoming::Frame(Bytes::from_static(b"abc")))));
+        assert_eq!(r.next_frame(), Ok(Some(Incoming::Frame(Bytes::new()))));
+        let Ok(Some(Incoming::Frame(last))) = r.next_frame() else { panic!("a third frame") };
+        assert_eq!(&last[..], b"defg");
+        assert!(!r.buf.as_ptr_range().contains(&last.as_ptr()), "a small frame is copied out");
+        assert_eq!(r.next_frame(), Ok(None));
+    }
+
+    #[test]
+    fn reader_reads_a_large_frame_into_an_exact_buffer() {
+        let mut r = FrameReader::new(1 << 20);
+        let payload = vec![7u8; 100_000];
+        let mut wire = BytesMut::new();
+        wire.put_i32(payload.len() as i32);
+        wire.put_slice(&payload);
+        wire.put_i32(1);
+        wire.put_u8(9);
+        feed(&mut r, &wire[..1000]);
+        assert_eq!(r.next_frame(), Ok(None));
+        assert_eq!(r.buf.capacity(), 100_004, "sized for exactly this frame");
+        // The socket read takes no more than the frame's own capacity.
+        let rest = r.buf.capacity() - r.buf.len();
+        feed(&mut r, &wire[1000..1000 + rest]);
+        assert_eq!(r.next_frame(), Ok(Some(Incoming::Frame(Bytes::from(payload)))));
+        feed(&mut r, &wire[1000 + rest..]);
+        assert_eq!(r.next_frame(), Ok(Some(Incoming::Frame(Bytes::from_static(&[9])))));
+    }
+
+    #[test]
+    fn reader_discards_an_over_limit_frame_without_buffering_it() {
+        let mut r = FrameReader::new(4096);
+        let length = 10 << 20;
+        let mut head = BytesMut::new();
+        head.put_i32(length as i32);
+        head.put_slice(&[1; OVERSIZED_HEAD]);
+        feed(&mut r, &head[..10]);
+        assert_eq!(r.next_frame(), Ok(None), "waits for the header");
+        feed(&mut r, &head[10..]);
+        let expected = Incoming::TooLarge { length, head: Bytes::copy_from_slice(&[1; OVERSIZED_HEAD]) };
+        assert_eq!(r.next_frame(), Ok(Some(expected)));
+        let mut left = length - OVERSIZED_HEAD;
+        let chunk = vec![0u8; 50_000];
+        while left > 0 {
+            let n = left.min(chunk.len());
+            feed(&mut r, &chunk[..n]);
+            left -= n;
+            assert_eq!(r.next_frame(), Ok(None));
+            assert!(r.buf.capacity() < 4 * READ_CHUNK, "buffered {} bytes", r.buf.capacity());
+        }
+        let mut next = BytesMut::new();
+        next.put_i32(2);
+        next.put_slice(b"ok");
+        feed(&mut r, &next);
+        assert_eq!(r.next_frame(), Ok(Some(Incoming::Frame(Bytes::from_static(b"ok")))));
+        feed(&mut r, &(-1i32).to_be_bytes());
+        assert_eq!(r.next_frame(), Err(FrameError::NegativeLength(-1)));
     }
 
     #[test]

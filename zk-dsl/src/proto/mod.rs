@@ -19,7 +19,10 @@ pub mod requests;
 pub mod responses;
 
 pub use codes::{AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, OpCode, WatcherType};
-pub use frame::{decode_frame, encode_bare, encode_request, FrameError, DEFAULT_MAX_PACKET};
+pub use frame::{
+    decode_frame, encode_bare, encode_request, FrameError, FrameReader, Incoming, DEFAULT_MAX_PACKET,
+    DEFAULT_MAX_READ_PACKET,
+};
 pub use jute::{Decode, Encode, Reader};
 pub use multi::{MultiOp, MultiRequest, MultiResponse, MultiResult};
 pub use path::{validate_path, PathError};

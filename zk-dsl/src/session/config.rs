@@ -16,8 +16,10 @@ pub struct SessionConfig {
     /// Per-attempt TCP connect + handshake timeout; by default the session timeout divided by
     /// the number of hosts (the Java client's rule), at least one second.
     pub connect_timeout: Option<Duration>,
-    /// Packet limit both ways (`jute.maxbuffer`).
-    pub max_packet: usize,
+    /// The largest request sent (the servers' `jute.maxbuffer`).
+    pub max_write_packet: usize,
+    /// The largest reply accepted; a larger one fails only its own request.
+    pub max_read_packet: usize,
     /// The default watcher (the seed's `:watcher` to `connect`).
     pub default_watcher: Option<WatchFn>,
     /// Resume this session instead of creating one.
@@ -35,7 +37,8 @@ impl std::fmt::Debug for SessionConfig {
             .field("chroot", &self.chroot)
             .field("session_timeout", &self.session_timeout)
             .field("connect_timeout", &self.connect_timeout)
-            .field("max_packet", &self.max_packet)
+            .field("max_write_packet", &self.max_write_packet)
+            .field("max_read_packet", &self.max_read_packet)
             .field("default_watcher", &self.default_watcher.is_some())
             .field("resume", &self.resume.as_ref().map(|(id, _)| format!("{id:#x}")))
             .finish_non_exhaustive()

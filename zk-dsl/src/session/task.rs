@@ -28,8 +28,8 @@ use super::request::{complete, Command, Completion, RawReply, Request, WatchActi
 use super::state::{SessionEvent, SessionState, StateHub};
 use crate::error::Error;
 use crate::proto::{
-    self, decode_frame, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode,
-    ErrorCode, EventType, KeeperState, OpCode, Reader, ReplyHeader, WatcherEvent,
+    self, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode, ErrorCode, EventType,
+    FrameReader, Incoming, KeeperState, OpCode, Reader, ReplyHeader, WatcherEvent,
 };
 use crate::watch::dispatcher::{deliver, Dispatcher};
 use crate::watch::registry::{WatchKind, WatchRegistry};
@@ -38,10 +38,17 @@ use crate::watch::{WatchedEvent, Watcher};
 /// Stop taking requests from the channel while this much is waiting to be written; the socket
 /// (and the server's throttle) then pace the callers.
 const WRITE_HIGH_WATER: usize = 4 << 20;
-/// Spare room kept in the read buffer so one read can take many replies.
-const READ_CHUNK: usize = 64 << 10;
+/// Initial size of the write buffer.
+const WRITE_CHUNK: usize = 64 << 10;
 /// The Java client never lets more than this pass without a ping.
 const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest pause between two rounds of connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// A connection that heard nothing from the server after the handshake and ended sooner than
+/// this counts as a failed attempt on its host, not as a connection: without this, a server (or
+/// a priming step) that drops every new connection at once made the client reconnect in a tight
+/// loop, thousands of times a second, because only failed handshakes ever backed off.
+const MIN_STABLE_CONNECTION: Duration = MAX_BACKOFF;
 
 /// Why a connection ended.
 enum Ended {
@@ -64,7 +71,7 @@ struct Pending {
 /// Per-connection state; dropped with the connection.
 struct Conn {
     stream: TcpStream,
-    rbuf: BytesMut,
+    frames: FrameReader,
     wbuf: BytesMut,
     pending: VecDeque<Pending>,
     auth_pending: VecDeque<Completion>,
@@ -99,8 +106,8 @@ impl Conn {
     /// tokio's own `poll_read` does; otherwise the next `readable()` would report the socket
     /// ready again and cost a `read` that finds nothing.
     fn read_some(&mut self) -> std::io::Result<usize> {
-        let room = self.rbuf.capacity() - self.rbuf.len();
-        let (stream, rbuf) = (&self.stream, &mut self.rbuf);
+        let (stream, rbuf) = (&self.stream, self.frames.buffer());
+        let room = rbuf.capacity() - rbuf.len();
         let mut drained = None;
         let outcome = stream.try_io(tokio::io::Interest::READABLE, || {
             let n = stream.try_read_buf(rbuf)?;
@@ -138,8 +145,20 @@ pub struct SessionTask {
     next_xid: i32,
     hosts: Vec<HostPort>,
     host_cursor: usize,
-    /// When the server last answered (for client-side expiry while disconnected).
+    /// Hosts that failed in the current round. A round ends when every host has failed once
+    /// (not when the cursor wraps: after losing host k the round goes on through the hosts
+    /// after k and then those before it); only then do queued requests fail and the client
+    /// back off.
+    round_failures: usize,
+    /// Consecutive failed rounds, for the backoff; reset by a connection that proved stable.
+    failed_rounds: u32,
+    /// When the current (or last) connection was established.
+    connected_at: Instant,
+    /// When the server last answered.
     last_heard: Instant,
+    /// The latest moment a packet of this session may have reached a server: its last write on
+    /// an established connection (pings included). Client-side expiry counts from here.
+    last_sent: Instant,
     /// `close()` was called: no new commands, finish after the closeSession reply.
     closing: bool,
     ever_connected: bool,
@@ -181,7 +200,11 @@ impl SessionTask {
             next_xid: 1,
             hosts,
             host_cursor: 0,
+            round_failures: 0,
+            failed_rounds: 0,
+            connected_at: Instant::now(),
             last_heard: Instant::now(),
+            last_sent: Instant::now(),
             closing: false,
             ever_connected: false,
             cfg,
@@ -198,6 +221,15 @@ impl SessionTask {
                 Ended::Terminal(state) => break state,
                 Ended::Lost(reason) | Ended::Protocol(reason) => {
                     tracing::info!(session = format_args!("{:#x}", self.session_id), %reason, "connection lost");
+                    let heard = self.last_heard > self.connected_at;
+                    if heard || self.connected_at.elapsed() >= MIN_STABLE_CONNECTION {
+                        // A working connection: a new round starts at the next host, at once.
+                        self.round_failures = 0;
+                        self.failed_rounds = 0;
+                    } else {
+                        // Lost as soon as it was made: its host failed in this round.
+                        self.round_failures += 1;
+                    }
                     self.hub.transition(
                         |s| {
                             s.state = SessionState::Connecting;
@@ -266,10 +298,25 @@ impl SessionTask {
 
     // ----- connecting -------------------------------------------------------------------------
 
-    /// Deadline after which a session that cannot reach any server is declared expired: the
-    /// servers expire it after the negotiated timeout, so 4/3 of that is safely past.
+    /// Deadline after which a session that cannot reach any server is declared expired by the
+    /// client itself. It must come only once the servers have certainly expired the session, or
+    /// a new session re-creating this one's ephemeral nodes would find them still there.
+    ///
+    /// A server expires a session at the first tick boundary after its last packet plus the
+    /// timeout (its expiry queue rounds up to `tickTime`), so up to timeout + tick after that
+    /// packet; in an ensemble a follower reports the packet to the leader on its next ping,
+    /// every half tick, which adds up to tick/2. The client does not know `tickTime`, but the
+    /// server never negotiates a timeout below `minSessionTimeout`, which is 2 × `tickTime`
+    /// unless an operator lowers it, so tick ≤ timeout/2. The last packet a server can have
+    /// received left no later than the client's last write (`last_sent`). So the session is
+    /// gone by last_sent + 1.75 × timeout; the client waits 2 × timeout, the rest being room for
+    /// the expiry's closeSession to commit (the ephemeral nodes to go). A handshake that was
+    /// never answered is assumed not to have reached a server (one that got it answers it). A
+    /// reachable server's verdict comes first anyway: a reconnect told "expired" ends the
+    /// session at once.
     fn expiry_deadline(&self) -> Option<Instant> {
-        (self.ever_connected && !self.negotiated.is_zero()).then(|| self.last_heard + self.negotiated * 4 / 3)
+        (self.ever_connected && !self.negotiated.is_zero())
+            .then(|| self.last_sent.max(self.last_heard) + self.negotiated * 2)
     }
 
     /// Handles a command that arrives while no connection is up. Returns the terminal state if
@@ -315,9 +362,10 @@ impl SessionTask {
         }
     }
 
-    /// Tries hosts until one grants the session. Keeps taking commands meanwhile.
+    /// Tries hosts until one grants the session. Keeps taking commands meanwhile. Every time
+    /// all hosts have failed once in this round, queued requests fail and the next round waits
+    /// a backoff (with jitter).
     async fn connect(&mut self) -> Result<Conn, SessionState> {
-        let mut failed_rounds: u32 = 0;
         loop {
             if self.expired_client_side() {
                 tracing::warn!(
@@ -325,6 +373,10 @@ impl SessionTask {
                     "no server reachable within the session timeout; session expired"
                 );
                 return Err(SessionState::Expired);
+            }
+            if self.round_failures >= self.hosts.len() {
+                self.round_failed().await?;
+                continue;
             }
             let host = self.hosts[self.host_cursor].clone();
             self.host_cursor = (self.host_cursor + 1) % self.hosts.len();
@@ -342,7 +394,8 @@ impl SessionTask {
                 // blackholed) attempt later.
                 limit = limit.min(deadline.saturating_duration_since(Instant::now()));
             }
-            let attempt = handshake(host.clone(), request, limit, self.cfg.max_packet);
+            let limits = (self.cfg.max_write_packet, self.cfg.max_read_packet);
+            let attempt = handshake(host.clone(), request, limit, limits);
             tokio::pin!(attempt);
             let outcome = loop {
                 tokio::select! {
@@ -355,7 +408,7 @@ impl SessionTask {
                 }
             };
             match outcome {
-                Ok((stream, resp, rbuf, addr)) => {
+                Ok((stream, resp, frames, addr)) => {
                     if resp.is_expired() {
                         tracing::warn!(
                             session = format_args!("{:#x}", self.session_id),
@@ -363,42 +416,43 @@ impl SessionTask {
                         );
                         return Err(SessionState::Expired);
                     }
-                    return Ok(self.established(stream, resp, rbuf, addr));
+                    return Ok(self.established(stream, resp, frames, addr));
                 }
                 Err(reason) => {
                     tracing::debug!(%host, %reason, "connection attempt failed");
+                    self.round_failures += 1;
                 }
             }
-            if self.host_cursor == 0 {
-                // A whole round failed: back off (with jitter) before the next one.
-                if self.expired_client_side() {
-                    continue;
-                }
-                if self.ever_connected {
-                    self.fail_queued();
-                }
-                failed_rounds = failed_rounds.saturating_add(1);
-                let base = Duration::from_millis(50u64.saturating_mul(1 << failed_rounds.min(5)));
-                let pause = base.min(Duration::from_secs(1)) + Duration::from_millis(fastrand::u64(0..50));
-                let mut wake = Instant::now() + pause;
-                if let Some(deadline) = self.expiry_deadline() {
-                    wake = wake.min(deadline);
-                }
-                loop {
-                    tokio::select! {
-                        _ = sleep_until(wake) => break,
-                        cmd = self.rx.recv() => {
-                            if let Some(state) = self.on_command_while_disconnected(cmd) {
-                                return Err(state);
-                            }
-                        }
+        }
+    }
+
+    /// Every host failed once in this round: fail what waits (after the session had been
+    /// connected) and back off before the next round.
+    async fn round_failed(&mut self) -> Result<(), SessionState> {
+        self.round_failures = 0;
+        if self.ever_connected {
+            self.fail_queued();
+        }
+        self.failed_rounds = self.failed_rounds.saturating_add(1);
+        let base = Duration::from_millis(50u64.saturating_mul(1 << self.failed_rounds.min(5)));
+        let pause = base.min(MAX_BACKOFF) + Duration::from_millis(fastrand::u64(0..50));
+        let mut wake = Instant::now() + pause;
+        if let Some(deadline) = self.expiry_deadline() {
+            wake = wake.min(deadline);
+        }
+        loop {
+            tokio::select! {
+                _ = sleep_until(wake) => return Ok(()),
+                cmd = self.rx.recv() => {
+                    if let Some(state) = self.on_command_while_disconnected(cmd) {
+                        return Err(state);
                     }
                 }
             }
         }
     }
 
-    fn established(&mut self, stream: TcpStream, resp: ConnectResponse, rbuf: BytesMut, addr: SocketAddr) -> Conn {
+    fn established(&mut self, stream: TcpStream, resp: ConnectResponse, frames: FrameReader, addr: SocketAddr) -> Conn {
         let reconnected = self.ever_connected;
         self.session_id = resp.session_id;
         self.password = resp.password;
@@ -406,12 +460,14 @@ impl SessionTask {
         self.ever_connected = true;
         let now = Instant::now();
         self.last_heard = now;
+        self.last_sent = now;
+        self.connected_at = now;
         tracing::info!(session = format_args!("{:#x}", self.session_id), %addr, timeout = ?self.negotiated, reconnected, "session established");
         let read_timeout = self.negotiated * 2 / 3;
         let conn = Conn {
             stream,
-            rbuf,
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            frames,
+            wbuf: BytesMut::with_capacity(WRITE_CHUNK),
             pending: VecDeque::new(),
             auth_pending: VecDeque::new(),
             auth_replayed: 0,
@@ -442,16 +498,26 @@ impl SessionTask {
     fn prime(&mut self, conn: &mut Conn) -> Result<(), Ended> {
         for (scheme, auth) in &self.auth {
             let packet = AuthPacket { kind: 0, scheme: scheme.into(), auth: auth.into() };
-            encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_packet)
+            encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_write_packet)
                 .map_err(|e| Ended::Lost(format!("auth packet: {e}")))?;
             conn.auth_replayed += 1;
         }
         let chroot = self.cfg.chroot.clone();
-        for batch in
-            self.watches.set_watches(self.last_zxid, self.cfg.set_watches_batch, |p| chroot.to_server(p).into_owned())
-        {
+        let to_server = |p: &str| chroot.to_server(p).into_owned();
+        // A SetWatches2 frame with one path: header 8, zxid 8, five vector lengths, the path's
+        // length. A watch on a longer path (one the server accepted a request for, up to a few
+        // dozen bytes longer) cannot be restored: it is dropped and its watcher told with the
+        // `*WatchRemoved` event, instead of failing (and so dropping) every new connection.
+        let max_path = self.cfg.max_write_packet.saturating_sub(8 + 8 + 5 * 4 + 4);
+        for (path, watcher, event_type) in self.watches.take_unrestorable(max_path, to_server) {
+            tracing::warn!(len = path.len(), ?event_type, "a watch too long to restore was dropped");
+            deliver(&self.dispatcher, &WatchedEvent::node(event_type, path), vec![watcher]);
+        }
+        // Batches stay well within the write limit.
+        let batch_bytes = self.cfg.set_watches_batch.min(max_path / 2);
+        for batch in self.watches.set_watches(self.last_zxid, batch_bytes, to_server) {
             let op = if batch.needs_v2() { OpCode::SetWatches2 } else { OpCode::SetWatches };
-            encode_request(&mut conn.wbuf, xid::SET_WATCHES, op, Some(&batch), self.cfg.max_packet)
+            encode_request(&mut conn.wbuf, xid::SET_WATCHES, op, Some(&batch), self.cfg.max_write_packet)
                 .map_err(|e| Ended::Lost(format!("SetWatches: {e}")))?;
         }
         while let Some(cmd) = self.queued.pop_front() {
@@ -465,6 +531,7 @@ impl SessionTask {
             Ok(never) => match never {},
             Err(end) => end,
         };
+        self.last_sent = self.last_sent.max(conn.last_send);
         // Whatever was in flight on this connection is lost with it.
         let (op_err, state) = match &end {
             Ended::Lost(_) => (None, None),
@@ -541,7 +608,7 @@ impl SessionTask {
                         return Err(Ended::Lost(format!("no answer from the server for {:?}", conn.read_timeout)));
                     }
                     if now >= conn.last_send + conn.ping_interval && conn.wbuf.is_empty() {
-                        encode_request(&mut conn.wbuf, xid::PING, OpCode::Ping, None, self.cfg.max_packet)
+                        encode_request(&mut conn.wbuf, xid::PING, OpCode::Ping, None, self.cfg.max_write_packet)
                             .map_err(|e| Ended::Lost(format!("ping: {e}")))?;
                         // Counts as sent now, so a blocked socket does not queue pings.
                         conn.last_send = now;
@@ -566,7 +633,8 @@ impl SessionTask {
             Command::Request(req) => self.enqueue_request(conn, req),
             Command::Auth { scheme, auth, completion } => {
                 let packet = AuthPacket { kind: 0, scheme: (&*scheme).into(), auth: (&*auth).into() };
-                match encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_packet) {
+                match encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_write_packet)
+                {
                     Ok(()) => {
                         self.auth.push((scheme, auth));
                         conn.auth_pending.push_back(completion);
@@ -579,7 +647,7 @@ impl SessionTask {
                 self.closing = true;
                 let xid = self.next_xid();
                 // A bare header cannot exceed the packet limit.
-                let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_packet);
+                let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_write_packet);
                 conn.pending.push_back(Pending { xid, op: OpCode::CloseSession, watch: None, completion });
             }
         }
@@ -597,7 +665,8 @@ impl SessionTask {
         let server_path = self.cfg.chroot.to_server(&path);
         let request = proto::WatchesRequest { path: server_path, kind: proto::WatcherType::Any };
         let xid = self.next_xid();
-        if encode_request(&mut conn.wbuf, xid, OpCode::RemoveWatches, Some(&request), self.cfg.max_packet).is_ok() {
+        if encode_request(&mut conn.wbuf, xid, OpCode::RemoveWatches, Some(&request), self.cfg.max_write_packet).is_ok()
+        {
             // The reply (NoWatcher if the server had already dropped it) interests nobody.
             let (tx, _) = tokio::sync::oneshot::channel();
             let completion = Completion::Future(tx);
@@ -622,9 +691,6 @@ impl SessionTask {
     }
 
     fn read(&mut self, conn: &mut Conn) -> Result<(), Ended> {
-        if conn.rbuf.capacity() - conn.rbuf.len() < READ_CHUNK / 4 {
-            conn.rbuf.reserve(READ_CHUNK);
-        }
         match conn.read_some() {
             Ok(0) => return Err(Ended::Lost("server closed the connection".into())),
             Ok(_) => {}
@@ -634,11 +700,42 @@ impl SessionTask {
         conn.last_recv = Instant::now();
         self.last_heard = conn.last_recv;
         loop {
-            let frame = decode_frame(&mut conn.rbuf, self.cfg.max_packet)
-                .map_err(|e| Ended::Protocol(format!("bad frame from the server: {e}")))?;
-            let Some(frame) = frame else { return Ok(()) };
-            self.on_frame(conn, frame)?;
+            let incoming =
+                conn.frames.next_frame().map_err(|e| Ended::Protocol(format!("bad frame from the server: {e}")))?;
+            match incoming {
+                None => return Ok(()),
+                Some(Incoming::Frame(frame)) => self.on_frame(conn, frame)?,
+                Some(Incoming::TooLarge { length, head }) => self.on_oversized(conn, length, head)?,
+            }
         }
+    }
+
+    /// A reply over the read limit: its header is in and the rest is being discarded. It fails
+    /// only the request it answers (the first pending one, as replies come in xid order), with
+    /// the op and size; the caller's side adds the path. Its watch is not registered: the caller
+    /// gets an error, not a watch. Anything else that large (a notification, a ping or auth
+    /// reply) cannot be a real server's and ends the connection as a protocol error.
+    fn on_oversized(&mut self, conn: &mut Conn, length: usize, head: Bytes) -> Result<(), Ended> {
+        let limit = self.cfg.max_read_packet;
+        let header = ReplyHeader::decode(&mut Reader::new(head, "reply header"))
+            .map_err(|e| Ended::Protocol(format!("over-limit frame of {length} bytes: {e}")))?;
+        if header.zxid > self.last_zxid {
+            self.last_zxid = header.zxid;
+        }
+        let p = match conn.pending.front() {
+            Some(p) if p.xid == header.xid && header.xid > 0 => conn.pending.pop_front(),
+            _ => None,
+        };
+        let Some(p) = p else {
+            return Err(Ended::Protocol(format!(
+                "frame of {length} bytes (xid {}) exceeds the {limit}-byte read limit",
+                header.xid
+            )));
+        };
+        tracing::warn!(op = %p.op, size = length, limit, "reply over the read limit discarded");
+        let error = Error::ReplyTooLarge { op: p.op, path: String::new(), size: length, limit };
+        complete(&self.dispatcher, p.completion, Err(error));
+        Ok(())
     }
 
     fn on_frame(&mut self, conn: &mut Conn, frame: Bytes) -> Result<(), Ended> {
@@ -743,12 +840,13 @@ impl SessionTask {
 }
 
 /// One connection attempt: resolve, connect, send ConnectRequest, read ConnectResponse.
+/// `limits` are the write and read packet limits.
 async fn handshake(
     host: HostPort,
     request: ConnectRequest,
     limit: Duration,
-    max_packet: usize,
-) -> Result<(TcpStream, ConnectResponse, BytesMut, SocketAddr), String> {
+    limits: (usize, usize),
+) -> Result<(TcpStream, ConnectResponse, FrameReader, SocketAddr), String> {
     let attempt = async {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.host.as_str(), host.port))
             .await
@@ -757,7 +855,7 @@ async fn handshake(
         let mut last_error = format!("{host} resolved to no address");
         for addr in addrs {
             match TcpStream::connect(addr).await {
-                Ok(stream) => return finish_handshake(stream, addr, &request, max_packet).await,
+                Ok(stream) => return finish_handshake(stream, addr, &request, limits).await,
                 Err(e) => last_error = format!("connect to {addr}: {e}"),
             }
         }
@@ -770,23 +868,29 @@ async fn finish_handshake(
     stream: TcpStream,
     addr: SocketAddr,
     request: &ConnectRequest,
-    max_packet: usize,
-) -> Result<(TcpStream, ConnectResponse, BytesMut, SocketAddr), String> {
+    (max_write, max_read): (usize, usize),
+) -> Result<(TcpStream, ConnectResponse, FrameReader, SocketAddr), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = stream;
     stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
     let mut out = BytesMut::with_capacity(64);
-    encode_bare(&mut out, request, max_packet).map_err(|e| e.to_string())?;
+    encode_bare(&mut out, request, max_write).map_err(|e| e.to_string())?;
     stream.write_all(&out).await.map_err(|e| format!("{addr}: {e}"))?;
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut frames = FrameReader::new(max_read);
     loop {
-        if let Some(frame) = decode_frame(&mut rbuf, max_packet).map_err(|e| format!("{addr}: {e}"))? {
-            let response = proto::decode_exact::<ConnectResponse>(frame, "ConnectResponse")
-                .map_err(|e| format!("{addr}: malformed handshake: {e}"))?;
-            return Ok((stream, response, rbuf, addr));
+        match frames.next_frame().map_err(|e| format!("{addr}: {e}"))? {
+            Some(Incoming::Frame(frame)) => {
+                let response = proto::decode_exact::<ConnectResponse>(frame, "ConnectResponse")
+                    .map_err(|e| format!("{addr}: malformed handshake: {e}"))?;
+                return Ok((stream, response, frames, addr));
+            }
+            Some(Incoming::TooLarge { length, .. }) => {
+                return Err(format!("{addr}: a handshake reply of {length} bytes is not ZooKeeper's"));
+            }
+            None => {}
         }
         // A server that refuses (it is behind our zxid, or read-only) just closes.
-        if stream.read_buf(&mut rbuf).await.map_err(|e| format!("{addr}: {e}"))? == 0 {
+        if stream.read_buf(frames.buffer()).await.map_err(|e| format!("{addr}: {e}"))? == 0 {
             return Err(format!("{addr} closed the connection during the handshake"));
         }
     }

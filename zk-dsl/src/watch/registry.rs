@@ -289,6 +289,29 @@ impl WatchRegistry {
         }
     }
 
+    /// Takes out every watch whose path, as the server sees it, is longer than `max_len` bytes:
+    /// a SetWatches entry that long cannot fit in any frame the server accepts, and sending it
+    /// would drop every new connection. Returns each watcher with the path and the
+    /// `*WatchRemoved` event that tells it the watch is gone (the same event a `removeWatches`
+    /// gives).
+    pub fn take_unrestorable(
+        &mut self,
+        max_len: usize,
+        to_server: impl Fn(&str) -> String,
+    ) -> Vec<(String, Watcher, EventType)> {
+        let mut out = Vec::new();
+        for kind in WatchKind::ALL {
+            let table = self.table(kind);
+            let long: Vec<String> = table.keys().filter(|p| to_server(p).len() > max_len).cloned().collect();
+            for path in long {
+                for watcher in table.remove(&path).unwrap_or_default() {
+                    out.push((path.clone(), watcher, kind.removed_event()));
+                }
+            }
+        }
+        out
+    }
+
     /// The SetWatches batches that re-register everything on a new connection, each holding at
     /// most about `max_bytes` of path text (ZooKeeper's Java client uses 128 KiB) so that no
     /// batch approaches the packet limit. `to_server` applies the chroot.
@@ -341,6 +364,22 @@ mod tests {
 
     fn fired(reg: &mut WatchRegistry, t: EventType, path: &str) -> usize {
         reg.trigger(t, path).len()
+    }
+
+    #[test]
+    fn unrestorable_watches_are_taken_out_with_their_removal_event() {
+        let mut reg = WatchRegistry::default();
+        let long = format!("/{}", "x".repeat(100));
+        reg.add(WatchKind::Data, &long, Watcher::Default);
+        reg.add(WatchKind::Persistent, &long, Watcher::Default);
+        reg.add(WatchKind::Child, "/short", Watcher::Default);
+        let taken = reg.take_unrestorable(50, |p| p.to_owned());
+        let events: Vec<_> = taken.iter().map(|(p, _, e)| (p.len(), *e)).collect();
+        assert_eq!(events, vec![(101, EventType::DataWatchRemoved), (101, EventType::PersistentWatchRemoved)]);
+        let batches = reg.set_watches(0, 1 << 10, |p| p.to_owned());
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].child, vec!["/short".to_string()]);
+        assert!(batches[0].data.is_empty() && batches[0].persistent.is_empty());
     }
 
     #[test]
