@@ -1,11 +1,12 @@
 // Curator LeaderLatch participant. Usage:
 //   CuratorLatch --connect CS --path LATCH --id ID [--session-timeout-ms MS] [--connection-timeout-ms MS]
-// Prints READY <id> once the latch is started, then LEADER <id> <micros> / NOT_LEADER <id> <micros>
+// Prints READY <id> once the latch's node exists, then LEADER <id> <micros> / NOT_LEADER <id> <micros>
 // on every change (LeaderLatchListener; NOT_LEADER is also printed just before a bounce or quit
 // closes a latch that leads). Commands on stdin:
 //   who     -> PARTICIPANTS <id,id,...> (latch order), HAS_LEADERSHIP <id> true|false,
 //              LEADER_IS <id> (or LEADER_IS - when there is none), in that order
 //   bounce  -> closes the latch and the CuratorFramework, starts fresh ones, prints BOUNCED <id>
+//              once the new latch node exists
 //   quit    -> closes them, prints BYE <id>, exits 0 (also on end of input)
 
 import java.util.ArrayList;
@@ -75,6 +76,14 @@ public final class CuratorLatch {
             }
         });
         latch.start();
+        // READY and BOUNCED mean the participant's node exists (start() creates it in the background).
+        long deadline = System.nanoTime() + p.getInt("connection-timeout-ms", 15_000) * 1_000_000L;
+        while (latch.getOurPath() == null) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the latch node was not created");
+            }
+            Thread.sleep(2);
+        }
     }
 
     private static void closeAll() {
