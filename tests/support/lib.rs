@@ -2,6 +2,8 @@
 //! and a fresh chrooted client per test so tests never see each other's nodes and can run in
 //! parallel.
 
+pub mod peers;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
