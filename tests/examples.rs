@@ -127,6 +127,56 @@ fn leader_election(example: &'static str) {
 }
 
 #[test]
+fn lock_holders_never_overlap_and_every_increment_lands() {
+    let cs = server().connect_string();
+    let lock = format!("/{}", unique("lock"));
+    let mut procs = Procs::new("lock");
+    let workers: Vec<usize> =
+        ["ann", "ben", "cat"].iter().map(|name| procs.spawn(name, &[&cs, &lock, name, "15", "2"])).collect();
+    for (&w, name) in workers.iter().zip(["ann", "ben", "cat"]) {
+        procs.expect(w, &format!("DONE {name}"), patience() * 3);
+        procs.expect_success(w);
+    }
+    let holds = suite::peers::HolderLog::new();
+    for &w in &workers {
+        holds.add_lines(procs.stdout_of(w).lines());
+    }
+    holds.assert_no_overlap();
+    assert_eq!(holds.acquisitions(), 45);
+    assert_eq!(read_node(&format!("{lock}-counter")), b"45", "every holder's fenced increment landed");
+}
+
+#[test]
+fn one_latch_leads_at_a_time_and_the_next_takes_over() {
+    let cs = server().connect_string();
+    let election = format!("/{}", unique("latch"));
+    let mut procs = Procs::new("leader_latch");
+    let a = procs.spawn("a", &[&cs, &election, "a"]);
+    procs.expect(a, "LEADER a", patience());
+    let b = procs.spawn("b", &[&cs, &election, "b"]);
+    procs.expect(b, "FOLLOWER b", patience());
+    let c = procs.spawn("c", &[&cs, &election, "c"]);
+    procs.expect(c, "FOLLOWER c", patience());
+    procs.send(c, "who");
+    procs.expect(c, "PARTICIPANTS a,b,c", patience());
+    procs.expect_quiet(&[b, c], |line| line.starts_with("LEADER"), QUIET);
+
+    // Killed: the next in line leads once the old session is gone.
+    procs.kill(a);
+    procs.expect(b, "LEADER b", expiry());
+    procs.expect_quiet(&[c], |line| line.starts_with("LEADER"), QUIET);
+    // Withdrawn: at once.
+    procs.close_stdin(b);
+    procs.expect(b, "RESIGNED b", patience());
+    procs.expect(c, "LEADER c", patience());
+    procs.expect_success(b);
+    procs.close_stdin(c);
+    procs.expect(c, "RESIGNED c", patience());
+    procs.expect_success(c);
+    procs.check_one_leader_at_a_time();
+}
+
+#[test]
 fn the_barrier_releases_everyone_together_when_the_last_arrives() {
     let cs = server().connect_string();
     let barrier = format!("/{}", unique("barrier"));
@@ -221,12 +271,21 @@ fn check_tour_sections(output: &str) {
 
 /// Whether `path` exists on the test server.
 fn node_exists(path: &str) -> bool {
+    with_client(|client| async move { client.exists(path).await.expect("exists").is_some() })
+}
+
+fn read_node(path: &str) -> Vec<u8> {
+    with_client(|client| async move { client.get_data(path).await.expect("get_data").bytes().to_vec() })
+}
+
+/// Runs `f` with a fresh client of the shared server, on a runtime of its own.
+fn with_client<T, F: std::future::Future<Output = T>>(f: impl FnOnce(zk_dsl::Client) -> F) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
         let client = suite::connect(&server().connect_string()).await;
-        let stat = client.exists(path).await.expect("exists");
+        let out = f(client.clone()).await;
         client.close().await.expect("close");
-        stat.is_some()
+        out
     })
 }
 
@@ -252,9 +311,16 @@ fn build_examples(cargo: &std::ffi::OsStr, profile_dir: &Path) {
     let target_dir = profile_dir.parent().expect("the profile dir lives in the target dir");
     let mut command = Command::new(cargo);
     command.arg("build").arg("--manifest-path").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-    for example in
-        ["tour", "group_membership", "leader_election", "barrier", "seed_group_membership", "seed_leader_election"]
-    {
+    for example in [
+        "tour",
+        "group_membership",
+        "leader_election",
+        "barrier",
+        "seed_group_membership",
+        "seed_leader_election",
+        "lock",
+        "leader_latch",
+    ] {
         command.args(["--example", example]);
     }
     command.arg("--target-dir").arg(target_dir);
@@ -388,6 +454,14 @@ impl Procs {
         p.child.kill().unwrap_or_else(|e| panic!("kill {}: {e}", p.name));
         let _ = p.child.wait();
         self.history.push((Instant::now(), Seen::Killed(proc)));
+    }
+
+    /// Writes a line to the process's standard input.
+    fn send(&mut self, proc: usize, line: &str) {
+        use std::io::Write;
+        let p = &mut self.procs[proc];
+        let stdin = p.stdin.as_mut().unwrap_or_else(|| panic!("{}: stdin already closed", p.name));
+        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).unwrap_or_else(|e| panic!("write to {}: {e}", p.name));
     }
 
     /// Ends the process's standard input, which the examples take as "leave".
