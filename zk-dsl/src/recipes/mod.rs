@@ -14,6 +14,9 @@
 //!   `InterProcessSemaphoreMutex`).
 //! * [`LeaderLatch`] (Curator `LeaderLatch`) and [`LeaderSelector`] (Curator `LeaderSelector`):
 //!   leadership that is never reported without being owned, with a fence for writes.
+//! * [`Atom`], [`SharedCount`], [`AtomicLong`]: typed values and counters updated by
+//!   compare-and-set (Curator `SharedCount` / `DistributedAtomicLong` and kazoo `Counter`
+//!   formats); [`Transaction`]s over [`Ref`]s commit several nodes as one multi.
 //! * [`RetryPolicy`] and protected creates ([`ProtectedCreate`]): retrying only what is safe
 //!   to retry.
 //!
@@ -27,6 +30,7 @@ pub mod lock;
 mod options;
 mod protected;
 mod retry;
+pub mod shared;
 
 pub use contenders::{Contender, ContenderKind};
 pub use fence::Fence;
