@@ -394,20 +394,25 @@ async fn fenced_increment(client: &Client, guard: &LockGuard, counter: &str) -> 
 #[derive(Default)]
 struct FencedStats {
     applied: AtomicUsize,
+    /// Holds that stopped on their own (an unanswered read, a guard not held before the write).
     abandoned: AtomicUsize,
+    /// The hold the member was killed under.
+    interrupted: AtomicUsize,
     failed_acquisitions: AtomicUsize,
 }
 
-/// Rust (two contenders on one client) and Curator (two processes) on one mutex through a
-/// 3-member ensemble; the member the Rust client is connected to is killed once mid-run.
+/// Rust (two contenders on one client) and Curator (two processes, 60 acquisitions each) on one
+/// mutex through a 3-member ensemble; the member the Rust client is connected to is killed once,
+/// while a Rust contender holds the lock.
 ///
 /// What this proves: the lock stays exclusive through the failover — the Rust session moves to
-/// another member with its lock node, so the Curator contenders keep waiting behind it; the Rust
-/// guard reports `Uncertain` while disconnected; holders that stop on `!is_held()` and write only
-/// with guarded, versioned writes lose no increment and apply none twice: the counter equals the
-/// Curator acquisitions plus the Rust increments that landed, and no applied hold overlaps any
-/// other. (That a lost holder's guarded write is refused after a real expiry is
-/// `tests/locks.rs`'s fencing test.)
+/// another member with its lock node, so the Curator contenders keep waiting behind it (no hold
+/// overlaps the interrupted one); the holder's guard turns `Uncertain` (not held under the default
+/// policy, so the holder stops acting) and `Held` again after the failover; holders that stop on
+/// `!is_held()` and write only with guarded, versioned writes lose no increment and apply none
+/// twice: the counter equals the Curator acquisitions plus the Rust increments that landed. It
+/// does not cover expiry (the session survives here): that a lost holder's guarded write is
+/// refused is `tests/locks.rs`'s fencing test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutex_with_curator_stays_exclusive_when_the_rust_clients_member_dies() {
     let _machine = whole_machine().await;
@@ -433,15 +438,19 @@ async fn mutex_with_curator_stays_exclusive_when_the_rust_clients_member_dies() 
     let (mut c1, mut c2) = (spawn("curator-1"), spawn("curator-2"));
     let (log, (go, _)) = (HolderLog::new(), watch::channel(false));
     let stats = Arc::new(FencedStats::default());
+    // rust-1 asks for the kill while it holds the lock, at its third of the way.
+    let (kill_tx, kill_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut kill_tx = Some(kill_tx);
     let mut rust = JoinSet::new();
     for id in ["rust-1", "rust-2"] {
         let (client, log, stats, mut go) = (client.clone(), log.clone(), stats.clone(), go.subscribe());
+        let mut kill_tx = if id == "rust-1" { kill_tx.take() } else { None };
         rust.spawn(async move {
             let mutex = Mutex::new(&client, "/lock").id(id);
             go.wait_for(|go| *go).await.expect("the go signal");
             let mut applied = 0;
             while applied < RUST_TARGET {
-                let guard = match mutex.acquire().timeout(patience() * 3).await {
+                let mut guard = match mutex.acquire().timeout(patience() * 3).await {
                     Ok(guard) => guard,
                     Err(e) if e.is_retryable() => {
                         let failed = stats.failed_acquisitions.fetch_add(1, Ordering::Relaxed) + 1;
@@ -451,6 +460,24 @@ async fn mutex_with_curator_stays_exclusive_when_the_rust_clients_member_dies() 
                     Err(e) => panic!("{id}: acquire: {e}"),
                 };
                 let from = now_micros();
+                if applied == RUST_TARGET / 3 {
+                    if let Some(kill) = kill_tx.take() {
+                        // The member dies under a holder: the guard turns Uncertain, which the
+                        // default (Standard) policy does not count as held, so the holder stops
+                        // acting; the session and its node survive on another member, so the
+                        // guard is Held again, and nobody else held meanwhile (the holder log).
+                        kill.send(()).expect("the test waits for the kill request");
+                        let state = tokio::time::timeout(patience(), guard.changed()).await;
+                        assert_eq!(state, Ok(HoldState::Uncertain), "{id}: the guard while its member dies");
+                        assert!(!guard.is_held(), "Standard policy: Uncertain is not held");
+                        let state = tokio::time::timeout(patience() * 3, guard.changed()).await;
+                        assert_eq!(state, Ok(HoldState::Held), "{id}: the guard after the failover");
+                        log.record(id, from, now_micros());
+                        stats.interrupted.fetch_add(1, Ordering::Relaxed);
+                        guard.release().await.unwrap_or_else(|e| panic!("{id}: release after the failover: {e}"));
+                        continue;
+                    }
+                }
                 match fenced_increment(&client, &guard, "/counter").await {
                     Fenced::Applied => {
                         log.record(id, from, now_micros());
@@ -469,12 +496,8 @@ async fn mutex_with_curator_stays_exclusive_when_the_rust_clients_member_dies() 
     }
     start_all(&mut [&mut c1, &mut c2], &go).await;
 
-    // Mid-run: kill the member serving the Rust session.
-    let deadline = Instant::now() + patience() * 3;
-    while stats.applied.load(Ordering::Relaxed) < RUST_TARGET * 2 / 3 {
-        assert!(Instant::now() < deadline, "the Rust contenders made no progress");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // Mid-run, while rust-1 holds the lock: kill the member serving the Rust session.
+    tokio::time::timeout(patience() * 3, kill_rx).await.expect("rust-1 reached its kill point").unwrap();
     let victim = ensemble::member_of(&ensemble, session).await;
     ensemble::kill(&ensemble, victim).await;
 
@@ -493,6 +516,7 @@ async fn mutex_with_curator_stays_exclusive_when_the_rust_clients_member_dies() 
 
     let applied = stats.applied.load(Ordering::Relaxed);
     assert_eq!(applied, 2 * RUST_TARGET);
+    assert_eq!(stats.interrupted.load(Ordering::Relaxed), 1, "the kill came while rust-1 held the lock");
     for id in ["curator-1", "curator-2"] {
         assert_eq!(log.acquisitions_by(id), CURATOR_N, "{id}'s acquisitions");
     }
