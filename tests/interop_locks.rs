@@ -141,6 +141,7 @@ async fn check_mutex_run(env: &TestEnv, log: &HolderLog, per_contender: &[(&str,
     log.assert_no_overlap();
     assert_eq!(counter_value(&env.client, "/counter").await, total as u64, "an increment was lost: two holders");
     let turns = handoffs(log, "rust");
+    eprintln!("{total} holds, {turns} handoffs between Rust and the peers");
     assert!(turns >= 10, "Rust and the peers really contended (only {turns} handoffs)");
     let left = lock_nodes(&env.client, "/lock").await;
     assert!(left.is_empty(), "lock nodes left behind: {left:?}");
@@ -332,6 +333,7 @@ async fn rust_and_curator_read_write_locks_share_reads_and_exclude_writes() {
         "the Curator reader held beside the Rust reader: {:?}",
         &shared_pairs[..shared_pairs.len().min(10)]
     );
+    eprintln!("{} pairs of overlapping reader holds", shared_pairs.len());
     assert!(shared_pairs.len() >= 2, "readers shared during the race too: {shared_pairs:?}");
     let left = lock_nodes(&env.client, "/rw").await;
     assert!(left.is_empty(), "lock nodes left behind: {left:?}");
