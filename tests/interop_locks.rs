@@ -10,8 +10,8 @@
 //! `Lock`), which the README warns about.
 //!
 //! One more test drops a Rust waiter's connection while it queues behind a Curator holder: the
-//! acquisition must retry its reads rather than fail (it did fail before this file's fix to the
-//! recipe's acquire loop).
+//! acquisition must retry its reads rather than fail (it failed with ConnectionLoss before the fix
+//! to the recipe's acquire loop that came with this test).
 //!
 //! JVM and Python starts dominate the runtime; the ensemble test runs alone (it starts three
 //! more JVMs), the others two at a time.
