@@ -2,6 +2,7 @@
 //! and a fresh chrooted client per test so tests never see each other's nodes and can run in
 //! parallel.
 
+pub mod ensemble;
 pub mod peers;
 
 use std::sync::atomic::{AtomicU64, Ordering};

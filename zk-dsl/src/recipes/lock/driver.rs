@@ -130,10 +130,10 @@ pub(crate) async fn acquire(client: &Client, attempt: &Attempt, deadline: Option
     let node = create_node(client, attempt, &id).await?;
     cleanup.found(&node.path);
     loop {
-        let children = match client.children(attempt.dir.as_str()).await {
-            Ok(children) => children,
-            Err(e) => return Err(e),
-        };
+        // Reads are safe to repeat: a listing or a watch cut off with the connection is sent again
+        // (by the recipe's retry policy) instead of failing the whole acquisition.
+        let dir = attempt.dir.as_str();
+        let children = attempt.retry.run(|| client.children(dir).send()).await?;
         let ordered = contenders::sorted(children);
         let Some(index) = ordered.iter().position(|c| c.name == node.name) else {
             // Deleted under us (by another client, or with an expired session).
@@ -144,7 +144,8 @@ pub(crate) async fn acquire(client: &Client, attempt: &Attempt, deadline: Option
             return Ok(node);
         };
         let blocker = child_path(&attempt.dir, &ordered[blocker].name);
-        let watch = match client.get_data(blocker.as_str()).with_watch().await {
+        let blocker = blocker.as_str();
+        let watch = match attempt.retry.run(|| async move { client.get_data(blocker).with_watch().await }).await {
             Ok((_, watch)) => watch,
             // Gone between the listing and the read: look again.
             Err(Error::NoNode { .. }) => continue,
