@@ -40,3 +40,4 @@ pub use lock::{
 };
 pub use protected::ProtectedCreate;
 pub use retry::{Idempotent, RetryPolicy, Retrying};
+pub use shared::{Atom, AtomWatch, AtomicLong, Counter, CounterValue, Ref, SharedCount, Transaction, Txn, Versioned};

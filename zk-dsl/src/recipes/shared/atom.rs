@@ -140,12 +140,18 @@ impl<T: ZNodeData + Clone + Send + Sync + 'static> Atom<T> {
 
     /// Replaces the value with `f(value)` atomically (Avout's `swap!!`): read, apply, write if
     /// unchanged, else again with the newer value. `f` may run several times. Fails with
-    /// `BadVersion` if the retry policy runs out under contention.
+    /// `BadVersion` if the retry policy runs out under contention. Reads are retried through
+    /// connection loss; a write whose reply was lost with the connection is reported as
+    /// `ConnectionLoss` (it may have been applied: a counter must not guess, since another
+    /// writer may have written the very same value), so the caller decides. For updates that
+    /// must apply exactly once through connection loss, use a [`Transaction`](super::Transaction),
+    /// which resolves a lost commit with a marker.
     pub async fn swap(&self, mut f: impl FnMut(&T) -> T) -> Result<Versioned<T>, Error> {
         let started = std::time::Instant::now();
         let mut attempt = 1;
         loop {
-            let current = self.get().await?;
+            // Reads are safe to repeat after a lost connection; the write below is not.
+            let current = RetryPolicy::default().run(|| self.get()).await?;
             let next = f(&current.value);
             self.check(&next)?;
             if let Some(version) = self.write(current.version, &next).await? {
@@ -237,7 +243,9 @@ impl<T: ZNodeData + Clone + Send + Sync + 'static> AtomWatch<T> {
                         });
                     }
                     Err(e) if e.is_session_terminal() => break,
-                    Err(e) => tracing::debug!(error = %e, "re-reading a watched atom failed; the next event tries again"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "re-reading a watched atom failed; the next event tries again")
+                    }
                 }
             }
         });

@@ -50,7 +50,8 @@ impl<T: ZNodeData + Clone> Ref<T> {
 /// never computes on a mix of old and new values. The body may run several times: keep it free
 /// of other side effects.
 ///
-/// A commit whose reply is lost with the connection is resolved, not guessed: each commit also
+/// Reads lost with the connection just rerun the attempt. A commit whose reply is lost with the
+/// connection is resolved, not guessed: each commit also
 /// creates a marker node, and after a `ConnectionLoss` the transaction looks for it (after a
 /// `sync`), so an `Ok` means applied exactly once and a rerun never applies a transaction twice.
 ///
@@ -120,6 +121,8 @@ impl Transaction {
             let state = std::mem::take(&mut *txn.lock());
             let result = match outcome {
                 Err(_) if state.conflict => None,
+                // A read lost with the connection: nothing was written, so the attempt reruns.
+                Err(e) if RetryPolicy::is_retryable(&e) => None,
                 Err(e) => return Err(e),
                 Ok(result) => match self.commit(&state).await? {
                     true => Some(result),
@@ -151,9 +154,7 @@ impl Transaction {
                 t = match (read.version, write) {
                     // Not there when read: creating it both writes it and proves it still is not.
                     (-1, Some(bytes)) => t.create_with(path.as_str(), |c| c.persistent().bytes(bytes.clone())),
-                    (-1, None) => t
-                        .create_with(path.as_str(), |c| c.persistent())
-                        .delete(path.as_str(), -1),
+                    (-1, None) => t.create_with(path.as_str(), |c| c.persistent()).delete(path.as_str(), -1),
                     (version, Some(bytes)) => t.set_data(path.as_str(), &bytes[..], version),
                     (version, None) => t.check(path.as_str(), version),
                 };
@@ -167,11 +168,19 @@ impl Transaction {
                 }
                 Err(Error::TransactionFailed { source, .. }) => match *source {
                     Error::BadVersion { .. } | Error::NodeExists { .. } => return Ok(false),
-                    Error::NoNode { op: OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl, path } => {
+                    Error::NoNode {
+                        op: OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl,
+                        path,
+                    } => {
                         // A missing parent (of a new ref, or of the markers): make it, go again.
                         let (parent, _) = split_path(&path)?;
                         if parent != "/" {
-                            make_containers(&self.client, parent).await?;
+                            match make_containers(&self.client, parent).await {
+                                Ok(()) => {}
+                                // Nothing of the commit was applied: rerun.
+                                Err(e) if RetryPolicy::is_retryable(&e) => return Ok(false),
+                                Err(e) => return Err(e),
+                            }
                         }
                     }
                     // A ref read in this attempt was deleted since: rerun on fresh values.
@@ -245,7 +254,11 @@ impl Txn {
     pub async fn get<T: ZNodeData + Clone>(&self, r: &Ref<T>) -> Result<T, Error> {
         let known = {
             let state = self.lock();
-            state.writes.get(&r.path).map(|b| Some(b.clone())).or_else(|| state.reads.get(&r.path).map(|read| read.data.clone()))
+            state
+                .writes
+                .get(&r.path)
+                .map(|b| Some(b.clone()))
+                .or_else(|| state.reads.get(&r.path).map(|read| read.data.clone()))
         };
         let data = match known {
             Some(data) => data,
@@ -285,16 +298,20 @@ impl Txn {
             ReadResult::Data(node) => Ok(Read { data: node.data, version: node.stat.version }),
             ReadResult::Error(Error::NoNode { .. }) => Ok(Read { data: None, version: -1 }),
             ReadResult::Error(e) => Err(e),
-            ReadResult::Children(_) => Err(Error::Protocol { reason: "a getData in a multiRead answered children".into() }),
+            ReadResult::Children(_) => {
+                Err(Error::Protocol { reason: "a getData in a multiRead answered children".into() })
+            }
         });
         for (p, version) in &earlier {
-            let current = now.next().ok_or_else(|| Error::Protocol { reason: "a multiRead answered too few reads".into() })??;
+            let current =
+                now.next().ok_or_else(|| Error::Protocol { reason: "a multiRead answered too few reads".into() })??;
             if current.version != *version {
                 self.lock().conflict = true;
                 return Err(Error::BadVersion { op: OpCode::Check, path: p.clone() });
             }
         }
-        let read = now.next().ok_or_else(|| Error::Protocol { reason: "a multiRead answered too few reads".into() })??;
+        let read =
+            now.next().ok_or_else(|| Error::Protocol { reason: "a multiRead answered too few reads".into() })??;
         let data = read.data.clone();
         self.lock().reads.insert(path.to_owned(), read);
         Ok(data)
