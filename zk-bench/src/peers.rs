@@ -11,10 +11,25 @@ use crate::cli::Options;
 use crate::clients::ClientKind;
 
 const JAVA_SOURCE: &str = include_str!("../peers/ZkBench.java");
+const CURATOR_SOURCE: &str = include_str!("../peers/ZkBenchCurator.java");
 const KAZOO_SOURCE: &str = include_str!("../peers/zk_bench_kazoo.py");
 /// The kazoo release the reference numbers were taken with.
 pub const KAZOO_VERSION: &str = "2.11.0";
 const DEBIAN_JAVA_DIR: &str = "/usr/share/java";
+/// Curator 5.4 from Debian (what `scripts/ensure-peers.sh` installs, the interop tests' class
+/// path): the jars' manifests name the rest (netty, jackson) themselves.
+const CURATOR_JARS: &[&str] = &[
+    "curator-recipes.jar",
+    "curator-framework.jar",
+    "curator-client.jar",
+    "zookeeper.jar",
+    "zookeeper-jute.jar",
+    "guava.jar",
+    "slf4j-api.jar",
+    "slf4j-nop.jar",
+];
+/// A complete Curator class path replacing the Debian jars (as for the interop tests).
+const CURATOR_CLASSPATH_ENV: &str = "CURATOR_CLASSPATH";
 
 /// How to start a worker.
 #[derive(Debug, Clone)]
@@ -35,6 +50,7 @@ pub fn prepare(kind: ClientKind, opts: &Options) -> Result<WorkerCommand, String
     match kind {
         ClientKind::Java => java(opts),
         ClientKind::Kazoo => kazoo(opts),
+        ClientKind::Curator => curator(opts),
         _ => {
             let exe = std::env::current_exe().map_err(|e| format!("locating zk-bench itself: {e}"))?;
             let args = ["worker", kind.name(), "--runtime", opts.runtime.name()].map(OsString::from).to_vec();
@@ -98,6 +114,43 @@ fn java(opts: &Options) -> Result<WorkerCommand, String> {
     )?;
     let run_cp = format!("{}:{cp}", dir.display());
     let args = vec![OsString::from("-cp"), OsString::from(run_cp), OsString::from("ZkBench")];
+    Ok(WorkerCommand { program: java_tool("java"), args })
+}
+
+fn curator_classpath() -> Result<String, String> {
+    if let Some(cp) = std::env::var_os(CURATOR_CLASSPATH_ENV).filter(|c| !c.is_empty()) {
+        return Ok(cp.to_string_lossy().into_owned());
+    }
+    let jars: Vec<PathBuf> = CURATOR_JARS.iter().map(|j| Path::new(DEBIAN_JAVA_DIR).join(j)).collect();
+    if let Some(missing) = jars.iter().find(|j| !j.is_file()) {
+        return Err(format!(
+            "no Curator: {} is missing (scripts/ensure-peers.sh installs Debian's Curator 5.4, or set {})",
+            missing.display(),
+            CURATOR_CLASSPATH_ENV
+        ));
+    }
+    let joined = std::env::join_paths(jars).map_err(|e| e.to_string())?;
+    Ok(joined.to_string_lossy().into_owned())
+}
+
+/// The Curator worker: `ZkBenchCurator` (the recipe cells) compiled with the Java harness it
+/// shares the spec, clock, recorder and report with.
+fn curator(opts: &Options) -> Result<WorkerCommand, String> {
+    let dir = opts.out.join("curator");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut sources = Vec::new();
+    for (name, text) in [("ZkBench.java", JAVA_SOURCE), ("ZkBenchCurator.java", CURATOR_SOURCE)] {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        sources.push(path);
+    }
+    let cp = curator_classpath()?;
+    step(
+        "compiling the Curator harness",
+        Command::new(java_tool("javac")).arg("-nowarn").arg("-cp").arg(&cp).arg("-d").arg(&dir).args(&sources),
+    )?;
+    let run_cp = format!("{}:{cp}", dir.display());
+    let args = vec![OsString::from("-cp"), OsString::from(run_cp), OsString::from("ZkBenchCurator")];
     Ok(WorkerCommand { program: java_tool("java"), args })
 }
 
