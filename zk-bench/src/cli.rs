@@ -38,7 +38,9 @@ OPTIONS:
   --no-memory             skip the memory measurements
   --memory-count N        requests and watches for the memory measurements (default 100000)
   --java-classpath CP     class path of the Java client (default Debian's zookeeper.jar + slf4j-nop)
-  --venv DIR              virtualenv for kazoo (default <out>/venv; created with pip if missing)
+  --venv DIR              virtualenv for kazoo (default: the one scripts/ensure-peers.sh builds,
+                          $ZK_DSL_KAZOO_VENV or ~/.cache/zk-dsl/kazoo-2.11.0, if present; else
+                          <out>/venv, created with pip if missing)
   -h, --help              this text
 ";
 

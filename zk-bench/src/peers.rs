@@ -154,8 +154,23 @@ fn curator(opts: &Options) -> Result<WorkerCommand, String> {
     Ok(WorkerCommand { program: java_tool("java"), args })
 }
 
+/// The venv `scripts/ensure-peers.sh` builds for the interop tests (`$ZK_DSL_KAZOO_VENV`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/zk-dsl/kazoo-<version>`), if it is there.
+fn shared_kazoo_venv() -> Option<PathBuf> {
+    let venv = match std::env::var_os("ZK_DSL_KAZOO_VENV").filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?
+            .join("zk-dsl")
+            .join(format!("kazoo-{KAZOO_VERSION}")),
+    };
+    venv.join("bin").join("python").is_file().then_some(venv)
+}
+
 fn kazoo(opts: &Options) -> Result<WorkerCommand, String> {
-    let venv = opts.venv.clone().unwrap_or_else(|| opts.out.join("venv"));
+    let venv = opts.venv.clone().or_else(shared_kazoo_venv).unwrap_or_else(|| opts.out.join("venv"));
     let python = venv.join("bin").join("python");
     if !python.is_file() {
         step("creating the kazoo venv", Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
@@ -177,7 +192,10 @@ fn kazoo(opts: &Options) -> Result<WorkerCommand, String> {
             ]),
         )?;
     }
-    let script = venv.join("zk_bench_kazoo.py");
+    // The script goes with this run's output, not into a venv other runs may share.
+    let dir = opts.out.join("kazoo");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let script = dir.join("zk_bench_kazoo.py");
     fs::write(&script, KAZOO_SOURCE).map_err(|e| format!("{}: {e}", script.display()))?;
     Ok(WorkerCommand { program: python, args: vec![OsString::from("-u"), script.into_os_string()] })
 }
