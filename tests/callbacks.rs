@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use suite::{patience, server, unique, within, TestEnv};
 use zk_dsl::testing::FaultProxy;
-use zk_dsl::{Client, Error, EventType, KeeperState, WatchedEvent};
+use zk_dsl::{Error, EventType, KeeperState, WatchedEvent};
 
 fn node(t: EventType, path: &str) -> WatchedEvent {
     WatchedEvent::node(t, path)
@@ -209,21 +209,11 @@ async fn a_panicking_reply_callback_leaves_the_handle_its_result() {
     assert_eq!(within("a later callback", rx.recv()).await, Some(true));
 }
 
-/// A client through a fault proxy, with short attempts so it reconnects promptly.
-async fn proxied_client(proxy: &FaultProxy, root: &str) -> Client {
-    Client::connect(format!("{}{root}", proxy.connect_string()))
-        .session_timeout(Duration::from_secs(8))
-        .attempt_timeout(Duration::from_millis(300))
-        .connect_timeout(patience())
-        .await
-        .expect("connect through the proxy")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_watcher_hears_the_connection_drop_and_return_in_order_with_its_events() {
     let env = TestEnv::new().await;
     let proxy = FaultProxy::start(server().address()).expect("start a proxy");
-    let c = proxied_client(&proxy, &env.root).await;
+    let c = suite::connect_through(&proxy, &env.root, Duration::from_secs(8)).await;
     c.create("/n").persistent().await.unwrap();
     let mut stream = c.watch("/n").await.unwrap();
     let (_, mut once) = c.get_data("/n").with_watch().await.unwrap();

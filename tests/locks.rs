@@ -4,36 +4,14 @@
 //! whose session expired, and a guard that says when it stops holding.
 
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use suite::{connect, patience, server, within, TestEnv};
+use suite::peers::{now_micros, HolderLog};
+use suite::{connect, connect_through, patience, server, within, TestEnv};
 use tokio::task::JoinSet;
 use zk_dsl::recipes::{HoldState, LossPolicy, Mutex, ReadWriteLock, RetryPolicy};
 use zk_dsl::testing::{scaled, FaultProxy};
 use zk_dsl::{Client, Error};
-
-fn micros() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or_default()
-}
-
-/// Every hold as (holder, from, to); overlaps are holders at the same time.
-#[derive(Default, Clone)]
-struct Holds(Arc<StdMutex<Vec<(String, u128, u128)>>>);
-
-impl Holds {
-    fn record(&self, who: &str, from: u128, to: u128) {
-        self.0.lock().unwrap().push((who.to_owned(), from, to));
-    }
-
-    fn assert_no_overlap(&self) -> usize {
-        let mut holds = self.0.lock().unwrap().clone();
-        holds.sort_by_key(|h| h.1);
-        for pair in holds.windows(2) {
-            assert!(pair[0].2 <= pair[1].1, "two holders at once: {:?} and {:?}", pair[0], pair[1]);
-        }
-        holds.len()
-    }
-}
 
 /// The non-atomic increment the issue prescribes: any overlap of holders loses an update.
 async fn increment(client: &Client, counter: &str) {
@@ -47,7 +25,7 @@ async fn increment(client: &Client, counter: &str) {
 async fn exactly_one_holder_at_a_time_and_no_increment_lost() {
     let env = TestEnv::new().await;
     env.client.create("/counter").persistent().data("0").await.unwrap();
-    let holds = Holds::default();
+    let holds = HolderLog::new();
     let mut workers = JoinSet::new();
     const WORKERS: usize = 6;
     const ROUNDS: usize = 25;
@@ -58,9 +36,9 @@ async fn exactly_one_holder_at_a_time_and_no_increment_lost() {
             let mutex = Mutex::new(&client, "/locks/counter").id(format!("worker-{w}"));
             for _ in 0..ROUNDS {
                 let guard = mutex.acquire().await.unwrap();
-                let from = micros();
+                let from = now_micros();
                 increment(&client, "/counter").await;
-                holds.record(&format!("worker-{w}"), from, micros());
+                holds.record(&format!("worker-{w}"), from, now_micros());
                 guard.release().await.unwrap();
             }
             client.close().await.unwrap();
@@ -71,7 +49,8 @@ async fn exactly_one_holder_at_a_time_and_no_increment_lost() {
     }
     let value = env.client.get_data("/counter").await.unwrap();
     assert_eq!(value.bytes(), (WORKERS * ROUNDS).to_string().as_bytes(), "an overlap lost an increment");
-    assert_eq!(holds.assert_no_overlap(), WORKERS * ROUNDS);
+    holds.assert_no_overlap();
+    assert_eq!(holds.acquisitions(), WORKERS * ROUNDS);
     // Every contender node is gone.
     let left = env.client.children("/locks/counter").await.unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
@@ -241,23 +220,13 @@ async fn readers_share_writers_wait_and_are_waited_for() {
     within("a reader after the writer", a.read()).await.unwrap().release().await.unwrap();
 }
 
-/// A client through a proxy with a short session, for expiry.
-async fn proxied(proxy: &FaultProxy, root: &str, session: Duration) -> Client {
-    Client::connect(format!("{}{root}", proxy.connect_string()))
-        .session_timeout(session)
-        .attempt_timeout(Duration::from_millis(300))
-        .connect_timeout(patience())
-        .await
-        .expect("connect through the proxy")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_whose_session_expired_cannot_write_and_knows_it() {
     let env = TestEnv::new().await;
     env.client.create("/fenced").persistent().data("initial").await.unwrap();
     let proxy = FaultProxy::start(server().address()).expect("proxy");
     let short = scaled(Duration::from_secs(2)).min(Duration::from_secs(10));
-    let stale = proxied(&proxy, &env.root, short).await;
+    let stale = connect_through(&proxy, &env.root, short).await;
     let mut old = Mutex::new(&stale, "/fence-lock").loss_policy(LossPolicy::Session).acquire().await.unwrap();
     old.set_data("/fenced", "from the first holder", -1).await.unwrap();
     let old_token = old.fencing_token();
@@ -294,7 +263,7 @@ async fn a_holder_whose_session_expired_cannot_write_and_knows_it() {
 async fn a_guard_is_uncertain_while_disconnected_and_held_again_after() {
     let env = TestEnv::new().await;
     let proxy = FaultProxy::start(server().address()).expect("proxy");
-    let client = proxied(&proxy, &env.root, Duration::from_secs(8)).await;
+    let client = connect_through(&proxy, &env.root, Duration::from_secs(8)).await;
     let mut guard = Mutex::new(&client, "/flaky").acquire().await.unwrap();
     assert!(guard.is_held());
     tokio::task::block_in_place(|| proxy.drop_connections());
@@ -312,7 +281,7 @@ async fn a_guard_is_uncertain_while_disconnected_and_held_again_after() {
 async fn a_protected_create_whose_reply_is_lost_finds_its_node_instead_of_making_another() {
     let env = TestEnv::new().await;
     let proxy = FaultProxy::start(server().address()).expect("proxy");
-    let client = proxied(&proxy, &env.root, Duration::from_secs(8)).await;
+    let client = connect_through(&proxy, &env.root, Duration::from_secs(8)).await;
     client.create("/jobs").persistent().await.unwrap();
     // Requests and replies each take 300 ms through the proxy; the connection is cut after the
     // create reached the server and before its reply came back.
@@ -341,4 +310,52 @@ async fn a_protected_create_whose_reply_is_lost_finds_its_node_instead_of_making
     // Ephemeral by default, owned by the creating session.
     let stat = env.client.exists(path.as_str()).await.unwrap().unwrap();
     assert_eq!(stat.ephemeral_owner, client.session_id());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_semaphore_never_has_more_holders_than_leases() {
+    let env = TestEnv::new().await;
+    let holds = HolderLog::new();
+    let mut workers = JoinSet::new();
+    for w in 0..5 {
+        let (cs, holds) = (env.connect_string.clone(), holds.clone());
+        workers.spawn(async move {
+            let client = connect(&cs).await;
+            let semaphore = zk_dsl::recipes::Semaphore::new(&client, "/sem", 2).id(format!("w{w}"));
+            for _ in 0..6 {
+                let lease = semaphore.acquire().await.unwrap();
+                let from = now_micros();
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                holds.record(&format!("w{w}"), from, now_micros());
+                lease.release().await.unwrap();
+            }
+            client.close().await.unwrap();
+        });
+    }
+    while let Some(done) = within("the workers", workers.join_next()).await {
+        done.unwrap();
+    }
+    // Sweep the holds in time order: never more than two at once, and two did happen.
+    let mut edges: Vec<(u64, i32)> = Vec::new();
+    for hold in holds.holds() {
+        edges.push((hold.acquired_micros, 1));
+        edges.push((hold.released_micros, -1));
+    }
+    edges.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    assert!(most <= 2, "{most} holders at once with 2 leases");
+    assert_eq!(most, 2, "the two leases were never used at once");
+    assert!(env.client.children("/sem/leases").await.unwrap_or_default().is_empty());
+
+    // A one-lease semaphore is a mutex; a try-lock sees it taken.
+    let m = zk_dsl::recipes::SemaphoreMutex::new(&env.client, "/semmutex");
+    let held = m.acquire().await.unwrap();
+    let other = env.another_client().await;
+    assert!(zk_dsl::recipes::SemaphoreMutex::new(&other, "/semmutex").try_acquire().await.unwrap().is_none());
+    held.release().await.unwrap();
+    assert!(zk_dsl::recipes::SemaphoreMutex::new(&other, "/semmutex").try_acquire().await.unwrap().is_some());
 }

@@ -101,3 +101,14 @@ pub fn watched_paths(wchc_report: &str, session: i64) -> std::collections::BTree
     }
     paths
 }
+
+/// A client on `root` through `proxy`, with a `session` timeout and short connection attempts,
+/// so it reconnects promptly once the proxy lets it.
+pub async fn connect_through(proxy: &zk_dsl::testing::FaultProxy, root: &str, session: Duration) -> Client {
+    Client::connect(format!("{}{root}", proxy.connect_string()))
+        .session_timeout(session)
+        .attempt_timeout(Duration::from_millis(300))
+        .connect_timeout(patience())
+        .await
+        .unwrap_or_else(|e| panic!("connect through the proxy: {e}"))
+}

@@ -10,6 +10,10 @@
 //!   [`LockGuard`] that knows whether it still holds ([`HoldState`]), a fencing token, and writes
 //!   that only land while it holds.
 //! * [`ReadWriteLock`]: shared readers, exclusive writers (Curator `InterProcessReadWriteLock`).
+//! * [`Semaphore`] and [`SemaphoreMutex`]: up to N holders (Curator `InterProcessSemaphoreV2`,
+//!   `InterProcessSemaphoreMutex`).
+//! * [`LeaderLatch`] (Curator `LeaderLatch`) and [`LeaderSelector`] (Curator `LeaderSelector`):
+//!   leadership that is never reported without being owned, with a fence for writes.
 //! * [`RetryPolicy`] and protected creates ([`ProtectedCreate`]): retrying only what is safe
 //!   to retry.
 //!
@@ -17,11 +21,18 @@
 //! `Lost`; [`LossPolicy`] says which of the two stops a holder.
 
 pub(crate) mod contenders;
+mod fence;
+pub mod leader;
 pub mod lock;
+mod options;
 mod protected;
 mod retry;
 
 pub use contenders::{Contender, ContenderKind};
-pub use lock::{Acquire, HoldState, LockGuard, LossPolicy, Mutex, Participant, ReadWriteLock};
+pub use fence::Fence;
+pub use leader::{Latch, LatchState, LeaderLatch, LeaderSelector, Selector};
+pub use lock::{
+    Acquire, HoldState, LockGuard, LossPolicy, Mutex, Participant, ReadWriteLock, Semaphore, SemaphoreMutex,
+};
 pub use protected::ProtectedCreate;
 pub use retry::{Idempotent, RetryPolicy, Retrying};

@@ -68,7 +68,7 @@ pub(crate) struct Cleanup {
 }
 
 impl Cleanup {
-    fn new(client: &Client, dir: &str, id: &str) -> Cleanup {
+    pub(crate) fn new(client: &Client, dir: &str, id: &str) -> Cleanup {
         Cleanup { client: client.clone(), dir: dir.to_owned(), id: id.to_owned(), node: None, armed: true }
     }
 
@@ -76,6 +76,11 @@ impl Cleanup {
     pub(crate) fn for_node(client: &Client, node: &str) -> Cleanup {
         let dir = node.rsplit_once('/').map_or("/", |(dir, _)| dir).to_owned();
         Cleanup { client: client.clone(), dir, id: String::new(), node: Some(node.to_owned()), armed: true }
+    }
+
+    /// The node's path, once its create has answered.
+    pub(crate) fn found(&mut self, node: &str) {
+        self.node = Some(node.to_owned());
     }
 
     pub(crate) fn disarm(mut self) {
@@ -123,7 +128,7 @@ pub(crate) async fn acquire(client: &Client, attempt: &Attempt, deadline: Option
     let id = new_protected_id();
     let mut cleanup = Cleanup::new(client, &attempt.dir, &id);
     let node = create_node(client, attempt, &id).await?;
-    cleanup.node = Some(node.path.clone());
+    cleanup.found(&node.path);
     loop {
         let children = match client.children(attempt.dir.as_str()).await {
             Ok(children) => children,
@@ -160,7 +165,7 @@ pub(crate) async fn acquire(client: &Client, attempt: &Attempt, deadline: Option
 }
 
 /// Creates our contender node, making the directory (as containers) when it is missing.
-async fn create_node(client: &Client, attempt: &Attempt, id: &str) -> Result<OwnNode, Error> {
+pub(crate) async fn create_node(client: &Client, attempt: &Attempt, id: &str) -> Result<OwnNode, Error> {
     let mut spec = CreateSpec::new(child_path(&attempt.dir, attempt.marker));
     spec.mode = CreateMode::EphemeralSequential;
     spec.data = Some(attempt.data.clone().into());

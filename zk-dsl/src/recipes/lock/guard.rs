@@ -4,11 +4,10 @@
 use tokio::sync::{oneshot, watch};
 
 use super::driver::{Cleanup, OwnNode};
-use crate::client::call::Call;
-use crate::client::{Client, TransactionOp, WatchFuture};
-use crate::codec::ToZNodeBytes;
+use crate::client::{Client, WatchFuture};
 use crate::error::Error;
-use crate::proto::{EventType, OpCode, Stat};
+use crate::proto::EventType;
+use crate::recipes::fence::Fence;
 use crate::recipes::retry::RetryPolicy;
 use crate::session::SessionEvent;
 
@@ -51,7 +50,7 @@ impl LossPolicy {
     }
 }
 
-/// A held lock. Release it with [`release`](Self::release); dropping it releases it too (in
+/// A held lock (or semaphore lease). Release it with [`release`](Self::release); dropping it releases it too (in
 /// the background, on the client's runtime).
 ///
 /// While held, a background task follows the session and the lock node, so
@@ -62,6 +61,7 @@ impl LossPolicy {
 pub struct LockGuard {
     client: Client,
     node: OwnNode,
+    fence: Fence,
     policy: LossPolicy,
     state: watch::Receiver<HoldState>,
     /// Stops the monitor when the guard goes.
@@ -75,20 +75,14 @@ impl LockGuard {
         let (stop, stopped) = oneshot::channel();
         client.inner.runtime.spawn(monitor(client.clone(), node.path.clone(), tx, stopped));
         let release = Some(Cleanup::for_node(client, &node.path));
-        LockGuard { client: client.clone(), node, policy, state, _stop: stop, release }
+        let fence = Fence { client: client.clone(), node: node.path.clone(), token: node.stat.czxid };
+        LockGuard { client: client.clone(), node, fence, policy, state, _stop: stop, release }
     }
 
-    /// The lock node's path (ours).
-    pub fn node(&self) -> &str {
-        &self.node.path
-    }
-
-    /// A number that grows with every new holder of this lock: the lock node's creation zxid.
-    /// Hand it to a storage system that refuses writes with a lower token than it has seen, so
-    /// a holder that lost the lock without knowing (a long pause, a partition) cannot overwrite
-    /// its successor's work.
-    pub fn fencing_token(&self) -> i64 {
-        self.node.stat.czxid
+    /// The right to write while holding: fencing token and guarded writes (also reachable
+    /// directly on the guard, which dereferences to it).
+    pub fn fence(&self) -> &Fence {
+        &self.fence
     }
 
     /// Where the lock stands now.
@@ -109,69 +103,20 @@ impl LockGuard {
         *self.state.borrow_and_update()
     }
 
+    /// Like [`lost`](Self::lost), as a future that borrows nothing (to race the holder's work
+    /// against, say).
+    pub fn until_lost(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (mut state, policy) = (self.state.clone(), self.policy);
+        async move {
+            let _ = state.wait_for(|s| !policy.holds(*s)).await;
+        }
+    }
+
     /// Resolves once the lock no longer counts as held under the guard's policy.
     pub async fn lost(&mut self) {
         let policy = self.policy;
         // The sender lives as long as the monitor, which ends only after publishing `Lost`.
         let _ = self.state.wait_for(|s| !policy.holds(*s)).await;
-    }
-
-    /// A transaction that commits only while this lock is held: it starts with a check that the
-    /// lock node exists. Add the writes and await it; if the lock was lost it fails with
-    /// `TransactionFailed { index: 0, .. }` and nothing is written (see [`guarded`](Self::guarded)
-    /// for that as [`Error::LockLost`]).
-    pub fn transaction(&self) -> Call<'_, TransactionOp> {
-        self.client.transaction().check(self.node.path.as_str(), -1)
-    }
-
-    /// Runs a [`transaction`](Self::transaction) and reports a lost lock as
-    /// [`Error::LockLost`]; the results are those of the caller's operations (the check's is
-    /// left out).
-    pub async fn guarded(
-        &self,
-        build: impl FnOnce(Call<'_, TransactionOp>) -> Call<'_, TransactionOp>,
-    ) -> Result<Vec<crate::OpResult>, Error> {
-        match build(self.transaction()).await {
-            Ok(mut results) => {
-                // The check's own result ("Checked") comes first.
-                if !results.is_empty() {
-                    results.remove(0);
-                }
-                Ok(results)
-            }
-            Err(Error::TransactionFailed { index: 0, source }) => {
-                let (op, path) = (source.op().unwrap_or(OpCode::Multi), source.path().unwrap_or_default().to_owned());
-                Err(Error::LockLost { op, path, lock: self.node.path.clone() })
-            }
-            Err(Error::TransactionFailed { index, source }) => {
-                Err(Error::TransactionFailed { index: index.saturating_sub(1), source })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Sets `path`'s data only while the lock is held; [`Error::LockLost`] otherwise.
-    pub async fn set_data<T: ToZNodeBytes + ?Sized>(&self, path: &str, data: &T, version: i32) -> Result<Stat, Error> {
-        let results = self.guarded(|t| t.set_data(path, data, version)).await?;
-        match results.into_iter().next() {
-            Some(crate::OpResult::DataSet { stat }) => Ok(stat),
-            other => Err(Error::Protocol { reason: format!("a guarded setData answered {other:?}") }),
-        }
-    }
-
-    /// Deletes `path` only while the lock is held; [`Error::LockLost`] otherwise.
-    pub async fn delete(&self, path: &str, version: i32) -> Result<(), Error> {
-        self.guarded(|t| t.delete(path, version)).await.map(drop)
-    }
-
-    /// Creates `path` (persistent) with `data` only while the lock is held; resolves to the
-    /// created path. [`Error::LockLost`] otherwise.
-    pub async fn create<T: ToZNodeBytes + ?Sized>(&self, path: &str, data: &T) -> Result<String, Error> {
-        let results = self.guarded(|t| t.create(path, data, crate::CreateMode::Persistent)).await?;
-        match results.into_iter().next() {
-            Some(crate::OpResult::Created { path, .. }) => Ok(path),
-            other => Err(Error::Protocol { reason: format!("a guarded create answered {other:?}") }),
-        }
     }
 
     /// Releases the lock: deletes the node, retrying through connection loss. A session that
@@ -193,6 +138,16 @@ impl LockGuard {
             Err(e) if e.is_session_terminal() => Ok(()),
             other => other,
         }
+    }
+}
+
+/// The guard's [`Fence`]: `guard.fencing_token()`, `guard.set_data(..)` and the other guarded
+/// writes read as what they are, writes made as the holder.
+impl std::ops::Deref for LockGuard {
+    type Target = Fence;
+
+    fn deref(&self) -> &Fence {
+        &self.fence
     }
 }
 

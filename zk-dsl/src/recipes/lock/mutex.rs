@@ -2,11 +2,11 @@
 
 use super::acquire::{default_participant_id, none_on_timeout, Acquire};
 use super::driver::{self, Attempt};
-use super::guard::{LockGuard, LossPolicy};
+use super::guard::LockGuard;
 use super::participants::{participants, Participant};
 use crate::client::Client;
 use crate::error::Error;
-use crate::recipes::retry::RetryPolicy;
+use crate::recipes::options::{recipe_options, RecipeOptions};
 
 /// A distributed mutex on a directory node, in Curator's `InterProcessMutex` layout: each
 /// contender is an ephemeral-sequential `_c_<uuid>-lock-<seq>` holding its participant id; the
@@ -33,39 +33,19 @@ use crate::recipes::retry::RetryPolicy;
 pub struct Mutex {
     client: Client,
     dir: String,
-    id: Vec<u8>,
-    policy: LossPolicy,
-    retry: RetryPolicy,
+    pub(crate) options: RecipeOptions,
 }
+
+recipe_options!(Mutex, options);
 
 impl Mutex {
     /// A mutex on `path` (created, as a container, on first use).
     pub fn new(client: &Client, path: impl Into<String>) -> Mutex {
-        Mutex {
-            client: client.clone(),
-            dir: path.into(),
-            id: default_participant_id(),
-            policy: LossPolicy::default(),
-            retry: RetryPolicy::default(),
-        }
+        Mutex { client: client.clone(), dir: path.into(), options: RecipeOptions::new(default_participant_id()) }
     }
 
-    /// The participant id stored in our contender node (default `<host>:<pid>`).
-    pub fn id(mut self, id: impl Into<Vec<u8>>) -> Self {
-        self.id = id.into();
-        self
-    }
-
-    /// What a disconnection means for the guards this mutex hands out.
-    pub fn loss_policy(mut self, policy: LossPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// How requests are retried through connection loss while acquiring and releasing.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The lock's directory.
@@ -80,11 +60,11 @@ impl Mutex {
             attempt: Attempt {
                 dir: self.dir.clone(),
                 marker: "lock-",
-                data: self.id.clone(),
+                data: self.options.id.clone(),
                 blocked_by: driver::exclusive,
-                retry: self.retry,
+                retry: self.options.retry,
             },
-            policy: self.policy,
+            policy: self.options.policy,
             timeout: None,
         }
     }

@@ -3,11 +3,10 @@
 
 use super::acquire::{default_participant_id, Acquire};
 use super::driver::{self, Attempt, BlockedBy};
-use super::guard::LossPolicy;
 use super::participants::{participants, Participant};
 use crate::client::Client;
 use crate::error::Error;
-use crate::recipes::retry::RetryPolicy;
+use crate::recipes::options::{recipe_options, RecipeOptions};
 
 /// A distributed read/write lock on a directory node: writers create `_c_<uuid>-__WRIT__<seq>`,
 /// readers `_c_<uuid>-__READ__<seq>` (Curator's names). A writer holds the lock when it is the
@@ -34,10 +33,10 @@ use crate::recipes::retry::RetryPolicy;
 pub struct ReadWriteLock {
     client: Client,
     dir: String,
-    id: Vec<u8>,
-    policy: LossPolicy,
-    retry: RetryPolicy,
+    options: RecipeOptions,
 }
+
+recipe_options!(ReadWriteLock, options);
 
 impl ReadWriteLock {
     /// A read/write lock on `path` (created, as a container, on first use).
@@ -45,28 +44,8 @@ impl ReadWriteLock {
         ReadWriteLock {
             client: client.clone(),
             dir: path.into(),
-            id: default_participant_id(),
-            policy: LossPolicy::default(),
-            retry: RetryPolicy::default(),
+            options: RecipeOptions::new(default_participant_id()),
         }
-    }
-
-    /// The participant id stored in our contender nodes (default `<host>:<pid>`).
-    pub fn id(mut self, id: impl Into<Vec<u8>>) -> Self {
-        self.id = id.into();
-        self
-    }
-
-    /// What a disconnection means for the guards handed out.
-    pub fn loss_policy(mut self, policy: LossPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// How requests are retried through connection loss.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
     }
 
     /// Waits for a shared (read) hold.
@@ -82,8 +61,14 @@ impl ReadWriteLock {
     fn acquire(&self, marker: &'static str, blocked_by: BlockedBy) -> Acquire<'_> {
         Acquire {
             client: &self.client,
-            attempt: Attempt { dir: self.dir.clone(), marker, data: self.id.clone(), blocked_by, retry: self.retry },
-            policy: self.policy,
+            attempt: Attempt {
+                dir: self.dir.clone(),
+                marker,
+                data: self.options.id.clone(),
+                blocked_by,
+                retry: self.options.retry,
+            },
+            policy: self.options.policy,
             timeout: None,
         }
     }
