@@ -9,10 +9,6 @@ use crate::spec::Workload;
 pub const LOCK_CONTENDERS: usize = 10;
 /// Participants of the leader-failover cell's latch: a leader and two in line.
 pub const LATCH_PARTICIPANTS: usize = 3;
-/// Whether zk-dsl's side of the failover cell exists: zk-dsl's `LeaderLatch` is being written
-/// (`zk-dsl/src/recipes/leader/`); until its driver is in `drivers/recipes.rs` the cell runs
-/// Curator alone.
-const ZKDSL_LATCH: bool = false;
 
 /// One row of the table: every client runs it, alternating, round after round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +63,7 @@ impl Cell {
     pub fn runs_with(&self, client: ClientKind) -> bool {
         match self.workload {
             Workload::Lock => matches!(client, ClientKind::ZkDsl | ClientKind::Curator | ClientKind::Kazoo),
-            Workload::Failover => client == ClientKind::Curator || (client == ClientKind::ZkDsl && ZKDSL_LATCH),
+            Workload::Failover => matches!(client, ClientKind::ZkDsl | ClientKind::Curator),
             _ => client != ClientKind::Curator,
         }
     }
@@ -157,9 +153,7 @@ mod tests {
             ClientKind::ALL.into_iter().filter(|&k| cell.runs_with(k)).collect::<Vec<_>>()
         };
         assert_eq!(runs("lock-handoff c=10"), [ClientKind::ZkDsl, ClientKind::Kazoo, ClientKind::Curator]);
-        let latch: &[ClientKind] =
-            if ZKDSL_LATCH { &[ClientKind::ZkDsl, ClientKind::Curator] } else { &[ClientKind::Curator] };
-        assert_eq!(runs("leader-failover c=3"), latch);
+        assert_eq!(runs("leader-failover c=3"), [ClientKind::ZkDsl, ClientKind::Curator]);
         assert!(!runs("get 100B n=10").contains(&ClientKind::Curator));
         assert!(runs("get 100B n=10").contains(&ClientKind::Java));
     }

@@ -186,6 +186,11 @@ pub fn lock_path(spec: &RunSpec) -> String {
     format!("{}/{}-lock", spec.eph_root, spec.tag)
 }
 
+/// The latch directory of a leader-failover run.
+pub fn latch_path(spec: &RunSpec) -> String {
+    format!("{}/{}-latch", spec.eph_root, spec.tag)
+}
+
 /// What a worker reports for one run. The Java and kazoo harnesses print the same fields.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunReport {
