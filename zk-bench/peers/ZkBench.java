@@ -121,6 +121,13 @@ public final class ZkBench {
         synchronized void error(String e) {
             done(null, 0, 0, e);
         }
+
+        /** A unit done at `done` with no latency to keep (a lock's first, unhanded acquisition). */
+        synchronized void count(Timing t, long done) {
+            if (t.inWindow(done)) {
+                ops++;
+            }
+        }
     }
 
     static final class Cpu extends Thread {
@@ -398,7 +405,11 @@ public final class ZkBench {
             default:
                 rec = pipelined(spec, payload, timing, cpu);
         }
-        Timing t = timing[0];
+        return json(rec, timing[0], cpu);
+    }
+
+    /** The report line of a finished run (the Curator worker's too). */
+    static String json(Rec rec, Timing t, long[] cpu) {
         // Latencies as (ns, count), rounded to 3 significant digits like an HDR histogram.
         TreeMap<Long, Long> hist = new TreeMap<>();
         for (int i = 0; i < rec.n; i++) {

@@ -1,5 +1,5 @@
 """zk-bench's kazoo worker: kazoo's *_async API, N requests outstanding per session through a
-Semaphore. zk-bench runs it in a venv of its own and talks to it through stdin (one run spec per
+Semaphore, and kazoo's Lock recipe in the lock-handoff cell. zk-bench runs it in a venv of its own and talks to it through stdin (one run spec per
 line, `key=value` words) and stdout (one JSON line per run); everything else goes to stderr."""
 
 import json
@@ -76,6 +76,12 @@ class Rec:
             elif timing.in_window(done):
                 self.ops += 1
                 self.lat.append(done - start)
+
+    def count(self, timing, done):
+        """A unit done at `done` with no latency to keep (a lock's first, unhanded acquisition)."""
+        with self.lock:
+            if timing.in_window(done):
+                self.ops += 1
 
 
 def cpu_ticks():
@@ -264,6 +270,63 @@ def connect_loop(spec):
     return rec, timing, sampler
 
 
+LOCK_PATIENCE_S = 30
+
+
+def lock_contender(lock, rec, timing, last, last_lock):
+    while timing.issuing():
+        try:
+            if not lock.acquire(timeout=LOCK_PATIENCE_S):
+                rec.done(timing, 0, 0, "no lock within %d s" % LOCK_PATIENCE_S)
+                continue
+        except Exception as e:  # noqa: BLE001 - counted, reported to zk-bench
+            rec.done(timing, 0, 0, "error " + type(e).__name__)
+            time.sleep(0.01)
+            continue
+        acquired = now()
+        with last_lock:
+            released, last[0] = last[0], 0
+        if released:
+            rec.done(timing, released, acquired, None)
+        else:
+            rec.count(timing, acquired)
+        with last_lock:
+            last[0] = now()
+        try:
+            lock.release()
+        except Exception as e:  # noqa: BLE001
+            with last_lock:
+                last[0] = 0  # no handoff follows a failed release
+            rec.done(timing, 0, 0, "error " + type(e).__name__)
+
+
+def lock_handoff(spec):
+    """`outstanding` contenders, each a KazooClient (one session) with its own kazoo Lock on one
+    path, acquire and release in a loop without holding. A unit is an acquisition; its latency the
+    handoff: the previous holder's release -> this acquire returning."""
+    contenders = max(1, spec.n("outstanding"))
+    path = "%s/%s-lock" % (spec.s("eph_root"), spec.s("tag"))
+    zks = [connect(spec.s("connect")) for _ in range(contenders)]
+    timing = Timing(spec)
+    sampler = CpuSampler(timing)
+    sampler.start()
+    rec = Rec()
+    last = [0]  # when the last holder started releasing (0: nobody), taken by the next holder
+    last_lock = threading.Lock()
+    threads = [
+        threading.Thread(target=lock_contender, args=(zk.Lock(path, "zk-bench-%d" % i), rec, timing, last, last_lock))
+        for i, zk in enumerate(zks)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sampler.join()
+    for zk in zks:
+        close(zk)
+    return rec, timing, sampler
+
+
 def round3(v):
     scale = 1
     while v // scale >= 2048:
@@ -279,6 +342,10 @@ def run(spec):
         rec, timing, sampler = watch(spec, payload)
     elif workload == "connect":
         rec, timing, sampler = connect_loop(spec)
+    elif workload == "lock":
+        rec, timing, sampler = lock_handoff(spec)
+    elif workload == "failover":
+        raise ValueError("kazoo has no LeaderLatch (its Election is a lock): not in the failover cell")
     else:
         rec, timing, sampler = pipelined(spec, payload)
     hist = {}

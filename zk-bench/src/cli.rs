@@ -22,11 +22,14 @@ OPTIONS:
   --measure SECS          measured window per run (default 5)
   --rounds N              rounds of alternating clients per cell (default 3, at least 1)
   --clients A,B,...       clients to run (default: all): raw, zk-dsl, zk-dsl-tasks,
-                          zk-dsl-macro, zk-dsl-blocking, zookeeper-client, java, kazoo
+                          zk-dsl-macro, zk-dsl-blocking, zookeeper-client, java, kazoo,
+                          curator (Curator 5.4 from Debian's jars or $CURATOR_CLASSPATH: the
+                          recipe cells only; 'lock-handoff c=10' runs zk-dsl, curator and
+                          kazoo, 'leader-failover c=3' zk-dsl and curator)
   --skip A,B,...          clients to leave out
   --only TEXT[,TEXT..]    only these cells: a whole label picks that cell ('get 100B n=1'), other
                           text every label containing it ('get 100B', 'n=100')
-  --list                  print the cells and exit
+  --list                  print the cells and exit (--only lock,failover: the recipe cells)
   --render DIR            run nothing: re-render DIR/results.json (verdicts, markdown, plots)
   --server HOST:PORT      use this running server instead of starting one (its /zkb is replaced)
   --out DIR               output directory (default target/zk-bench)
@@ -35,7 +38,9 @@ OPTIONS:
   --no-memory             skip the memory measurements
   --memory-count N        requests and watches for the memory measurements (default 100000)
   --java-classpath CP     class path of the Java client (default Debian's zookeeper.jar + slf4j-nop)
-  --venv DIR              virtualenv for kazoo (default <out>/venv; created with pip if missing)
+  --venv DIR              virtualenv for kazoo (default: the one scripts/ensure-peers.sh builds,
+                          $ZK_DSL_KAZOO_VENV or ~/.cache/zk-dsl/kazoo-2.11.0, if present; else
+                          <out>/venv, created with pip if missing)
   -h, --help              this text
 ";
 

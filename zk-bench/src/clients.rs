@@ -25,13 +25,16 @@ pub enum ClientKind {
     ZookeeperClient,
     /// Debian's libzookeeper-java async API, Semaphore(N).
     Java,
-    /// kazoo (PyPI) `*_async` API, Semaphore(N).
+    /// kazoo (PyPI) `*_async` API, Semaphore(N); its `Lock` recipe in the lock cell.
     Kazoo,
+    /// Apache Curator 5.4 (Debian's jars): `InterProcessMutex` and `LeaderLatch`, the recipe
+    /// cells only (its plain requests are the Java client's).
+    Curator,
 }
 
 impl ClientKind {
     /// Every client, in the order runs alternate.
-    pub const ALL: [ClientKind; 8] = [
+    pub const ALL: [ClientKind; 9] = [
         ClientKind::Raw,
         ClientKind::ZkDsl,
         ClientKind::ZkDslTasks,
@@ -40,6 +43,7 @@ impl ClientKind {
         ClientKind::ZookeeperClient,
         ClientKind::Java,
         ClientKind::Kazoo,
+        ClientKind::Curator,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +56,7 @@ impl ClientKind {
             ClientKind::ZookeeperClient => "zookeeper-client",
             ClientKind::Java => "java",
             ClientKind::Kazoo => "kazoo",
+            ClientKind::Curator => "curator",
         }
     }
 
@@ -61,12 +66,12 @@ impl ClientKind {
 
     /// Run by this binary (`zk-bench worker <name>`).
     pub fn is_rust(self) -> bool {
-        !matches!(self, ClientKind::Java | ClientKind::Kazoo)
+        !matches!(self, ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator)
     }
 
     /// Another project's client (the targets compare zk-dsl with the best of these).
     pub fn is_peer(self) -> bool {
-        matches!(self, ClientKind::ZookeeperClient | ClientKind::Java | ClientKind::Kazoo)
+        matches!(self, ClientKind::ZookeeperClient | ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator)
     }
 }
 

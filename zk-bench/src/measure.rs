@@ -93,6 +93,14 @@ impl Recorder {
         }
     }
 
+    /// One unit finished at `done` with no latency to keep (a lock's first acquisition, which
+    /// nobody handed over).
+    pub fn count(&mut self, timing: &Timing, done: Instant) {
+        if timing.in_window(done) {
+            self.ops += 1;
+        }
+    }
+
     pub fn latency(&mut self, d: Duration) {
         let ns = (d.as_nanos() as u64).clamp(1, MAX_LATENCY_NS);
         // In bounds by the clamp.

@@ -144,7 +144,7 @@ fn children_root(children: usize) -> String {
 fn setup(address: SocketAddr, cells: &[Cell], keys: usize, memory: bool) -> Res<()> {
     let payloads: BTreeSet<usize> = cells
         .iter()
-        .filter(|c| !matches!(c.workload, Workload::Connect | Workload::Children))
+        .filter(|c| !matches!(c.workload, Workload::Connect | Workload::Children) && !c.workload.is_recipe())
         .map(|c| c.payload)
         .chain(memory.then_some(100))
         .collect();
@@ -275,7 +275,8 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
 
     let mut workers = Vec::new();
     let mut skipped = BTreeMap::new();
-    for &kind in &opts.clients {
+    // Only the clients some selected cell runs (`--only lock` starts no raw worker).
+    for &kind in opts.clients.iter().filter(|&&k| cells.iter().any(|c| c.runs_with(k))) {
         let started = peers::prepare(kind, &opts).and_then(|cmd| Worker::start(kind, cmd, &opts.out.join("logs")));
         match started {
             Ok(w) => {
@@ -328,6 +329,9 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         let mut runs: Vec<Vec<RunSummary>> = vec![Vec::new(); workers.len()];
         for round in 0..opts.rounds {
             for (wi, w) in workers.iter_mut().enumerate() {
+                if !cell.runs_with(w.kind) {
+                    continue;
+                }
                 let tag = format!("c{ci}-r{round}-{}", w.kind);
                 let spec = spec_for(cell, &opts, server.address, tag);
                 let report = w.run(&spec, timeout);
@@ -341,7 +345,12 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
                 wait_idle(server.address, baseline);
             }
         }
-        let clients = workers.iter().zip(runs).map(|(w, r)| ClientSummary::new(w.kind, r)).collect();
+        let clients = workers
+            .iter()
+            .zip(runs)
+            .filter(|(w, _)| cell.runs_with(w.kind))
+            .map(|(w, r)| ClientSummary::new(w.kind, r))
+            .collect();
         results.cells.push(CellSummary::new(cell.clone(), clients));
         // Keep what is done on disk: a run interrupted later still leaves its finished cells.
         meta(&mut results, format!("partial: {} of {total} cells", ci + 1));

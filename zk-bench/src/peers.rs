@@ -11,10 +11,25 @@ use crate::cli::Options;
 use crate::clients::ClientKind;
 
 const JAVA_SOURCE: &str = include_str!("../peers/ZkBench.java");
+const CURATOR_SOURCE: &str = include_str!("../peers/ZkBenchCurator.java");
 const KAZOO_SOURCE: &str = include_str!("../peers/zk_bench_kazoo.py");
 /// The kazoo release the reference numbers were taken with.
 pub const KAZOO_VERSION: &str = "2.11.0";
 const DEBIAN_JAVA_DIR: &str = "/usr/share/java";
+/// Curator 5.4 from Debian (what `scripts/ensure-peers.sh` installs, the interop tests' class
+/// path): the jars' manifests name the rest (netty, jackson) themselves.
+const CURATOR_JARS: &[&str] = &[
+    "curator-recipes.jar",
+    "curator-framework.jar",
+    "curator-client.jar",
+    "zookeeper.jar",
+    "zookeeper-jute.jar",
+    "guava.jar",
+    "slf4j-api.jar",
+    "slf4j-nop.jar",
+];
+/// A complete Curator class path replacing the Debian jars (as for the interop tests).
+const CURATOR_CLASSPATH_ENV: &str = "CURATOR_CLASSPATH";
 
 /// How to start a worker.
 #[derive(Debug, Clone)]
@@ -35,6 +50,7 @@ pub fn prepare(kind: ClientKind, opts: &Options) -> Result<WorkerCommand, String
     match kind {
         ClientKind::Java => java(opts),
         ClientKind::Kazoo => kazoo(opts),
+        ClientKind::Curator => curator(opts),
         _ => {
             let exe = std::env::current_exe().map_err(|e| format!("locating zk-bench itself: {e}"))?;
             let args = ["worker", kind.name(), "--runtime", opts.runtime.name()].map(OsString::from).to_vec();
@@ -101,8 +117,60 @@ fn java(opts: &Options) -> Result<WorkerCommand, String> {
     Ok(WorkerCommand { program: java_tool("java"), args })
 }
 
+fn curator_classpath() -> Result<String, String> {
+    if let Some(cp) = std::env::var_os(CURATOR_CLASSPATH_ENV).filter(|c| !c.is_empty()) {
+        return Ok(cp.to_string_lossy().into_owned());
+    }
+    let jars: Vec<PathBuf> = CURATOR_JARS.iter().map(|j| Path::new(DEBIAN_JAVA_DIR).join(j)).collect();
+    if let Some(missing) = jars.iter().find(|j| !j.is_file()) {
+        return Err(format!(
+            "no Curator: {} is missing (scripts/ensure-peers.sh installs Debian's Curator 5.4, or set {})",
+            missing.display(),
+            CURATOR_CLASSPATH_ENV
+        ));
+    }
+    let joined = std::env::join_paths(jars).map_err(|e| e.to_string())?;
+    Ok(joined.to_string_lossy().into_owned())
+}
+
+/// The Curator worker: `ZkBenchCurator` (the recipe cells) compiled with the Java harness it
+/// shares the spec, clock, recorder and report with.
+fn curator(opts: &Options) -> Result<WorkerCommand, String> {
+    let dir = opts.out.join("curator");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut sources = Vec::new();
+    for (name, text) in [("ZkBench.java", JAVA_SOURCE), ("ZkBenchCurator.java", CURATOR_SOURCE)] {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        sources.push(path);
+    }
+    let cp = curator_classpath()?;
+    step(
+        "compiling the Curator harness",
+        Command::new(java_tool("javac")).arg("-nowarn").arg("-cp").arg(&cp).arg("-d").arg(&dir).args(&sources),
+    )?;
+    let run_cp = format!("{}:{cp}", dir.display());
+    let args = vec![OsString::from("-cp"), OsString::from(run_cp), OsString::from("ZkBenchCurator")];
+    Ok(WorkerCommand { program: java_tool("java"), args })
+}
+
+/// The venv `scripts/ensure-peers.sh` builds for the interop tests (`$ZK_DSL_KAZOO_VENV`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/zk-dsl/kazoo-<version>`), if it is there.
+fn shared_kazoo_venv() -> Option<PathBuf> {
+    let venv = match std::env::var_os("ZK_DSL_KAZOO_VENV").filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?
+            .join("zk-dsl")
+            .join(format!("kazoo-{KAZOO_VERSION}")),
+    };
+    venv.join("bin").join("python").is_file().then_some(venv)
+}
+
 fn kazoo(opts: &Options) -> Result<WorkerCommand, String> {
-    let venv = opts.venv.clone().unwrap_or_else(|| opts.out.join("venv"));
+    let venv = opts.venv.clone().or_else(shared_kazoo_venv).unwrap_or_else(|| opts.out.join("venv"));
     let python = venv.join("bin").join("python");
     if !python.is_file() {
         step("creating the kazoo venv", Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
@@ -124,7 +192,10 @@ fn kazoo(opts: &Options) -> Result<WorkerCommand, String> {
             ]),
         )?;
     }
-    let script = venv.join("zk_bench_kazoo.py");
+    // The script goes with this run's output, not into a venv other runs may share.
+    let dir = opts.out.join("kazoo");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let script = dir.join("zk_bench_kazoo.py");
     fs::write(&script, KAZOO_SOURCE).map_err(|e| format!("{}: {e}", script.display()))?;
     Ok(WorkerCommand { program: python, args: vec![OsString::from("-u"), script.into_os_string()] })
 }

@@ -2,7 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::ClientKind;
 use crate::spec::Workload;
+
+/// Contenders on the one mutex of the lock-handoff cell (the 10).
+pub const LOCK_CONTENDERS: usize = 10;
+/// Participants of the leader-failover cell's latch: a leader and two in line.
+pub const LATCH_PARTICIPANTS: usize = 3;
 
 /// One row of the table: every client runs it, alternating, round after round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +34,14 @@ impl Cell {
         self
     }
 
-    /// A short unique name: `get 100B n=10`, `set 100B n=100 s=4`, `children-1000 n=10`.
+    /// A short unique name: `get 100B n=10`, `set 100B n=100 s=4`, `children-1000 n=10`,
+    /// `lock-handoff c=10` (c = contenders, each its own session).
     pub fn label(&self) -> String {
+        match self.workload {
+            Workload::Lock => return format!("lock-handoff c={}", self.outstanding),
+            Workload::Failover => return format!("leader-failover c={}", self.sessions),
+            _ => {}
+        }
         let mut s = match self.workload {
             Workload::Children => format!("children-{}", self.children),
             Workload::Multi => format!("multi-{} {}", self.multi_ops, size(self.payload)),
@@ -43,6 +55,17 @@ impl Cell {
             s.push_str(&format!(" s={}", self.sessions));
         }
         s
+    }
+
+    /// Whether `client` runs this cell: the recipe cells need the recipe (zk-dsl's, Curator's,
+    /// kazoo's `Lock`; no latch in kazoo), the request cells a plain client (Curator's plain
+    /// requests are the Java client's).
+    pub fn runs_with(&self, client: ClientKind) -> bool {
+        match self.workload {
+            Workload::Lock => matches!(client, ClientKind::ZkDsl | ClientKind::Curator | ClientKind::Kazoo),
+            Workload::Failover => matches!(client, ClientKind::ZkDsl | ClientKind::Curator),
+            _ => client != ClientKind::Curator,
+        }
     }
 
     /// The core grid: get/set/create, 100 B, one session.
@@ -61,7 +84,7 @@ pub fn size(bytes: usize) -> String {
     }
 }
 
-/// The standard table (26 cells).
+/// The standard table (28 cells).
 pub fn standard() -> Vec<Cell> {
     let mut cells = Vec::new();
     // Throughput and latency against outstanding requests on one session.
@@ -88,6 +111,9 @@ pub fn standard() -> Vec<Cell> {
     cells.push(Cell { multi_ops: 10, ..Cell::new(Workload::Multi, 100, 10) });
     cells.push(Cell::new(Workload::Watch, 100, 1));
     cells.push(Cell::new(Workload::Connect, 0, 1));
+    // The recipes: one mutex handed between contenders, and a latch losing its leader.
+    cells.push(Cell::new(Workload::Lock, 0, LOCK_CONTENDERS).sessions(LOCK_CONTENDERS));
+    cells.push(Cell::new(Workload::Failover, 0, 1).sessions(LATCH_PARTICIPANTS));
     cells
 }
 
@@ -116,6 +142,20 @@ mod tests {
         assert_eq!(pick(&["n=1000"]), ["get 100B n=1000", "set 100B n=1000", "create 100B n=1000"]);
         assert_eq!(pick(&["watch", "connect"]), ["watch 100B", "connect"]);
         assert!(pick(&["nothing like it"]).is_empty());
+        assert_eq!(pick(&["lock", "failover"]), ["lock-handoff c=10", "leader-failover c=3"]);
+    }
+
+    #[test]
+    fn recipe_cells_run_with_the_clients_that_have_the_recipe() {
+        let cells = standard();
+        let runs = |label: &str| {
+            let cell = cells.iter().find(|c| c.label() == label).unwrap();
+            ClientKind::ALL.into_iter().filter(|&k| cell.runs_with(k)).collect::<Vec<_>>()
+        };
+        assert_eq!(runs("lock-handoff c=10"), [ClientKind::ZkDsl, ClientKind::Kazoo, ClientKind::Curator]);
+        assert_eq!(runs("leader-failover c=3"), [ClientKind::ZkDsl, ClientKind::Curator]);
+        assert!(!runs("get 100B n=10").contains(&ClientKind::Curator));
+        assert!(runs("get 100B n=10").contains(&ClientKind::Java));
     }
 
     #[test]

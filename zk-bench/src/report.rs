@@ -281,6 +281,7 @@ pub fn targets(cells: &[CellSummary]) -> Vec<Verdict> {
             });
         }
     }
+    out.extend(lock_targets(cells));
     let p50 = |c: &ClientSummary| c.p50_us.map(|s| s.median);
     for w in [Workload::Get, Workload::Set, Workload::Create] {
         let Some(cell) = core(cells, w, 1) else { continue };
@@ -304,6 +305,47 @@ pub fn targets(cells: &[CellSummary]) -> Vec<Verdict> {
                 pass: a.errors == 0 && a.failed_runs == 0 && x >= y,
             });
         }
+    }
+    out
+}
+
+/// The issue's lock-handoff targets: zk-dsl at least Curator's acquisitions/s with a lower
+/// handoff p99, and client CPU per acquisition below Curator's and kazoo's.
+fn lock_targets(cells: &[CellSummary]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    let Some(cell) = cells.iter().find(|c| c.cell.workload == Workload::Lock) else { return out };
+    let Some(ours) = cell.client(ClientKind::ZkDsl) else { return out };
+    let median = |s: Option<Spread>| s.map(|s| s.median);
+    if let Some(curator) = cell.client(ClientKind::Curator) {
+        if let (Some(x), Some(c)) = (median(ours.ops_per_s), median(curator.ops_per_s)) {
+            out.push(Verdict {
+                target: "lock handoff: acquisitions/s ≥ Curator's".into(),
+                cell: cell.label.clone(),
+                measured: format!("{} vs {}/s: {:.2} × curator", fmt_ops(x), fmt_ops(c), x / c),
+                pass: x >= c,
+            });
+        }
+        if let (Some(x), Some(c)) = (median(ours.p99_us), median(curator.p99_us)) {
+            out.push(Verdict {
+                target: "lock handoff: p99 below Curator's".into(),
+                cell: cell.label.clone(),
+                measured: format!("{} vs {} ms", fmt_ms(x), fmt_ms(c)),
+                pass: x < c,
+            });
+        }
+    }
+    let peers: Vec<(ClientKind, f64)> = [ClientKind::Curator, ClientKind::Kazoo]
+        .into_iter()
+        .filter_map(|k| median(cell.client(k)?.cpu_us_per_op).map(|v| (k, v)))
+        .collect();
+    if let (Some(x), false) = (median(ours.cpu_us_per_op), peers.is_empty()) {
+        let others: Vec<String> = peers.iter().map(|(k, v)| format!("{v:.0} µs ({k})")).collect();
+        out.push(Verdict {
+            target: "lock handoff: client CPU/acquisition below Curator's and kazoo's".into(),
+            cell: cell.label.clone(),
+            measured: format!("{x:.0} vs {}", others.join(", ")),
+            pass: peers.iter().all(|&(_, v)| x < v),
+        });
     }
     out
 }
@@ -345,7 +387,7 @@ fn table(out: &mut String, results: &Results, clients: &[ClientKind], cell_fn: i
         let _ = write!(out, "---:|");
     }
     out.push('\n');
-    for cell in &results.cells {
+    for cell in results.cells.iter().filter(|c| !c.cell.workload.is_recipe()) {
         let _ = write!(out, "| {} |", cell.label);
         for c in clients {
             let text = cell.client(*c).map_or_else(|| "–".to_string(), &cell_fn);
@@ -356,14 +398,83 @@ fn table(out: &mut String, results: &Results, clients: &[ClientKind], cell_fn: i
     out.push('\n');
 }
 
+fn spread_ops(s: Option<Spread>) -> String {
+    s.map_or_else(|| "failed".into(), |s| format!("{} [{}–{}]", fmt_ops(s.median), fmt_ops(s.min), fmt_ops(s.max)))
+}
+
+fn spread_ms(s: Option<Spread>) -> String {
+    s.map_or_else(|| "–".into(), |s| format!("{} [{}–{}]", fmt_ms(s.median), fmt_ms(s.min), fmt_ms(s.max)))
+}
+
+/// The recipe cells' tables (lock handoff, leader failover), one row per client that ran them.
+fn recipes(out: &mut String, results: &Results) {
+    for cell in results.cells.iter().filter(|c| c.cell.workload.is_recipe()) {
+        let rounds = cell.clients.first().map_or(0, |c| c.runs.len());
+        match cell.cell.workload {
+            Workload::Lock => {
+                let _ = writeln!(
+                    out,
+                    "**{}**: {} contenders, one session each, all in one client process, take and release one \
+                     mutex without holding it. Acquisitions/s; handoff = the holder's release → the next \
+                     holder's acquire returning (one clock), ms; client CPU per acquisition. Medians of {rounds} \
+                     rounds [min–max].\n",
+                    cell.label, cell.cell.outstanding
+                );
+                let _ = writeln!(
+                    out,
+                    "| client | acquisitions/s | handoff p50 ms | handoff p99 ms | CPU µs/acquisition | errors |\n\
+                     |---|---:|---:|---:|---:|---:|"
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "**{}**: {} latch participants, one session each, in one client process; the leader's \
+                     session is closed and the failover is that close → another participant knowing it leads, \
+                     ms (then a fresh participant joins, untimed). Medians of {rounds} rounds [min–max]; CPU per \
+                     failover includes the fresh participant's connect.\n",
+                    cell.label, cell.cell.sessions
+                );
+                let _ = writeln!(
+                    out,
+                    "| client | failovers | failover p50 ms | failover p99 ms | CPU µs/failover | errors |\n\
+                     |---|---:|---:|---:|---:|---:|"
+                );
+            }
+        }
+        for c in &cell.clients {
+            let first = match cell.cell.workload {
+                Workload::Lock => spread_ops(c.ops_per_s),
+                _ => c.runs.iter().filter(|r| r.ok).map(|r| r.ops).sum::<u64>().to_string(),
+            };
+            let cpu =
+                c.cpu_us_per_op.map_or_else(|| "–".into(), |s| format!("{:.0} [{:.0}–{:.0}]", s.median, s.min, s.max));
+            let failed = if c.failed_runs > 0 { format!(" ({} runs failed)", c.failed_runs) } else { String::new() };
+            let _ = writeln!(
+                out,
+                "| {} | {first} | {} | {} | {cpu} | {}{failed} |",
+                c.client,
+                spread_ms(c.p50_us),
+                spread_ms(c.p99_us),
+                c.errors
+            );
+        }
+        out.push('\n');
+    }
+}
+
 /// The short table for the README: every cell, zk-dsl (the `.send()` window) beside the ceiling
 /// and the peers, each as median ops/s, its ratio to raw, and client CPU per unit.
 pub fn summary(results: &Results) -> String {
     const SHOWN: [ClientKind; 5] =
         [ClientKind::Raw, ClientKind::ZkDsl, ClientKind::ZookeeperClient, ClientKind::Java, ClientKind::Kazoo];
-    let present = |k: &ClientKind| results.cells.iter().any(|c| c.client(*k).is_some());
+    let present = |k: &ClientKind| request_cells(results).any(|c| c.client(*k).is_some());
     let clients: Vec<ClientKind> = SHOWN.into_iter().filter(present).collect();
     let mut out = String::new();
+    if clients.is_empty() {
+        recipes(&mut out, results);
+        return out;
+    }
     let _ = writeln!(
         out,
         "Units/s (median of {} alternating rounds), ratio to raw, client CPU µs per unit. {}\n",
@@ -377,12 +488,22 @@ pub fn summary(results: &Results) -> String {
         let cpu = c.cpu_us_per_op.map_or(String::new(), |s| format!(" · {:.1} µs", s.median));
         format!("{ops}{ratio}{cpu}")
     });
+    recipes(&mut out, results);
     out
 }
 
+/// The request cells (not the recipes').
+fn request_cells(results: &Results) -> impl Iterator<Item = &CellSummary> {
+    results.cells.iter().filter(|c| !c.cell.workload.is_recipe())
+}
+
 pub fn markdown(results: &Results) -> String {
+    let mut all: Vec<ClientKind> = results.cells.iter().flat_map(|c| c.clients.iter().map(|s| s.client)).collect();
+    all.sort();
+    all.dedup();
+    // The request tables' columns: the clients that ran a request cell.
     let mut clients: Vec<ClientKind> =
-        results.cells.iter().flat_map(|c| c.clients.iter().map(|s| s.client)).collect::<Vec<_>>();
+        request_cells(results).flat_map(|c| c.clients.iter().map(|s| s.client)).collect();
     clients.sort();
     clients.dedup();
     let mut out = String::new();
@@ -400,40 +521,53 @@ pub fn markdown(results: &Results) -> String {
     }
     out.push('\n');
 
-    let _ = writeln!(
-        out,
-        "## Throughput\n\nUnits/s in the measured window: median of the rounds [min–max], and the median's ratio to \
-         raw. `n` = units outstanding in total, `s` = sessions (one unless given). A create-delete unit is two \
-         requests; a multi unit is one request of 10 ops.\n"
-    );
-    table(&mut out, results, &clients, |c| match c.ops_per_s {
-        Some(s) => {
-            let ratio =
-                c.ratio_to_raw.filter(|_| c.client != ClientKind::Raw).map_or(String::new(), |r| format!(" ×{r:.2}"));
-            format!("{} [{}–{}]{ratio}", fmt_ops(s.median), fmt_ops(s.min), fmt_ops(s.max))
-        }
-        None => "failed".into(),
-    });
+    if request_cells(results).next().is_some() {
+        let _ = writeln!(
+            out,
+            "## Throughput\n\nUnits/s in the measured window: median of the rounds [min–max], and the median's ratio to \
+             raw. `n` = units outstanding in total, `s` = sessions (one unless given). A create-delete unit is two \
+             requests; a multi unit is one request of 10 ops.\n"
+        );
+        table(&mut out, results, &clients, |c| match c.ops_per_s {
+            Some(s) => {
+                let ratio = c
+                    .ratio_to_raw
+                    .filter(|_| c.client != ClientKind::Raw)
+                    .map_or(String::new(), |r| format!(" ×{r:.2}"));
+                format!("{} [{}–{}]{ratio}", fmt_ops(s.median), fmt_ops(s.min), fmt_ops(s.max))
+            }
+            None => "failed".into(),
+        });
 
-    let _ = writeln!(out, "## Latency\n\nIssue → completion, ms: p50 / p99 / p99.9 (medians of the rounds).\n");
-    table(&mut out, results, &clients, |c| match (c.p50_us, c.p99_us, c.p999_us) {
-        (Some(a), Some(b), Some(d)) => format!("{} / {} / {}", fmt_ms(a.median), fmt_ms(b.median), fmt_ms(d.median)),
-        _ => "–".into(),
-    });
+        let _ = writeln!(out, "## Latency\n\nIssue → completion, ms: p50 / p99 / p99.9 (medians of the rounds).\n");
+        table(&mut out, results, &clients, |c| match (c.p50_us, c.p99_us, c.p999_us) {
+            (Some(a), Some(b), Some(d)) => {
+                format!("{} / {} / {}", fmt_ms(a.median), fmt_ms(b.median), fmt_ms(d.median))
+            }
+            _ => "–".into(),
+        });
 
-    let _ = writeln!(
-        out,
-        "## Client CPU\n\nµs of user + system CPU per unit in the measured window (whole client process, \
-         /proc/self/stat; 10 ms tick resolution), median of the rounds. Server CPU per unit in the last column \
-         group is the ZooKeeper JVM's over the same windows.\n"
-    );
-    table(&mut out, results, &clients, |c| c.cpu_us_per_op.map_or("–".into(), |s| format!("{:.1}", s.median)));
-    let _ = writeln!(out, "Server CPU µs per unit, while each client ran:\n");
-    table(&mut out, results, &clients, |c| c.server_cpu_us_per_op.map_or("–".into(), |s| format!("{:.0}", s.median)));
+        let _ = writeln!(
+            out,
+            "## Client CPU\n\nµs of user + system CPU per unit in the measured window (whole client process, \
+             /proc/self/stat; 10 ms tick resolution), median of the rounds. Server CPU per unit in the last column \
+             group is the ZooKeeper JVM's over the same windows.\n"
+        );
+        table(&mut out, results, &clients, |c| c.cpu_us_per_op.map_or("–".into(), |s| format!("{:.1}", s.median)));
+        let _ = writeln!(out, "Server CPU µs per unit, while each client ran:\n");
+        table(&mut out, results, &clients, |c| {
+            c.server_cpu_us_per_op.map_or("–".into(), |s| format!("{:.0}", s.median))
+        });
+    }
+
+    if results.cells.iter().any(|c| c.cell.workload.is_recipe()) {
+        let _ = writeln!(out, "## Lock handoff and leader failover\n");
+        recipes(&mut out, results);
+    }
 
     let _ = writeln!(out, "## Client memory and errors\n");
     let _ = writeln!(out, "| client | max RSS (MiB) | failed units | failed runs |\n|---|---:|---:|---:|");
-    for c in &clients {
+    for c in &all {
         let all: Vec<&ClientSummary> = results.cells.iter().filter_map(|cell| cell.client(*c)).collect();
         let rss = all.iter().map(|s| s.rss_mb_max).fold(0.0, f64::max);
         let errors: u64 = all.iter().map(|s| s.errors).sum();

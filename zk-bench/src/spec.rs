@@ -30,10 +30,19 @@ pub enum Workload {
     Connect,
     /// zk-dsl memory: bytes per outstanding request and per registered watch.
     Memory,
+    /// Lock handoff: `outstanding` contenders (one session each, all in the worker) take and
+    /// release one mutex in a loop, holding it for no time. A unit is one acquisition; its
+    /// latency is the handoff, the previous holder's release → this holder's acquire returning
+    /// (one process, one clock).
+    Lock,
+    /// Leader failover: `sessions` latch participants; the leader's session is closed and a unit
+    /// is the time from that close → another participant knowing it leads (then a fresh
+    /// participant joins, untimed, so there are always `sessions`).
+    Failover,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 11] = [
         Workload::Get,
         Workload::Set,
         Workload::Create,
@@ -43,6 +52,8 @@ impl Workload {
         Workload::Watch,
         Workload::Connect,
         Workload::Memory,
+        Workload::Lock,
+        Workload::Failover,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,11 +67,19 @@ impl Workload {
             Workload::Watch => "watch",
             Workload::Connect => "connect",
             Workload::Memory => "memory",
+            Workload::Lock => "lock",
+            Workload::Failover => "failover",
         }
     }
 
     pub fn parse(s: &str) -> Option<Workload> {
         Workload::ALL.into_iter().find(|w| w.name() == s)
+    }
+
+    /// A coordination recipe's cell (a lock, a latch) rather than a request stream: run by the
+    /// clients that have the recipe, reported in tables of their own.
+    pub fn is_recipe(self) -> bool {
+        matches!(self, Workload::Lock | Workload::Failover)
     }
 }
 
@@ -160,6 +179,16 @@ impl RunSpec {
 
 pub fn key_path(root: &str, i: usize) -> String {
     format!("{root}/k{i:05}")
+}
+
+/// The lock directory of a lock-handoff run: unique per run, under the ephemeral root.
+pub fn lock_path(spec: &RunSpec) -> String {
+    format!("{}/{}-lock", spec.eph_root, spec.tag)
+}
+
+/// The latch directory of a leader-failover run.
+pub fn latch_path(spec: &RunSpec) -> String {
+    format!("{}/{}-latch", spec.eph_root, spec.tag)
 }
 
 /// What a worker reports for one run. The Java and kazoo harnesses print the same fields.

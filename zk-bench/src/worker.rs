@@ -54,7 +54,7 @@ fn describe(kind: ClientKind, runtime: Runtime) -> String {
         ClientKind::ZkDslMacro => "zk-dsl via zk!, .send() window".to_string(),
         ClientKind::ZkDslBlocking => "zk-dsl blocking facade, N threads".to_string(),
         ClientKind::ZookeeperClient => format!("zookeeper-client {ZOOKEEPER_CLIENT_VERSION}"),
-        ClientKind::Java | ClientKind::Kazoo => kind.to_string(),
+        ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator => kind.to_string(),
     };
     format!("{what}, tokio {} runtime", runtime.name())
 }

@@ -3,13 +3,14 @@
 mod blocking;
 mod kezhuw;
 mod raw;
+mod recipes;
 mod zkdsl;
 
 use bytes::Bytes;
 use zk_dsl::proto::Acl;
 
 use crate::clients::ClientKind;
-use crate::spec::{key_path, RunReport, RunSpec};
+use crate::spec::{key_path, RunReport, RunSpec, Workload};
 
 /// What every driver needs for a run: the spec, the key paths (built once, so path formatting
 /// is not part of the measurement), the payload and the open ACL.
@@ -52,7 +53,7 @@ pub fn run(kind: ClientKind, spec: RunSpec, rt: &tokio::runtime::Runtime) -> Run
     let ctx = Ctx::new(spec);
     let result = match kind {
         ClientKind::ZkDslBlocking => blocking::run(&ctx),
-        ClientKind::Java | ClientKind::Kazoo => Err(format!("{kind} is not run by this binary")),
+        ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator => Err(format!("{kind} is not run by this binary")),
         _ => on_worker(kind, ctx, rt),
     };
     result.unwrap_or_else(RunReport::failed)
@@ -65,11 +66,13 @@ fn on_worker(kind: ClientKind, ctx: Ctx, rt: &tokio::runtime::Runtime) -> Result
     let task = rt.spawn(async move {
         match kind {
             ClientKind::Raw => raw::run(&ctx).await,
+            ClientKind::ZkDsl if ctx.spec.workload == Workload::Lock => recipes::lock_handoff(&ctx).await,
+            ClientKind::ZkDsl if ctx.spec.workload == Workload::Failover => recipes::leader_failover(&ctx).await,
             ClientKind::ZkDsl => zkdsl::run(&ctx, zkdsl::Style::Window).await,
             ClientKind::ZkDslTasks => zkdsl::run(&ctx, zkdsl::Style::Tasks).await,
             ClientKind::ZkDslMacro => zkdsl::run(&ctx, zkdsl::Style::Macro).await,
             ClientKind::ZookeeperClient => kezhuw::run(&ctx).await,
-            ClientKind::ZkDslBlocking | ClientKind::Java | ClientKind::Kazoo => {
+            ClientKind::ZkDslBlocking | ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator => {
                 Err(format!("{kind} is not an async driver"))
             }
         }

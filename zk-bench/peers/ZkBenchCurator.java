@@ -1,0 +1,281 @@
+// zk-bench's Curator worker: the recipe cells with Apache Curator (Debian's 5.4 jars),
+// InterProcessMutex for the lock handoff and LeaderLatch for the leader failover. It speaks the
+// same protocol as ZkBench (one run spec per stdin line, one JSON report per stdout line) and
+// shares its Spec, Timing, Rec, Cpu and report code: zk-bench compiles the two files together.
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
+import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+
+public final class ZkBenchCurator {
+    static final int SESSION_TIMEOUT_MS = 10_000;
+    static final int CONNECTION_TIMEOUT_MS = 15_000;
+    /** How long one acquisition or failover may take before the run is broken. */
+    static final long PATIENCE_S = 30;
+
+    static CuratorFramework connect(String cs) throws Exception {
+        CuratorFramework c = CuratorFrameworkFactory.builder()
+                .connectString(cs)
+                .sessionTimeoutMs(SESSION_TIMEOUT_MS)
+                .connectionTimeoutMs(CONNECTION_TIMEOUT_MS)
+                .retryPolicy(new ExponentialBackoffRetry(100, 3))
+                .build();
+        c.start();
+        if (!c.blockUntilConnected(30, TimeUnit.SECONDS)) {
+            c.close();
+            throw new IllegalStateException("no session within 30 s");
+        }
+        return c;
+    }
+
+    // ----- lock handoff ------------------------------------------------------------------------
+
+    /**
+     * `outstanding` contenders, each a CuratorFramework (one session) with its InterProcessMutex
+     * on one lock path, acquire and release in a loop without holding. A unit is an acquisition;
+     * its latency the handoff: the previous holder's release → this acquire returning.
+     */
+    static ZkBench.Rec lock(ZkBench.Spec spec, ZkBench.Timing[] timing, long[] cpu) throws Exception {
+        int contenders = Math.max(1, (int) spec.n("outstanding"));
+        String path = spec.s("eph_root") + "/" + spec.s("tag") + "-lock";
+        List<CuratorFramework> clients = new ArrayList<>();
+        for (int i = 0; i < contenders; i++) {
+            clients.add(connect(spec.s("connect")));
+        }
+        ZkBench.Timing t = new ZkBench.Timing(spec);
+        timing[0] = t;
+        ZkBench.Cpu sampler = new ZkBench.Cpu(t);
+        sampler.start();
+        ZkBench.Rec rec = new ZkBench.Rec();
+        // When the last holder started releasing (0: nobody), taken by the next holder.
+        AtomicLong lastRelease = new AtomicLong();
+        List<Thread> threads = new ArrayList<>();
+        for (CuratorFramework client : clients) {
+            InterProcessMutex mutex = new InterProcessMutex(client, path);
+            Thread th = new Thread(() -> contend(mutex, t, rec, lastRelease));
+            th.start();
+            threads.add(th);
+        }
+        for (Thread th : threads) {
+            th.join();
+        }
+        sampler.join();
+        cpu[0] = sampler.ticks;
+        cpu[1] = sampler.rssKb;
+        for (CuratorFramework c : clients) {
+            c.close();
+        }
+        return rec;
+    }
+
+    static void contend(InterProcessMutex mutex, ZkBench.Timing t, ZkBench.Rec rec, AtomicLong lastRelease) {
+        while (t.issuing()) {
+            try {
+                if (!mutex.acquire(PATIENCE_S, TimeUnit.SECONDS)) {
+                    rec.error("no lock within " + PATIENCE_S + " s");
+                    continue;
+                }
+            } catch (Exception e) {
+                rec.error(e.toString());
+                pause();
+                continue;
+            }
+            long acquired = System.nanoTime();
+            long released = lastRelease.getAndSet(0);
+            if (released != 0) {
+                rec.done(t, released, acquired, null);
+            } else {
+                rec.count(t, acquired);
+            }
+            lastRelease.set(System.nanoTime());
+            try {
+                mutex.release();
+            } catch (Exception e) {
+                lastRelease.set(0); // no handoff follows a failed release
+                rec.error(e.toString());
+            }
+        }
+    }
+
+    static void pause() {
+        try {
+            Thread.sleep(10);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ----- leader failover ---------------------------------------------------------------------
+
+    /** One latch participant: its own CuratorFramework (session) and LeaderLatch. */
+    static final class Participant {
+        final int gen;
+        final CuratorFramework client;
+        final LeaderLatch latch;
+
+        Participant(int gen, String cs, String path, LinkedBlockingQueue<long[]> leaders) throws Exception {
+            this.gen = gen;
+            client = connect(cs);
+            latch = new LeaderLatch(client, path, "zk-bench-" + gen);
+            latch.addListener(new LeaderLatchListener() {
+                @Override
+                public void isLeader() {
+                    leaders.add(new long[] {gen, System.nanoTime()});
+                }
+
+                @Override
+                public void notLeader() {
+                }
+            });
+            latch.start();
+            // In line once its node exists (start() creates it in the background).
+            long deadline = System.nanoTime() + PATIENCE_S * 1_000_000_000L;
+            while (latch.getOurPath() == null) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the latch node was not created");
+                }
+                Thread.sleep(1);
+            }
+        }
+    }
+
+    /**
+     * `sessions` participants on one latch. Each unit: close the leader's CuratorFramework (its
+     * session ends, the server deletes its latch node; the LeaderLatch itself is not closed, so it
+     * relinquishes nothing), time until another participant's isLeader() runs; then a fresh
+     * participant joins, untimed.
+     */
+    static ZkBench.Rec failover(ZkBench.Spec spec, ZkBench.Timing[] timing, long[] cpu) throws Exception {
+        int count = Math.max(2, (int) spec.n("sessions"));
+        String cs = spec.s("connect");
+        String path = spec.s("eph_root") + "/" + spec.s("tag") + "-latch";
+        LinkedBlockingQueue<long[]> leaders = new LinkedBlockingQueue<>();
+        Participant[] parts = new Participant[count];
+        int gen = 0;
+        for (int i = 0; i < count; i++) {
+            parts[i] = new Participant(gen++, cs, path, leaders);
+        }
+        ZkBench.Timing t = new ZkBench.Timing(spec);
+        timing[0] = t;
+        ZkBench.Cpu sampler = new ZkBench.Cpu(t);
+        sampler.start();
+        ZkBench.Rec rec = new ZkBench.Rec();
+        try {
+            while (t.issuing()) {
+                int leader = awaitLeader(parts);
+                int closed = parts[leader].gen;
+                long start = System.nanoTime();
+                parts[leader].client.close();
+                long[] event;
+                do {
+                    event = leaders.poll(PATIENCE_S, TimeUnit.SECONDS);
+                    if (event == null) {
+                        throw new IllegalStateException("no new leader within " + PATIENCE_S + " s");
+                    }
+                } while (event[0] == closed);
+                rec.done(t, start, event[1], null);
+                parts[leader] = new Participant(gen++, cs, path, leaders);
+            }
+        } finally {
+            sampler.join();
+            cpu[0] = sampler.ticks;
+            cpu[1] = sampler.rssKb;
+            for (Participant p : parts) {
+                if (p != null) {
+                    p.latch.close();
+                    p.client.close();
+                }
+            }
+        }
+        return rec;
+    }
+
+    /** The participant that leads, waiting for one. */
+    static int awaitLeader(Participant[] parts) throws InterruptedException {
+        long deadline = System.nanoTime() + PATIENCE_S * 1_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            for (int i = 0; i < parts.length; i++) {
+                if (parts[i].latch.hasLeadership()) {
+                    return i;
+                }
+            }
+            Thread.sleep(1);
+        }
+        throw new IllegalStateException("no leader within " + PATIENCE_S + " s");
+    }
+
+    // ----- the protocol ------------------------------------------------------------------------
+
+    static String run(ZkBench.Spec spec) throws Exception {
+        ZkBench.Timing[] timing = new ZkBench.Timing[1];
+        long[] cpu = new long[2];
+        ZkBench.Rec rec;
+        switch (spec.s("workload")) {
+            case "lock":
+                rec = lock(spec, timing, cpu);
+                break;
+            case "failover":
+                rec = failover(spec, timing, cpu);
+                break;
+            default:
+                throw new IllegalArgumentException("the Curator worker runs lock and failover, not " + spec.s("workload"));
+        }
+        return ZkBench.json(rec, timing[0], cpu);
+    }
+
+    /** Curator's version, from its jar's Maven properties (Debian's jars have no Implementation-Version). */
+    static String curatorVersion() {
+        String v = CuratorFramework.class.getPackage().getImplementationVersion();
+        if (v != null && !v.isBlank()) {
+            return v;
+        }
+        String pom = "/META-INF/maven/org.apache.curator/curator-framework/pom.properties";
+        try (java.io.InputStream in = CuratorFramework.class.getResourceAsStream(pom)) {
+            if (in != null) {
+                java.util.Properties props = new java.util.Properties();
+                props.load(in);
+                return props.getProperty("version", "?");
+            }
+        } catch (java.io.IOException e) {
+            // fall through
+        }
+        return "?";
+    }
+
+    public static void main(String[] args) throws Exception {
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        // Keep stdout for the protocol: anything else (logging) goes to stderr.
+        System.setOut(System.err);
+        String zk = org.apache.zookeeper.Version.getFullVersion().split("[ ,-]")[0];
+        out.println("{\"hello\":" + ZkBench.quote("Curator " + curatorVersion() + " (InterProcessMutex, LeaderLatch), java client "
+                + zk + ", JDK " + System.getProperty("java.version")) + "}");
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.isBlank()) {
+                continue;
+            }
+            String json;
+            try {
+                json = run(new ZkBench.Spec(line));
+            } catch (Throwable e) {
+                json = "{\"ok\":false,\"error\":" + ZkBench.quote(e.toString()) + "}";
+            }
+            out.println(json);
+        }
+        System.exit(0);
+    }
+}
