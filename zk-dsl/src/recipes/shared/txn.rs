@@ -163,7 +163,7 @@ impl Transaction {
             match t.await {
                 Ok(_) => {
                     // Confirmed; the marker has done its job.
-                    let _ = self.client.delete(marker.as_str()).send();
+                    drop(self.client.delete(marker.as_str()).send());
                     return Ok(true);
                 }
                 Err(Error::TransactionFailed { source, .. }) => match *source {
@@ -204,7 +204,7 @@ impl Transaction {
                 client.sync(parent).await?;
                 match client.exists(marker).await? {
                     Some(_) => {
-                        let _ = client.delete(marker).send();
+                        drop(client.delete(marker).send());
                         Ok(true)
                     }
                     None => Ok(false),
