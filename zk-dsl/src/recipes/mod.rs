@@ -17,21 +17,28 @@
 //! * [`Atom`], [`SharedCount`], [`AtomicLong`]: typed values and counters updated by
 //!   compare-and-set (Curator `SharedCount` / `DistributedAtomicLong` and kazoo `Counter`
 //!   formats); [`Transaction`]s over [`Ref`]s commit several nodes as one multi.
+//! * [`Barrier`] and [`DoubleBarrier`] (Curator `DistributedBarrier`,
+//!   `DistributedDoubleBarrier`): wait for a node to go; enter together, leave together.
+//! * [`SimpleQueue`] (Curator `SimpleDistributedQueue`) and [`LockingQueue`] (kazoo
+//!   `LockingQueue`, at-least-once for consumers that may crash).
 //! * [`RetryPolicy`] and protected creates ([`ProtectedCreate`]): retrying only what is safe
 //!   to retry.
 //!
 //! Session loss is explicit everywhere: a disconnection makes a guard `Uncertain`, an expiry
 //! `Lost`; [`LossPolicy`] says which of the two stops a holder.
 
+pub mod barrier;
 pub(crate) mod contenders;
 mod fence;
 pub mod leader;
 pub mod lock;
 mod options;
 mod protected;
+pub mod queue;
 mod retry;
 pub mod shared;
 
+pub use barrier::{Barrier, DoubleBarrier, Member};
 pub use contenders::{Contender, ContenderKind};
 pub use fence::Fence;
 pub use leader::{Latch, LatchState, LeaderLatch, LeaderSelector, Selector};
@@ -39,5 +46,6 @@ pub use lock::{
     Acquire, HoldState, LockGuard, LossPolicy, Mutex, Participant, ReadWriteLock, Semaphore, SemaphoreMutex,
 };
 pub use protected::ProtectedCreate;
+pub use queue::{LockingQueue, SimpleQueue, Taken};
 pub use retry::{Idempotent, RetryPolicy, Retrying};
 pub use shared::{Atom, AtomWatch, AtomicLong, Counter, CounterValue, Ref, SharedCount, Transaction, Txn, Versioned};
