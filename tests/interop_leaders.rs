@@ -4,52 +4,13 @@
 //! `getLeader()` and zk-dsl's `leader()` name the same participant, and only that participant
 //! says it leads.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use suite::latch::Participant;
 use suite::peers::{curator_latch, now_micros, startup_patience, HolderLog, Peer};
-use suite::{patience, server, unique, within};
+use suite::{patience, server, unique};
 use zk_dsl::recipes::LeaderLatch;
-use zk_dsl::Client;
-
-/// A zk-dsl participant: its own session, its terms recorded into the shared log.
-struct RustParticipant {
-    id: String,
-    client: Client,
-    leading: Arc<AtomicBool>,
-    follower: tokio::task::JoinHandle<()>,
-}
-
-impl RustParticipant {
-    async fn join(connect: &str, path: &str, id: &str, log: &HolderLog) -> RustParticipant {
-        let client = suite::connect(connect).await;
-        let mut latch = LeaderLatch::new(&client, path).id(id).start().await.expect("join the election");
-        let leading = Arc::new(AtomicBool::new(false));
-        let (flag, log, who) = (leading.clone(), log.clone(), id.to_owned());
-        let follower = tokio::spawn(async move {
-            let mut since = None;
-            while let Some(leads) = latch.leadership_changed().await {
-                if leads {
-                    since = Some(now_micros());
-                    flag.store(true, Ordering::SeqCst);
-                } else {
-                    flag.store(false, Ordering::SeqCst);
-                    if let Some(from) = since.take() {
-                        log.record(&who, from, now_micros());
-                    }
-                }
-            }
-        });
-        RustParticipant { id: id.to_owned(), client, leading, follower }
-    }
-
-    /// Ends the session (as a process that exits does) and waits for the term to be recorded.
-    async fn leave(self) {
-        self.client.close().await.expect("close");
-        within("the participant's end", self.follower).await.expect("follower task");
-    }
-}
 
 /// Asks a Curator participant who leads; returns (Curator's leader id, whether it leads itself).
 async fn ask(peer: &mut Peer) -> (String, bool) {
@@ -70,7 +31,7 @@ async fn rust_and_curator_latches_agree_on_one_leader_over_fifty_leader_losses()
     }
     let mut rusts = Vec::new();
     for i in 0..2 {
-        rusts.push(RustParticipant::join(&cs, &path, &format!("rust-{i}"), &log).await);
+        rusts.push(Participant::join(&cs, &path, &format!("rust-{i}"), &log).await);
     }
     let observer = suite::connect(&cs).await;
     let mut joined = 2;
@@ -106,9 +67,9 @@ async fn rust_and_curator_latches_agree_on_one_leader_over_fifty_leader_losses()
         led.insert(leader.clone());
         // The leader loses its session; it rejoins at the back of the line.
         if let Some(at) = rusts.iter().position(|r| r.id == leader) {
-            rusts.remove(at).leave().await;
+            rusts.remove(at).resign().await;
             joined += 1;
-            rusts.push(RustParticipant::join(&cs, &path, &format!("rust-{joined}"), &log).await);
+            rusts.push(Participant::join(&cs, &path, &format!("rust-{joined}"), &log).await);
         } else {
             let peer = curators.iter_mut().find(|c| c.id() == leader).expect("a curator participant");
             peer.send("bounce");
@@ -116,7 +77,7 @@ async fn rust_and_curator_latches_agree_on_one_leader_over_fifty_leader_losses()
         }
     }
     for r in rusts {
-        r.leave().await;
+        r.resign().await;
     }
     let end = now_micros();
     for mut peer in curators {

@@ -7,43 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use suite::latch::Participant;
 use suite::peers::{now_micros, HolderLog};
 use suite::{connect_through, patience, server, within, TestEnv};
 use zk_dsl::recipes::{LatchState, LeaderLatch, LeaderSelector, LossPolicy};
 use zk_dsl::testing::{scaled, FaultProxy};
-use zk_dsl::{Client, Error};
-
-/// A participant on its own session, recording its terms as leader.
-struct Participant {
-    name: String,
-    client: Client,
-    follower: tokio::task::JoinHandle<()>,
-    leading: Arc<AtomicBool>,
-}
-
-async fn join(env: &TestEnv, name: &str, terms: &HolderLog) -> Participant {
-    let client = env.another_client().await;
-    let mut latch = LeaderLatch::new(&client, "/election").id(name).start().await.unwrap();
-    let leading = Arc::new(AtomicBool::new(false));
-    let (flag, terms, who) = (leading.clone(), terms.clone(), name.to_owned());
-    let follower = tokio::spawn(async move {
-        let mut since = None;
-        // Reports the leadership the latch starts with too.
-        while let Some(leads) = latch.leadership_changed().await {
-            if leads {
-                since = Some(now_micros());
-                flag.store(true, Ordering::SeqCst);
-            } else {
-                // Off the flag first: whoever sees a term end sees it ended.
-                flag.store(false, Ordering::SeqCst);
-                if let Some(from) = since.take() {
-                    terms.record(&who, from, now_micros());
-                }
-            }
-        }
-    });
-    Participant { name: name.to_owned(), client, follower, leading }
-}
+use zk_dsl::Error;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leader_at_a_time_over_twenty_leader_losses() {
@@ -51,7 +20,7 @@ async fn one_leader_at_a_time_over_twenty_leader_losses() {
     let terms = HolderLog::new();
     let mut participants = Vec::new();
     for i in 0..3 {
-        participants.push(join(&env, &format!("p{i}"), &terms).await);
+        participants.push(Participant::join(&env.connect_string, "/election", &format!("p{i}"), &terms).await);
     }
     let observer = LeaderLatch::new(&env.client, "/election").id("observer");
     for round in 0..20 {
@@ -69,18 +38,16 @@ async fn one_leader_at_a_time_over_twenty_leader_losses() {
         };
         let latch = observer.clone().start().await.unwrap();
         let on_server = latch.leader().await.unwrap().expect("a leader on the server");
-        assert_eq!(on_server.id_str(), participants[leader].name, "round {round}");
+        assert_eq!(on_server.id_str(), participants[leader].id, "round {round}");
         assert!(on_server.node.contains("/_c_") && on_server.node.contains("-latch-"), "{}", on_server.node);
         latch.close().await.unwrap();
-        // The leader's session ends (as when its process dies and closes); a newcomer joins.
-        let gone = participants.remove(leader);
-        gone.client.close().await.unwrap();
-        within("the old leader's term to end", gone.follower).await.unwrap();
-        participants.push(join(&env, &format!("p{}", round + 3), &terms).await);
+        // The leader withdraws and its session ends (as when its process exits); a newcomer joins.
+        participants.remove(leader).resign().await;
+        participants
+            .push(Participant::join(&env.connect_string, "/election", &format!("p{}", round + 3), &terms).await);
     }
     for p in participants {
-        p.client.close().await.unwrap();
-        within("a participant to end", p.follower).await.unwrap();
+        p.resign().await;
     }
     terms.assert_no_overlap();
     assert!(terms.acquisitions() >= 20);
@@ -132,7 +99,11 @@ async fn leadership_is_suspended_while_disconnected_and_ends_with_the_session() 
     next.fence().unwrap().set_data("/epoch", "1", -1).await.unwrap();
     proxy.blackhole(false);
     let stale = within("the old leader's write", fence.set_data("/epoch", "stale", -1)).await;
-    assert!(matches!(stale, Err(Error::LockLost { .. } | Error::SessionExpired { .. })), "{stale:?}");
+    // Refused, or cut off with the dying connection; either way it must not land (checked below).
+    assert!(
+        matches!(stale, Err(Error::LockLost { .. } | Error::SessionExpired { .. } | Error::ConnectionLoss { .. })),
+        "{stale:?}"
+    );
     assert_eq!(within("the end", latch.leadership_changed()).await, None);
     assert_eq!(latch.state(), LatchState::Ended);
     assert!(latch.wait_leader().await.is_err());
@@ -215,6 +186,7 @@ async fn a_turn_lost_to_a_disconnection_cancels_its_work() {
         });
     within("the turn to start", started.recv()).await;
     assert!(selector.is_leader());
+    assert_eq!(within("the turn's start", selector.leadership_changed()).await, Some(true));
     tokio::task::block_in_place(|| proxy.drop_connections());
     assert_eq!(within("the turn to end", selector.leadership_changed()).await, Some(false));
     assert!(cancelled.load(Ordering::SeqCst), "the work was cancelled, not left running");

@@ -3,6 +3,7 @@
 //! parallel.
 
 pub mod ensemble;
+pub mod latch;
 pub mod peers;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -65,19 +65,18 @@ impl LeaderSelector {
         F: FnMut(Arc<LockGuard>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let (leading_tx, leading) = watch::channel(false);
+        let (leading_tx, leading) = watch::channel(Turn { number: 0, leading: false });
         let (stop, mut stopped) = oneshot::channel();
         let turns = Arc::new(AtomicU64::new(0));
         let counted = turns.clone();
         let client = self.mutex.client().clone();
         let task = client.inner.runtime.spawn(async move {
             loop {
-                let acquired = tokio::select! {
-                    _ = &mut stopped => return Ok(()),
-                    acquired = self.mutex.acquire() => acquired,
-                };
+                // Stopping while queued removes our node before `stop` returns.
+                let acquired = self.mutex.acquire_or_cancel(async { drop((&mut stopped).await) }).await;
                 let guard = match acquired {
-                    Ok(guard) => Arc::new(guard),
+                    Ok(Some(guard)) => Arc::new(guard),
+                    Ok(None) => return Ok(()),
                     Err(e) if e.is_session_terminal() => return Err(e),
                     Err(e) => {
                         tracing::warn!(error = %e, "could not queue for leadership; trying again");
@@ -85,8 +84,8 @@ impl LeaderSelector {
                         continue;
                     }
                 };
-                counted.fetch_add(1, Ordering::Relaxed);
-                leading_tx.send_replace(true);
+                let number = counted.fetch_add(1, Ordering::Relaxed) + 1;
+                leading_tx.send_replace(Turn { number, leading: true });
                 let lost = guard.until_lost();
                 let stop_now = tokio::select! {
                     () = work(guard.clone()) => false,
@@ -96,7 +95,7 @@ impl LeaderSelector {
                     }
                     _ = &mut stopped => true,
                 };
-                leading_tx.send_replace(false);
+                leading_tx.send_replace(Turn { number, leading: false });
                 // The work's future is gone, and with it its handle on the guard (unless it
                 // kept one elsewhere: then the last handle's drop releases).
                 if let Ok(guard) = Arc::try_unwrap(guard) {
@@ -109,23 +108,32 @@ impl LeaderSelector {
                 }
             }
         });
-        Selector { leading, stop: Some(stop), task: Some(task), turns }
+        Selector { leading, stop: Some(stop), task: Some(task), turns, reported: Turn::default() }
     }
 }
 
 /// A running [`LeaderSelector`]. Dropping it stops taking turns (in the background).
 #[derive(Debug)]
 pub struct Selector {
-    leading: watch::Receiver<bool>,
+    leading: watch::Receiver<Turn>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), Error>>>,
     turns: Arc<AtomicU64>,
+    /// The turn state last reported by `leadership_changed`.
+    reported: Turn,
+}
+
+/// Which turn this participant is on, and whether it is running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Turn {
+    number: u64,
+    leading: bool,
 }
 
 impl Selector {
     /// Whether this participant's work is running as leader now.
     pub fn is_leader(&self) -> bool {
-        *self.leading.borrow()
+        self.leading.borrow().leading
     }
 
     /// How many turns this participant has had.
@@ -133,10 +141,28 @@ impl Selector {
         self.turns.load(Ordering::Relaxed)
     }
 
-    /// The next change of leadership (`Some(true)`: a turn began); `None` once it stopped.
+    /// The next change of leadership since this selector last reported it: `Some(true)` when a
+    /// turn began, `Some(false)` when it ended. Every turn is reported as both, in order, even
+    /// if it began and ended before the call. `None` once the selector stopped.
     pub async fn leadership_changed(&mut self) -> Option<bool> {
-        self.leading.changed().await.ok()?;
-        Some(*self.leading.borrow_and_update())
+        loop {
+            let now = *self.leading.borrow_and_update();
+            let seen = self.reported;
+            let next = if seen.leading && (now.number != seen.number || !now.leading) {
+                // The turn we reported as begun has ended (and maybe another began since).
+                Turn { number: seen.number, leading: false }
+            } else if now.number != seen.number {
+                // A turn we have not reported began.
+                Turn { number: now.number, leading: true }
+            } else {
+                seen
+            };
+            if next != seen {
+                self.reported = next;
+                return Some(next.leading);
+            }
+            self.leading.changed().await.ok()?;
+        }
     }
 
     /// Stops: a running turn's work is cancelled and leadership released; a queued node is

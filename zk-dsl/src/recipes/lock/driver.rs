@@ -88,6 +88,15 @@ impl Cleanup {
     }
 }
 
+impl Cleanup {
+    /// Deletes the node now (not in the background) and disarms: for callers that must know it
+    /// is gone before they go on.
+    pub(crate) async fn run_now(mut self) {
+        self.armed = false;
+        remove(self.client.clone(), self.dir.clone(), self.id.clone(), self.node.take()).await;
+    }
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if !self.armed {
@@ -95,30 +104,60 @@ impl Drop for Cleanup {
         }
         let (client, dir, id, node) = (self.client.clone(), self.dir.clone(), self.id.clone(), self.node.take());
         let runtime = client.inner.runtime.clone();
-        runtime.spawn(async move {
-            let outcome = RetryPolicy::default()
-                .run(|| async {
-                    // Without the node's name (its create's reply never came), find it by prefix;
-                    // the listing is sent after the create, so it sees the node if it was made.
-                    let path = match &node {
-                        Some(path) => path.clone(),
-                        None => match super::super::protected::find_own(&client, &dir, &id, true).await? {
-                            Some((path, _)) => path,
-                            None => return Ok(()),
-                        },
-                    };
-                    match client.delete(path.as_str()).await {
-                        Ok(()) | Err(Error::NoNode { .. }) => Ok(()),
-                        Err(e) => Err(e),
-                    }
-                })
-                .await;
-            if let Err(e) = outcome {
-                if !e.is_session_terminal() {
-                    tracing::warn!(error = %e, %dir, "could not delete an abandoned lock node; it goes with the session");
-                }
+        runtime.spawn(remove(client, dir, id, node));
+    }
+}
+
+/// Deletes an abandoned contender node (found by its protected `id` when its create's reply
+/// never came), retrying through connection loss; a session that ended took it already.
+async fn remove(client: Client, dir: String, id: String, node: Option<String>) {
+    let outcome = RetryPolicy::default()
+        .run(|| async {
+            // Without the node's name, find it by prefix; the listing is sent after the create,
+            // so it sees the node if it was made.
+            let path = match &node {
+                Some(path) => path.clone(),
+                None => match super::super::protected::find_own(&client, &dir, &id, true).await? {
+                    Some((path, _)) => path,
+                    None => return Ok(()),
+                },
+            };
+            match client.delete(path.as_str()).await {
+                Ok(()) | Err(Error::NoNode { .. }) => Ok(()),
+                Err(e) => Err(e),
             }
-        });
+        })
+        .await;
+    if let Err(e) = outcome {
+        if !e.is_session_terminal() {
+            tracing::warn!(error = %e, %dir, "could not delete an abandoned lock node; it goes with the session");
+        }
+    }
+}
+
+/// Like [`acquire`], but gives up when `cancel` resolves, deleting the node before it returns
+/// `Ok(None)` (dropping an acquisition deletes it too, but in the background).
+pub(crate) async fn acquire_or_cancel(
+    client: &Client,
+    attempt: &Attempt,
+    cancel: impl std::future::Future<Output = ()>,
+) -> Result<Option<OwnNode>, Error> {
+    let id = new_protected_id();
+    let mut cleanup = Cleanup::new(client, &attempt.dir, &id);
+    let outcome = tokio::select! {
+        acquired = acquire_with(client, attempt, None, &id, &mut cleanup) => Some(acquired),
+        () = cancel => None,
+    };
+    match outcome {
+        Some(Ok(node)) => {
+            cleanup.disarm();
+            Ok(Some(node))
+        }
+        Some(Err(e)) => Err(e),
+        None => {
+            cleanup.run_now().await;
+            Ok(None)
+        }
     }
 }
 
@@ -127,7 +166,21 @@ impl Drop for Cleanup {
 pub(crate) async fn acquire(client: &Client, attempt: &Attempt, deadline: Option<Instant>) -> Result<OwnNode, Error> {
     let id = new_protected_id();
     let mut cleanup = Cleanup::new(client, &attempt.dir, &id);
-    let node = create_node(client, attempt, &id).await?;
+    let node = acquire_with(client, attempt, deadline, &id, &mut cleanup).await?;
+    cleanup.disarm();
+    Ok(node)
+}
+
+/// The acquire loop; `cleanup` learns the node's path as soon as it exists, and stays armed (the
+/// caller disarms it on success).
+async fn acquire_with(
+    client: &Client,
+    attempt: &Attempt,
+    deadline: Option<Instant>,
+    id: &str,
+    cleanup: &mut Cleanup,
+) -> Result<OwnNode, Error> {
+    let node = create_node(client, attempt, id).await?;
     cleanup.found(&node.path);
     loop {
         // Reads are safe to repeat: a listing or a watch cut off with the connection is sent again
@@ -140,7 +193,6 @@ pub(crate) async fn acquire(client: &Client, attempt: &Attempt, deadline: Option
             return Err(Error::NoNode { op: OpCode::GetChildren2, path: node.path.clone() });
         };
         let Some(blocker) = (attempt.blocked_by)(&ordered, index) else {
-            cleanup.disarm();
             return Ok(node);
         };
         let blocker = child_path(&attempt.dir, &ordered[blocker].name);

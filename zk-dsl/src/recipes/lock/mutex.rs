@@ -53,6 +53,17 @@ impl Mutex {
         &self.dir
     }
 
+    /// Waits for the lock until `cancel` resolves; then removes our node before returning
+    /// `None` (for callers that must know it is gone, like a stopping selector).
+    pub(crate) async fn acquire_or_cancel(
+        &self,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<LockGuard>, Error> {
+        let attempt = self.acquire().attempt;
+        let node = driver::acquire_or_cancel(&self.client, &attempt, cancel).await?;
+        Ok(node.map(|node| LockGuard::new(&self.client, node, self.options.policy)))
+    }
+
     /// Waits for the lock (add `.timeout(d)`).
     pub fn acquire(&self) -> Acquire<'_> {
         Acquire {
