@@ -90,13 +90,21 @@ pub fn check_command(command: &Command, cx: &Ctxt) {
 
 fn check_value(use_: &OptUse, opt: Opt, cx: &Ctxt) {
     match (opt.takes(), &use_.value) {
-        (Takes::Flag, OptValue::None) | (Takes::Value, OptValue::Expr(_)) | (Takes::Acl, OptValue::Expr(_)) => {}
+        (Takes::Flag, OptValue::None)
+        | (Takes::Value | Takes::Acl | Takes::Duration, OptValue::Expr(_))
+        | (Takes::Value | Takes::Duration, OptValue::Acl(_)) => {}
         (Takes::Acl, OptValue::Acl(list)) => super::acl::check(list, cx),
+        (Takes::Duration, OptValue::Duration(duration)) => {
+            if let Err(e) = duration.value() {
+                cx.error(duration.span(), format!("`{}`: {e}", opt.name()));
+            }
+        }
         (Takes::Flag, _) => cx.error(use_.name.span, format!("`{}` takes no value", opt.name())),
-        (Takes::Value | Takes::Acl, OptValue::None) => {
+        (Takes::Value | Takes::Acl | Takes::Duration, OptValue::None) => {
             cx.error(use_.name.span, format!("`{}` needs a value: `{}`", opt.name(), opt.usage()))
         }
-        (Takes::Value, OptValue::Acl(_)) => {}
+        // The parser reads a duration literal only for a duration option.
+        (Takes::Value | Takes::Acl, OptValue::Duration(_)) => {}
     }
 }
 
