@@ -126,6 +126,10 @@ async fn creates() {
         c => zk!(c, create "/t" ttl = Duration::from_secs(5) bytes = &b"raw"[..]),
         c.create("/t").ttl(Duration::from_secs(5)).bytes(&b"raw"[..]),
     );
+    // Duration literals are the constructors a person would write.
+    same_requests!(c => zk!(c, create "/t" ttl = 90s), c.create("/t").ttl(Duration::from_secs(90)));
+    same_requests!(c => zk!(c, create "/t" ttl = 2m), c.create("/t").ttl(Duration::from_secs(120)));
+    same_requests!(c => zk!(c, create "/t" ttl = 1500ms), c.create("/t").ttl(Duration::from_millis(1500)));
     same_requests!(
         c => zk!(c, create "/m" mode = CreateMode::PersistentSequential),
         c.create("/m").mode(CreateMode::PersistentSequential),

@@ -529,3 +529,158 @@ async fn typed_watch_streams_values_deletion_and_recreation() {
     assert!(matches!(within("closed", ending.next()).await, Some(Err(Error::Closed { op: OpCode::GetData, .. }))));
     assert!(ending.next().await.is_none());
 }
+
+/// A contender node's name with its UUID and sequence blanked: `_c_<uuid>-lock-<seq>`.
+fn contender_shape(name: &str) -> String {
+    let uuid = regex::Regex::new("^_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-").unwrap();
+    let seq = regex::Regex::new("[0-9]{10}$").unwrap();
+    seq.replace(&uuid.replace(name, "_c_<uuid>-"), "<seq>").into_owned()
+}
+
+/// The shape and data of each contender below `dir`, in name order.
+async fn contenders(client: &Client, dir: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut names = client.children(dir).await.unwrap();
+    names.sort();
+    for name in names {
+        let data = client.get_data(format!("{dir}/{name}")).await.unwrap().bytes().to_vec();
+        out.push((contender_shape(&name), data));
+    }
+    out
+}
+
+/// Waits until `dir` has `n` children: a timed-out acquisition removes its node in the
+/// background.
+async fn settle(client: &Client, dir: &str, n: usize) {
+    let deadline = std::time::Instant::now() + suite::patience();
+    while client.children(dir).await.unwrap().len() != n {
+        assert!(std::time::Instant::now() < deadline, "a timed-out contender's node remains in {dir}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Issue 12 item 7: `lock` is `Mutex::new(&client, P).acquire()`: the same contender node
+/// (Curator's `_c_<uuid>-lock-<seq>`, holding the participant id) as the hand-written chain,
+/// and a second contender's `timeout = …` gives up with `Timeout` while the lock is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_through_zk_is_the_mutex_a_person_would_write() {
+    use zk_dsl::recipes::{LossPolicy, Mutex};
+    let env = TestEnv::new().await;
+    let client = &env.client;
+    let name = "reports";
+
+    let guard = zk!(client, lock "/locks/{name}" timeout = 5s id = "macro").await.unwrap();
+    let by_hand =
+        Mutex::new(client, "/hand/reports").id("macro").acquire().timeout(Duration::from_secs(5)).await.unwrap();
+    let layout = contenders(client, "/locks/reports").await;
+    assert_eq!(layout, vec![("_c_<uuid>-lock-<seq>".to_owned(), b"macro".to_vec())]);
+    assert_eq!(layout, contenders(client, "/hand/reports").await);
+    assert!(guard.is_held() && guard.node().starts_with("/locks/reports/_c_"), "{}", guard.node());
+    // The default participant id, too.
+    let default_id = zk!(client, lock "/locks/default").await.unwrap();
+    let hand_default = Mutex::new(client, "/hand/default").acquire().await.unwrap();
+    assert_eq!(contenders(client, "/locks/default").await, contenders(client, "/hand/default").await);
+    default_id.release().await.unwrap();
+    hand_default.release().await.unwrap();
+    by_hand.release().await.unwrap();
+
+    // Held: another session's timed acquisition fails, and leaves no node behind.
+    let other = env.another_client().await;
+    let started = std::time::Instant::now();
+    let refused = zk!(other, lock "/locks/{name}" timeout = 200ms policy = LossPolicy::Session).await;
+    assert!(matches!(refused, Err(Error::Timeout { .. })), "{refused:?}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    settle(client, "/locks/reports", 1).await;
+
+    // Released: a block takes it, binds the guard and writes through its fence.
+    guard.release().await.unwrap();
+    zk!(client, create "/report" persistent data = "v0").await.unwrap();
+    let held = zk! { other =>
+        let guard = lock "/locks/{name}" timeout = 5s loss_policy = LossPolicy::Standard;
+        guard.set_data("/report", "v1", -1).await?;
+        guard
+    }
+    .await
+    .unwrap();
+    assert_eq!(client.get_data("/report").await.unwrap().bytes(), b"v1");
+    held.release().await.unwrap();
+    assert!(client.children("/locks/reports").await.unwrap().is_empty());
+}
+
+/// `read_lock`/`write_lock` are `ReadWriteLock::new(&client, P).read()`/`.write()`: readers
+/// share, a writer waits for them (and times out), in Curator's `__READ__`/`__WRIT__` layout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_and_write_locks_through_zk() {
+    let env = TestEnv::new().await;
+    let (client, other) = (&env.client, env.another_client().await);
+    let first = zk!(client, read_lock "/catalog" id = "r1").await.unwrap();
+    let second = zk!(other, read-lock "/catalog" id = "r2" timeout = 5s).await.unwrap();
+    let writer = zk!(other, write_lock "/catalog" timeout = 200ms).await;
+    assert!(matches!(writer, Err(Error::Timeout { .. })), "{writer:?}");
+    settle(client, "/catalog", 2).await;
+    let hand = zk_dsl::recipes::ReadWriteLock::new(client, "/hand").id("r1").read().await.unwrap();
+    let readers = contenders(client, "/catalog").await;
+    let shapes: Vec<&str> = readers.iter().map(|(shape, _)| shape.as_str()).collect();
+    assert_eq!(shapes, ["_c_<uuid>-__READ__<seq>", "_c_<uuid>-__READ__<seq>"]);
+    assert_eq!(readers[0].0, contenders(client, "/hand").await[0].0);
+    first.release().await.unwrap();
+    second.release().await.unwrap();
+    hand.release().await.unwrap();
+    let writer = zk!(other, write_lock "/catalog" id = "w" timeout = 5s).await.unwrap();
+    assert_eq!(contenders(client, "/catalog").await, vec![("_c_<uuid>-__WRIT__<seq>".to_owned(), b"w".to_vec())]);
+    writer.release().await.unwrap();
+}
+
+/// `lease P max = N` is `Semaphore::new(&client, P, N).acquire()` (with `timeout`,
+/// `.acquire_timeout(d)`): N leases and no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_through_zk_respect_max() {
+    let env = TestEnv::new().await;
+    let (client, other) = (&env.client, env.another_client().await);
+    let max = 2;
+    let a = zk!(client, lease "/downloads" max = max id = "a").await.unwrap();
+    let b = zk!(other, lease "/downloads" max = 2 id = "b" timeout = 5s).await.unwrap();
+    let third = zk!(other, lease "/downloads" max = 2 timeout = 300ms).await;
+    assert!(matches!(third, Err(Error::Timeout { .. })), "{third:?}");
+    settle(client, "/downloads/leases", 2).await;
+    let leases = contenders(client, "/downloads/leases").await;
+    let shapes: Vec<&str> = leases.iter().map(|(shape, _)| shape.as_str()).collect();
+    assert_eq!(shapes, ["_c_<uuid>-lease-<seq>", "_c_<uuid>-lease-<seq>"]);
+    let mut ids: Vec<Vec<u8>> = leases.into_iter().map(|(_, id)| id).collect();
+    ids.sort();
+    assert_eq!(ids, [b"a".to_vec(), b"b".to_vec()]);
+    a.release().await.unwrap();
+    let c = zk!(other, lease "/downloads" max = 2 timeout = 5s).await.unwrap();
+    b.release().await.unwrap();
+    c.release().await.unwrap();
+}
+
+/// `latch P` is `LeaderLatch::new(&client, P).start()`: the first participant leads, the
+/// second follows until the first closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latch_through_zk_leads() {
+    let env = TestEnv::new().await;
+    let (client, other) = (&env.client, env.another_client().await);
+    let service = "indexer";
+    let mut first = zk!(client, latch "/services/{service}/leader" id = "first").await.unwrap();
+    within("leadership", first.wait_leader()).await.unwrap();
+    assert!(first.is_leader());
+    let mut second = zk! { other => latch "/services/{service}/leader" id = "second" }.await.unwrap();
+    let ids: Vec<String> = first.participants().await.unwrap().iter().map(|p| p.id_str().into_owned()).collect();
+    assert_eq!(ids, ["first", "second"]);
+    let shapes: Vec<String> = contenders(client, "/services/indexer/leader").await.into_iter().map(|c| c.0).collect();
+    assert_eq!(shapes, ["_c_<uuid>-latch-<seq>", "_c_<uuid>-latch-<seq>"]);
+    assert!(!second.is_leader());
+    first.close().await.unwrap();
+    within("the hand-over", second.wait_leader()).await.unwrap();
+    second.close().await.unwrap();
+}
+
+/// Durations with units: `ttl = 60s` is `.ttl(Duration::from_secs(60))`.
+#[tokio::test]
+async fn duration_literals() {
+    let env = TestEnv::new().await;
+    let client = &env.client;
+    let stat = zk!(client, create "/ttl" ttl = 1m with_stat).await.unwrap().1;
+    assert_ne!(stat.ephemeral_owner, client.session_id(), "a TTL node is persistent");
+}

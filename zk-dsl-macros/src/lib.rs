@@ -88,9 +88,13 @@ use ctxt::{output, Ctxt, Position};
 /// | `filter_children_by_prefix`/`_suffix`/`_pattern`, `filter_children` | PATH PREFIX/SUFFIX/&REGEX/PREDICATE | |
 /// | `txn` (`transaction`) | `{ OPERATION; … }` | |
 /// | `multi_read` | `{ get_data PATH; children PATH; … }` | |
+/// | `lock` | PATH | `timeout = D` `id = I` `loss_policy = P` (or `policy = P`) `retry = R` |
+/// | `read_lock`, `write_lock` | PATH | as `lock` |
+/// | `lease` | PATH | `max = N` (required), and the options of `lock` |
+/// | `latch` | PATH | `id = I` `loss_policy = P` `retry = R` |
 ///
 /// Every verb that makes a `Call` (all but `create_all`, `delete_all`, `delete_children`,
-/// `compare_and_set_data`, the filters, `add_auth` and `close`) also takes `send` and
+/// `compare_and_set_data`, the filters, `add_auth`, `close` and the recipes) also takes `send` and
 /// `callback = f`. In a block, `create`, `create_all`, `get_data`, `children`, `set_data`,
 /// `clear_data`, `delete`, `delete_all`, `delete_children`, `get_acl`, `set_acl` and
 /// `compare_and_set_data` take `optional`. `compare_and_set_data`'s values are typed like
@@ -121,6 +125,33 @@ use ctxt::{output, Ctxt, Position};
 /// **Options** go in any order; the expansion puts `with_stat`, `with_watch`, `send` and
 /// `callback` last so that every order type-checks.
 ///
+/// **Durations** (`timeout = …`, `ttl = …`) are a `Duration` expression or a literal with a
+/// unit: `500ms`, `5s`, `2m` (or `2min`), `1h`, which become the constructor a person would
+/// write (`Duration::from_millis(500)`, `Duration::from_secs(5)`, `Duration::from_secs(120)`).
+/// A literal without a unit, with another unit or with a fraction (`1.5s`: write `1500ms`) is
+/// a compile error.
+///
+/// # Locks, leases and leadership
+///
+/// The recipes of `zk_dsl::recipes` (zk-dsl's `recipes` feature, on by default; without it the
+/// compiler says the module is "gated behind the `recipes` feature", at the verb):
+///
+/// ```text
+/// lock PATH [options]          // Mutex::new(&client, PATH).id(I)….acquire().timeout(D)
+/// read_lock PATH [options]     // ReadWriteLock::new(&client, PATH)….read().timeout(D)
+/// write_lock PATH [options]    // ReadWriteLock::new(&client, PATH)….write().timeout(D)
+/// lease PATH max = N [options] // Semaphore::new(&client, PATH, N)….acquire()  (.acquire_timeout(D))
+/// latch PATH [options]         // LeaderLatch::new(&client, PATH)….start()
+/// ```
+///
+/// `id`, `loss_policy` and `retry` are the recipe's builder methods, in the order written;
+/// `timeout` applies to the acquisition. Awaiting a lock or a lease gives a `LockGuard`, a
+/// latch a `Latch` (its node exists; `wait_leader()` waits for the turn). An acquisition
+/// borrows the recipe the expansion makes, so await it in the same statement (`let guard =
+/// zk!(…).await?;`, or a `let` in a block); to keep a recipe for several acquisitions, build
+/// it with the builders. With a blocking client, run them in a block with `block_on`. Paths
+/// are checked as every other verb's.
+///
 /// # Transactions and batched reads
 ///
 /// ```text
@@ -141,10 +172,11 @@ use ctxt::{output, Ctxt, Position};
 /// # Compile-time errors
 ///
 /// Unknown verbs, unknown options (with "did you mean" and the list of the verb's options),
-/// options that do not apply to the verb (`version` on `create`), duplicate options,
-/// conflicting options (`persistent ephemeral`, `data` with `bytes`, two watches), missing
-/// arguments, invalid literal paths and templates, unknown ACL schemes and permissions: all
-/// reported together, each at its token.
+/// options that do not apply to the verb (`version` on `create`, `timeout` on `latch`),
+/// duplicate options, conflicting options (`persistent ephemeral`, `data` with `bytes`, two
+/// watches), missing arguments and required options (`lease` without `max`), durations
+/// without a known unit, invalid literal paths and templates, unknown ACL schemes and
+/// permissions: all reported together, each at its token.
 ///
 /// ```no_run
 /// use zk_dsl::{zk, Client};
@@ -159,7 +191,9 @@ use ctxt::{output, Ctxt, Position};
 ///     }
 ///     .await?;
 ///     assert!(found.contains(&name.to_owned()));
-///     Ok(())
+///     let guard = zk!(client, lock "/locks/{name}" timeout = 5s id = "worker-1").await?;
+///     guard.set_data("/services", "fenced", -1).await?; // refused once the lock is lost
+///     guard.release().await
 /// }
 /// ```
 #[proc_macro]

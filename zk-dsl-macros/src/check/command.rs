@@ -1,6 +1,7 @@
 //! The rules of one command: which options it takes, given once, with or without a value,
 //! not contradicting each other; its paths and inline ACLs.
 
+use super::path::PathKind;
 use super::suggest::did_you_mean;
 use crate::ctxt::Ctxt;
 use crate::model::command::{AclValue, Arg, Command, Invocation, OptUse, OptValue, Stmt};
@@ -77,10 +78,14 @@ pub fn check_command(command: &Command, cx: &Ctxt) {
             cx.error(command.name.span, format!("`{}` needs `{}`: {}", spec.name, required.usage(), spec.usage));
         }
     }
-    let sequential = command.sequential();
+    let kind = match (spec.creates(), command.sequential()) {
+        (_, true) => PathKind::SequentialPrefix,
+        (true, false) => PathKind::Create,
+        (false, false) => PathKind::Node,
+    };
     for arg in &command.args {
         match arg {
-            Arg::Path(path) => super::path::check(path, sequential, cx),
+            Arg::Path(path) => super::path::check(path, kind, cx),
             Arg::Acl(AclValue::Inline(list)) => super::acl::check(list, cx),
             Arg::Entries(entries) => entries.iter().for_each(|e| check_command(e, cx)),
             Arg::Acl(AclValue::Expr(_)) | Arg::Value(_) | Arg::WatcherKind(_) => {}
@@ -90,13 +95,21 @@ pub fn check_command(command: &Command, cx: &Ctxt) {
 
 fn check_value(use_: &OptUse, opt: Opt, cx: &Ctxt) {
     match (opt.takes(), &use_.value) {
-        (Takes::Flag, OptValue::None) | (Takes::Value, OptValue::Expr(_)) | (Takes::Acl, OptValue::Expr(_)) => {}
+        (Takes::Flag, OptValue::None)
+        | (Takes::Value | Takes::Acl | Takes::Duration, OptValue::Expr(_))
+        | (Takes::Value | Takes::Duration, OptValue::Acl(_)) => {}
         (Takes::Acl, OptValue::Acl(list)) => super::acl::check(list, cx),
+        (Takes::Duration, OptValue::Duration(duration)) => {
+            if let Err(e) = duration.value() {
+                cx.error(duration.span(), format!("`{}`: {e}", opt.name()));
+            }
+        }
         (Takes::Flag, _) => cx.error(use_.name.span, format!("`{}` takes no value", opt.name())),
-        (Takes::Value | Takes::Acl, OptValue::None) => {
+        (Takes::Value | Takes::Acl | Takes::Duration, OptValue::None) => {
             cx.error(use_.name.span, format!("`{}` needs a value: `{}`", opt.name(), opt.usage()))
         }
-        (Takes::Value, OptValue::Acl(_)) => {}
+        // The parser reads a duration literal only for a duration option.
+        (Takes::Value | Takes::Acl, OptValue::Duration(_)) => {}
     }
 }
 

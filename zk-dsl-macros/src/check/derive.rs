@@ -1,6 +1,7 @@
 //! `#[znode(…)]`: a codec is chosen, and the path is a valid ZooKeeper path whose
 //! placeholders can be parameter names.
 
+use super::path::PathKind;
 use crate::ctxt::Ctxt;
 use crate::model::derive::{Codec, Container};
 use crate::model::path::Piece;
@@ -21,11 +22,11 @@ pub fn check(container: &Container, cx: &Ctxt) {
         None => {
             let value = path.lit.value();
             if let Err(e) = super::path::validate_path(&value, false) {
-                cx.error(path.lit.span(), super::path::literal_message(&value, &e, false));
+                cx.error(path.lit.span(), super::path::literal_message(&value, &e, PathKind::Node));
             }
         }
         Some(template) => {
-            super::path::check_template(template, false, cx);
+            super::path::check_template(template, PathKind::Node, cx);
             for piece in &template.pieces {
                 let Piece::Hole { source, .. } = piece else { continue };
                 if syn::parse_str::<syn::Ident>(source).is_err() {

@@ -13,22 +13,39 @@ use crate::model::path::{PathArg, Template};
 
 pub use rules::{validate_path, PathError};
 
-pub fn check(path: &PathArg, sequential: bool, cx: &Ctxt) {
+/// What a path names, which decides whether it may end with `/` and what the messages suggest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// A node, named as is (reads, writes, the recipes' directories, typed nodes).
+    Node,
+    /// A create's path, which `sequential` would turn into a prefix.
+    Create,
+    /// A sequential create's prefix: it may end with `/`.
+    SequentialPrefix,
+}
+
+impl PathKind {
+    fn sequential(self) -> bool {
+        self == PathKind::SequentialPrefix
+    }
+}
+
+pub fn check(path: &PathArg, kind: PathKind, cx: &Ctxt) {
     match path {
         PathArg::Literal(lit) => {
             let value = lit.value();
-            if let Err(e) = validate_path(&value, sequential) {
-                cx.error(lit.span(), literal_message(&value, &e, sequential));
+            if let Err(e) = validate_path(&value, kind.sequential()) {
+                cx.error(lit.span(), literal_message(&value, &e, kind));
             }
         }
-        PathArg::Template(template) => check_template(template, sequential, cx),
+        PathArg::Template(template) => check_template(template, kind, cx),
         PathArg::Expr(_) => {}
     }
 }
 
-pub fn check_template(template: &Template, sequential: bool, cx: &Ctxt) {
+pub fn check_template(template: &Template, kind: PathKind, cx: &Ctxt) {
     let stand_in = template.with_stand_ins();
-    if let Err(e) = validate_path(&stand_in, sequential) {
+    if let Err(e) = validate_path(&stand_in, kind.sequential()) {
         cx.error(
             template.lit.span(),
             format!(
@@ -36,15 +53,15 @@ pub fn check_template(template: &Template, sequential: bool, cx: &Ctxt) {
                  part of a node name, or for an absolute path at the start){}",
                 template.lit.value(),
                 e.rule(),
-                sequential_hint(&e, sequential),
+                sequential_hint(&e, kind),
             ),
         );
     }
 }
 
 /// The message for a bad literal, with a caret under the offending character.
-pub fn literal_message(path: &str, error: &PathError, sequential: bool) -> String {
-    let mut message = format!("invalid ZooKeeper path {path:?}: {error}{}", sequential_hint(error, sequential));
+pub fn literal_message(path: &str, error: &PathError, kind: PathKind) -> String {
+    let mut message = format!("invalid ZooKeeper path {path:?}: {error}{}", sequential_hint(error, kind));
     let at = match error {
         PathError::NullCharacter { at }
         | PathError::EmptySegment { at }
@@ -68,9 +85,9 @@ pub fn literal_message(path: &str, error: &PathError, sequential: bool) -> Strin
     message
 }
 
-fn sequential_hint(error: &PathError, sequential: bool) -> &'static str {
-    match (error, sequential) {
-        (PathError::TrailingSlash, false) => {
+fn sequential_hint(error: &PathError, kind: PathKind) -> &'static str {
+    match (error, kind) {
+        (PathError::TrailingSlash, PathKind::Create) => {
             " (a path may end with `/` only as the prefix of a sequential create: add `sequential`)"
         }
         _ => "",

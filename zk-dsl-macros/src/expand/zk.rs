@@ -12,12 +12,13 @@ use syn::{Ident, LitStr};
 
 use super::acl;
 use crate::model::command::{AclValue, Arg, Command, Invocation, OptUse, OptValue, Stmt, WatcherKindArg};
+use crate::model::duration::DurationLit;
 use crate::model::path::PathArg;
 use crate::model::spec::{Opt, Verb};
 
 pub fn invocation(invocation: &Invocation) -> TokenStream {
     match invocation {
-        Invocation::Single { client, command } => call(command, &quote!((#client))),
+        Invocation::Single { client, command } => call(command, &quote!((#client)), &quote!(&(#client))),
         Invocation::Block { client, stmts } => block(client, stmts),
     }
 }
@@ -32,7 +33,7 @@ fn block(client: &syn::Expr, stmts: &[Stmt]) -> TokenStream {
             Stmt::Rust(stmt) => body.push(quote!(#stmt)),
             Stmt::Tail(expr) => value = quote!(#expr),
             Stmt::Command { binding, command, semi } => {
-                let chain = call(command, &quote!(#handle));
+                let chain = call(command, &quote!(#handle), &quote!(#handle));
                 let span = command.name.span;
                 let expr = if command.has(Opt::Send) || command.has(Opt::Callback) {
                     chain
@@ -65,10 +66,14 @@ fn block(client: &syn::Expr, stmts: &[Stmt]) -> TokenStream {
     }
 }
 
-/// The builder chain of one command on `client`.
-fn call(command: &Command, client: &TokenStream) -> TokenStream {
+/// The builder chain of one command on `client` (`client_ref`: the same client as a reference,
+/// for the recipes' constructors).
+fn call(command: &Command, client: &TokenStream, client_ref: &TokenStream) -> TokenStream {
     let span = command.name.span;
     let spec = command.spec;
+    if let Some((recipe_type, start)) = spec.recipe() {
+        return recipe(command, recipe_type, start, client_ref);
+    }
     let head = match spec.verb {
         Verb::Txn => {
             let transaction = Ident::new("transaction", span);
@@ -105,6 +110,75 @@ fn call(command: &Command, client: &TokenStream) -> TokenStream {
     });
     let options = options(command, false);
     quote!(#head #decode #options)
+}
+
+/// A recipe's acquisition, as a person writes it: the recipe's constructor (a lease's `max` is
+/// its third argument), the recipe's options (`id`, `loss_policy`, `retry`, in the order
+/// written), the method that starts the acquisition, then the acquisition's `timeout`:
+///
+/// * `lock P` → `Mutex::new(&client, P).acquire()`, `.timeout(d)` after it;
+/// * `read_lock P` / `write_lock P` → `ReadWriteLock::new(&client, P).read()` / `.write()`;
+/// * `lease P max = N` → `Semaphore::new(&client, P, N).acquire()`, or `.acquire_timeout(d)`;
+/// * `latch P` → `LeaderLatch::new(&client, P).start()`.
+///
+/// The paths are spanned at the verb, so without zk-dsl's `recipes` feature the compiler's
+/// "could not find `recipes` in `zk_dsl`" (with its note naming the feature) points at it.
+fn recipe(command: &Command, recipe_type: &str, start: &str, client: &TokenStream) -> TokenStream {
+    let span = command.name.span;
+    let ty = Ident::new(recipe_type, span);
+    let new = Ident::new("new", span);
+    let p = command.args.iter().find_map(|a| match a {
+        Arg::Path(p) => Some(path(p)),
+        _ => None,
+    });
+    let max = match command.option(Opt::Max).map(|o| &o.value) {
+        Some(OptValue::Expr(max)) => Some(quote!(, #max)),
+        _ => None,
+    };
+    let setup = command.options.iter().filter(|o| matches!(o.opt, Some(Opt::Id | Opt::LossPolicy | Opt::Retry)));
+    let setup = setup.filter_map(|use_| {
+        let method = Ident::new(use_.opt?.name(), use_.name.span);
+        match &use_.value {
+            OptValue::Expr(e) => Some(quote!(.#method(#e))),
+            _ => None,
+        }
+    });
+    let timeout = command.option(Opt::Timeout).and_then(|o| value(&o.value).map(|d| (o.name.span, d)));
+    let (start, start_arg, after) = match timeout {
+        Some((at, d)) if command.spec.verb == Verb::Lease => (Ident::new("acquire_timeout", at), Some(d), None),
+        Some((at, d)) => {
+            let method = Ident::new("timeout", at);
+            (Ident::new(start, span), None, Some(quote!(.#method(#d))))
+        }
+        None => (Ident::new(start, span), None, None),
+    };
+    quote_spanned!(span=> ::zk_dsl::recipes::#ty::#new(#client, #p #max) #(#setup)* .#start(#start_arg) #after)
+}
+
+/// An option's value as the builder takes it (`None` for a flag or an inline ACL).
+fn value(value: &OptValue) -> Option<TokenStream> {
+    match value {
+        OptValue::Expr(e) => Some(quote!(#e)),
+        OptValue::Duration(d) => Some(duration(d)),
+        OptValue::None | OptValue::Acl(_) => None,
+    }
+}
+
+/// `5s` → `::std::time::Duration::from_secs(5)`, spanned at the literal. The checker has
+/// refused the literals with no value, so the fallback (the literal as written) is not reached.
+fn duration(d: &DurationLit) -> TokenStream {
+    let span = d.span();
+    match d.value() {
+        Ok((constructor, n)) => {
+            let method = Ident::new(constructor.method(), span);
+            let n = proc_macro2::Literal::u64_unsuffixed(n);
+            quote_spanned!(span=> ::std::time::Duration::#method(#n))
+        }
+        Err(_) => {
+            let lit = &d.lit;
+            quote!(#lit)
+        }
+    }
 }
 
 /// A positional argument as the builder takes it.
@@ -192,8 +266,11 @@ fn options(command: &Command, in_txn: bool) -> TokenStream {
         let method = Ident::new(opt.name(), use_.name.span);
         Some(match &use_.value {
             OptValue::None => quote!(.#method()),
-            OptValue::Expr(e) => quote!(.#method(#e)),
             OptValue::Acl(list) => try_acl(list),
+            v => {
+                let v = value(v);
+                quote!(.#method(#v))
+            }
         })
     });
     quote!(#(#calls)*)

@@ -4,6 +4,7 @@ use proc_macro2::Span;
 use syn::{Expr, Ident, Pat, Type};
 
 use super::acl::AclList;
+use super::duration::DurationLit;
 use super::path::PathArg;
 use super::spec::{Opt, VerbSpec};
 
@@ -81,6 +82,8 @@ pub enum OptValue {
     None,
     Expr(Expr),
     Acl(AclList),
+    /// A numeric literal given to a duration option (`timeout = 5s`).
+    Duration(DurationLit),
 }
 
 impl Command {

@@ -5,5 +5,6 @@
 pub mod acl;
 pub mod command;
 pub mod derive;
+pub mod duration;
 pub mod path;
 pub mod spec;

@@ -36,6 +36,12 @@ pub enum Verb {
     FilterChildrenBySuffix,
     FilterChildrenByPattern,
     FilterChildren,
+    // The recipes (`zk_dsl::recipes`, behind zk-dsl's `recipes` feature).
+    Lock,
+    ReadLock,
+    WriteLock,
+    Lease,
+    Latch,
     // Entries of `txn { }`.
     TxnCreate,
     TxnSetData,
@@ -113,6 +119,16 @@ pub enum Opt {
     /// Inside a block: the expected refusal (`NoNode`; `NodeExists` for a create) becomes
     /// `None` instead of ending the block (`.await.absent_ok()?` / `.await.exists_ok()?`).
     Optional,
+    /// How long a recipe's acquisition waits (`Acquire::timeout`, `Semaphore::acquire_timeout`).
+    Timeout,
+    /// A recipe's participant id.
+    Id,
+    /// A recipe's `LossPolicy` (also spelt `policy`).
+    LossPolicy,
+    /// A recipe's `RetryPolicy`.
+    Retry,
+    /// A semaphore's number of leases: `Semaphore::new`'s third argument.
+    Max,
 }
 
 /// What follows an option's name.
@@ -124,6 +140,9 @@ pub enum Takes {
     Value,
     /// `= [acl entries]` or `= expression`.
     Acl,
+    /// `= expression` of type `Duration`, or a literal with a unit: `5s`, `500ms`, `2m`, `1h`
+    /// (see [`crate::model::duration`]).
+    Duration,
 }
 
 /// Where an option's call goes in the chain. Most keep the order they were written in; the
@@ -137,7 +156,7 @@ pub enum Stage {
 }
 
 impl Opt {
-    pub const ALL: [Opt; 21] = [
+    pub const ALL: [Opt; 26] = [
         Opt::Persistent,
         Opt::Ephemeral,
         Opt::Sequential,
@@ -159,11 +178,17 @@ impl Opt {
         Opt::Send,
         Opt::Callback,
         Opt::Optional,
+        Opt::Timeout,
+        Opt::Id,
+        Opt::LossPolicy,
+        Opt::Retry,
+        Opt::Max,
     ];
 
-    /// The option's name, which is the builder method it becomes (except `sort` and
-    /// `retries`, which are arguments of `delete_children` and `compare_and_set_data`, and
-    /// `optional`, which is `ResultExt::absent_ok`/`exists_ok` on the awaited result).
+    /// The option's name, which is the builder method it becomes (except `sort`, `retries`
+    /// and `max`, which are arguments of `delete_children`, `compare_and_set_data` and
+    /// `Semaphore::new`, `optional`, which is `ResultExt::absent_ok`/`exists_ok` on the awaited
+    /// result, and a lease's `timeout`, which picks `Semaphore::acquire_timeout`).
     pub fn name(self) -> &'static str {
         match self {
             Opt::Persistent => "persistent",
@@ -187,24 +212,41 @@ impl Opt {
             Opt::Send => "send",
             Opt::Callback => "callback",
             Opt::Optional => "optional",
+            Opt::Timeout => "timeout",
+            Opt::Id => "id",
+            Opt::LossPolicy => "loss_policy",
+            Opt::Retry => "retry",
+            Opt::Max => "max",
+        }
+    }
+
+    /// Other names the option answers to.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Opt::LossPolicy => &["policy"],
+            _ => &[],
         }
     }
 
     pub fn from_name(name: &str) -> Option<Opt> {
-        Opt::ALL.into_iter().find(|o| o.name() == name)
+        Opt::ALL.into_iter().find(|o| o.name() == name || o.aliases().contains(&name))
     }
 
     pub fn takes(self) -> Takes {
         match self {
-            Opt::Ttl
-            | Opt::Mode
+            Opt::Ttl | Opt::Timeout => Takes::Duration,
+            Opt::Mode
             | Opt::Data
             | Opt::Bytes
             | Opt::Watcher
             | Opt::WatcherShared
             | Opt::Version
             | Opt::Retries
-            | Opt::Callback => Takes::Value,
+            | Opt::Callback
+            | Opt::Id
+            | Opt::LossPolicy
+            | Opt::Retry
+            | Opt::Max => Takes::Value,
             Opt::Acl => Takes::Acl,
             _ => Takes::Flag,
         }
@@ -223,7 +265,7 @@ impl Opt {
     pub fn usage(self) -> String {
         match self.takes() {
             Takes::Flag => self.name().to_owned(),
-            Takes::Value | Takes::Acl => format!("{} = …", self.name()),
+            Takes::Value | Takes::Acl | Takes::Duration => format!("{} = …", self.name()),
         }
     }
 }
@@ -282,6 +324,7 @@ const READ_WATCH_OPTIONAL: &[Opt] = &[Watch, Watcher, WatcherShared, WithWatch, 
 const DISPATCH: &[Opt] = &[Send, Callback];
 const DISPATCH_OPTIONAL: &[Opt] = &[Send, Callback, Optional];
 const VERSIONED: &[Opt] = &[Version, Send, Callback, Optional];
+const LOCK_OPTIONS: &[Opt] = &[Timeout, Id, LossPolicy, Retry];
 
 /// The verbs of `zk!`, in the order the README lists them.
 pub const TOP: &[VerbSpec] = &[
@@ -532,6 +575,51 @@ pub const TOP: &[VerbSpec] = &[
         required: &[],
         usage: "filter_children PATH |name| …",
     },
+    VerbSpec {
+        verb: Verb::Lock,
+        name: "lock",
+        aliases: &[],
+        args: &[Path],
+        options: LOCK_OPTIONS,
+        required: &[],
+        usage: "lock PATH [timeout = 5s] [id = …] [loss_policy = …] [retry = …]",
+    },
+    VerbSpec {
+        verb: Verb::ReadLock,
+        name: "read_lock",
+        aliases: &[],
+        args: &[Path],
+        options: LOCK_OPTIONS,
+        required: &[],
+        usage: "read_lock PATH [timeout = 5s] [id = …] [loss_policy = …] [retry = …]",
+    },
+    VerbSpec {
+        verb: Verb::WriteLock,
+        name: "write_lock",
+        aliases: &[],
+        args: &[Path],
+        options: LOCK_OPTIONS,
+        required: &[],
+        usage: "write_lock PATH [timeout = 5s] [id = …] [loss_policy = …] [retry = …]",
+    },
+    VerbSpec {
+        verb: Verb::Lease,
+        name: "lease",
+        aliases: &[],
+        args: &[Path],
+        options: &[Max, Timeout, Id, LossPolicy, Retry],
+        required: &[Max],
+        usage: "lease PATH max = N [timeout = 5s] [id = …] [loss_policy = …] [retry = …]",
+    },
+    VerbSpec {
+        verb: Verb::Latch,
+        name: "latch",
+        aliases: &[],
+        args: &[Path],
+        options: &[Id, LossPolicy, Retry],
+        required: &[],
+        usage: "latch PATH [id = …] [loss_policy = …] [retry = …]",
+    },
 ];
 
 /// The operations of `txn { }`.
@@ -645,6 +733,19 @@ impl VerbSpec {
     pub fn creates(&self) -> bool {
         matches!(self.verb, Verb::Create | Verb::CreateAll | Verb::TxnCreate)
     }
+
+    /// The recipe type (in `zk_dsl::recipes`) and the method that starts the acquisition, for
+    /// the recipe verbs.
+    pub fn recipe(&self) -> Option<(&'static str, &'static str)> {
+        Some(match self.verb {
+            Verb::Lock => ("Mutex", "acquire"),
+            Verb::ReadLock => ("ReadWriteLock", "read"),
+            Verb::WriteLock => ("ReadWriteLock", "write"),
+            Verb::Lease => ("Semaphore", "acquire"),
+            Verb::Latch => ("LeaderLatch", "start"),
+            _ => return None,
+        })
+    }
 }
 
 /// The verbs of any block that take `opt`, for "applies to …" hints.
@@ -693,6 +794,9 @@ mod tests {
     fn every_option_is_used_and_named_once() {
         for opt in Opt::ALL {
             assert_eq!(Opt::from_name(opt.name()), Some(opt));
+            for alias in opt.aliases() {
+                assert_eq!(Opt::from_name(alias), Some(opt));
+            }
             assert!(!verbs_with(opt).is_empty(), "{} is no verb's option", opt.name());
         }
         for (a, b) in CONFLICTS {

@@ -10,6 +10,7 @@ use super::term::parse_term;
 use crate::check::suggest::did_you_mean;
 use crate::ctxt::Ctxt;
 use crate::model::command::{AclValue, Arg, Command, Name, OptUse, OptValue, WatcherKindArg};
+use crate::model::duration::DurationLit;
 use crate::model::path::PathArg;
 use crate::model::spec::{seed_option, ArgKind, Block, Opt, Takes, VerbSpec, WATCHER_KINDS};
 
@@ -211,7 +212,12 @@ fn parse_option(input: ParseStream, spec: &VerbSpec, cx: &Ctxt) -> syn::Result<O
         if opt == Some(Opt::Acl) && input.peek(token::Bracket) {
             OptValue::Acl(parse_bracketed(input)?)
         } else {
-            OptValue::Expr(input.parse::<Expr>()?)
+            let expr = input.parse::<Expr>()?;
+            // `timeout = 5s`: a literal with a unit, checked later; any other value as is.
+            match DurationLit::from_expr(&expr).filter(|_| opt.map(Opt::takes) == Some(Takes::Duration)) {
+                Some(duration) => OptValue::Duration(duration),
+                None => OptValue::Expr(expr),
+            }
         }
     } else {
         OptValue::None
