@@ -684,3 +684,17 @@ async fn duration_literals() {
     let stat = zk!(client, create "/ttl" ttl = 1m with_stat).await.unwrap().1;
     assert_ne!(stat.ephemeral_owner, client.session_id(), "a TTL node is persistent");
 }
+
+#[tokio::test]
+async fn a_protected_create_gets_curators_prefix() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    zk!(c, create "/jobs" persistent).await.unwrap();
+    let path = zk!(c, create "/jobs/job-" sequential data = "payload" protected).await.unwrap();
+    let name = path.rsplit('/').next().unwrap();
+    assert!(name.starts_with("_c_") && name.contains("-job-") && name.len() == 40 + 4 + 10, "{path}");
+    assert_eq!(c.get_data(path.as_str()).await.unwrap().bytes(), b"payload");
+    // The same as the builder chain a person would write.
+    let by_hand = c.create("/jobs/job-").sequential().data("payload").protected().await.unwrap();
+    assert_eq!(by_hand.len(), path.len());
+}

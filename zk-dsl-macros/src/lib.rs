@@ -69,7 +69,7 @@ use ctxt::{output, Ctxt, Position};
 ///
 /// | verb | arguments | options |
 /// |---|---|---|
-/// | `create` | PATH | `persistent` `ephemeral` `sequential` `container` `ttl = D` `mode = M` `data = V` `bytes = B` `acl = A` `with_stat` |
+/// | `create` | PATH | `persistent` `ephemeral` `sequential` `container` `ttl = D` `mode = M` `data = V` `bytes = B` `acl = A` `with_stat` `protected` (Curator's `_c_<uuid>-` prefix; a lost reply finds the node instead of creating another; not with `with_stat`, `send` or `callback`) |
 /// | `create_all` | PATH | the create options except `with_stat` (parents are persistent) |
 /// | `exists`, `get_data` (`data`) | PATH | `watch` \| `watcher = f` \| `watcher_shared = f` \| `with_watch`; `get_data`: `as TYPE` (typed read, `.decode::<TYPE>()`) |
 /// | `children` | PATH | `with_stat`, and a watch option as above |

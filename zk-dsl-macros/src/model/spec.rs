@@ -129,6 +129,9 @@ pub enum Opt {
     Retry,
     /// A semaphore's number of leases: `Semaphore::new`'s third argument.
     Max,
+    /// A protected create (`Call::protected`): Curator's `_c_<uuid>-` name prefix, and a lost
+    /// reply resolved by finding the node instead of creating a second one.
+    Protected,
 }
 
 /// What follows an option's name.
@@ -156,7 +159,7 @@ pub enum Stage {
 }
 
 impl Opt {
-    pub const ALL: [Opt; 26] = [
+    pub const ALL: [Opt; 27] = [
         Opt::Persistent,
         Opt::Ephemeral,
         Opt::Sequential,
@@ -183,6 +186,7 @@ impl Opt {
         Opt::LossPolicy,
         Opt::Retry,
         Opt::Max,
+        Opt::Protected,
     ];
 
     /// The option's name, which is the builder method it becomes (except `sort`, `retries`
@@ -217,6 +221,7 @@ impl Opt {
             Opt::LossPolicy => "loss_policy",
             Opt::Retry => "retry",
             Opt::Max => "max",
+            Opt::Protected => "protected",
         }
     }
 
@@ -254,7 +259,8 @@ impl Opt {
 
     pub fn stage(self) -> Stage {
         match self {
-            Opt::WithStat => Stage::WithStat,
+            // `.protected()` turns the create into a `ProtectedCreate`: every create option first.
+            Opt::WithStat | Opt::Protected => Stage::WithStat,
             Opt::WithWatch => Stage::WithWatch,
             Opt::Send | Opt::Callback => Stage::Dispatch,
             _ => Stage::Plain,
@@ -293,6 +299,9 @@ pub const CONFLICTS: &[(Opt, Opt)] = &[
     (Opt::Send, Opt::Callback),
     (Opt::Optional, Opt::Send),
     (Opt::Optional, Opt::Callback),
+    (Opt::Protected, Opt::WithStat),
+    (Opt::Protected, Opt::Send),
+    (Opt::Protected, Opt::Callback),
 ];
 
 /// The seed's option spellings (`:async? true`, `:watch? true`, …), for "did you mean": the
@@ -335,10 +344,10 @@ pub const TOP: &[VerbSpec] = &[
         args: &[Path],
         options: &[
             Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, WithStat, Send, Callback,
-            Optional,
+            Optional, Protected,
         ],
         required: &[],
-        usage: "create PATH [persistent] [sequential] [data = …] [acl = […]] …",
+        usage: "create PATH [persistent] [sequential] [data = …] [acl = […]] [protected] …",
     },
     VerbSpec {
         verb: Verb::CreateAll,

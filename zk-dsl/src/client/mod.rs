@@ -66,6 +66,7 @@ pub(crate) struct Inner {
     pub(crate) driver_thread: Option<std::thread::ThreadId>,
     /// The runtime the session task runs on: where recipes run their background work (clean-up
     /// after a dropped acquire, watching a held lock), whatever thread the caller is on.
+    #[cfg_attr(not(feature = "recipes"), allow(dead_code))]
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
