@@ -119,13 +119,23 @@ async fn selectors_take_turns_one_at_a_time() {
     let turns = Arc::new(AtomicUsize::new(0));
     let mut selectors = Vec::new();
     let mut clients = Vec::new();
+    // Stopping a selector cancels a running turn, whose write may land uncounted; so the test
+    // stops writing first, waits for running turns to finish, and only then stops the selectors.
+    let (stopping, active) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
     for i in 0..3 {
         let client = env.another_client().await;
         let (terms, turns, worker) = (terms.clone(), turns.clone(), client.clone());
+        let (stopping, active) = (stopping.clone(), active.clone());
         let name = format!("s{i}");
         let selector = LeaderSelector::new(&client, "/selector").id(name.clone()).run(move |leadership| {
             let (terms, turns, worker, name) = (terms.clone(), turns.clone(), worker.clone(), name.clone());
+            let (stopping, active) = (stopping.clone(), active.clone());
             async move {
+                active.fetch_add(1, Ordering::SeqCst);
+                if stopping.load(Ordering::SeqCst) {
+                    active.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
                 let from = now_micros();
                 // A non-atomic increment, fenced: overlapping turns would lose one.
                 let value: u64 =
@@ -134,6 +144,7 @@ async fn selectors_take_turns_one_at_a_time() {
                 leadership.set_data("/turns", (value + 1).to_string().as_bytes(), -1).await.unwrap();
                 turns.fetch_add(1, Ordering::SeqCst);
                 terms.record(&name, from, now_micros());
+                active.fetch_sub(1, Ordering::SeqCst);
             }
         });
         selectors.push(selector);
@@ -144,10 +155,14 @@ async fn selectors_take_turns_one_at_a_time() {
         assert!(Instant::now() < deadline, "only {} turns", turns.load(Ordering::SeqCst));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    stopping.store(true, Ordering::SeqCst);
+    while active.load(Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let done = turns.load(Ordering::SeqCst);
     for s in selectors {
         within("a selector to stop", s.stop()).await.unwrap();
     }
-    let done = turns.load(Ordering::SeqCst);
     terms.assert_no_overlap();
     assert_eq!(terms.acquisitions(), done);
     let value = env.client.get_data("/turns").await.unwrap();
