@@ -66,7 +66,9 @@ impl LeaderLatch {
         let node = driver::create_node(&self.client, &attempt, &crate::recipes::protected::new_protected_id()).await?;
         let (tx, status) = watch::channel(Status { leading: None, state: LatchState::Follower });
         let (close, closed) = oneshot::channel();
-        let task = self.client.inner.runtime.spawn(run(self.clone(), node, tx, closed));
+        // Subscribed before the task runs, so no connection change after the node exists is missed.
+        let events = self.client.session_events();
+        let task = self.client.inner.runtime.spawn(run(self.clone(), node, events, tx, closed));
         Ok(Latch { latch: self, status, close: Some(close), task: Some(task), reported: false })
     }
 
@@ -221,9 +223,14 @@ enum Wait {
 /// The election loop: find our place, lead or watch our predecessor, re-check on every change
 /// and on reconnection, recreate our node if it was deleted under a live session, and delete
 /// it when closed.
-async fn run(latch: LeaderLatch, mut node: OwnNode, status: watch::Sender<Status>, mut closed: oneshot::Receiver<()>) {
+async fn run(
+    latch: LeaderLatch,
+    mut node: OwnNode,
+    mut events: crate::SessionEvents,
+    status: watch::Sender<Status>,
+    mut closed: oneshot::Receiver<()>,
+) {
     let client = latch.client.clone();
-    let mut events = client.session_events();
     let set = |state: LatchState, node: &OwnNode| {
         let leading = matches!(state, LatchState::Leader | LatchState::Uncertain).then(|| Fence {
             client: client.clone(),

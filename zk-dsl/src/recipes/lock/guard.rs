@@ -73,7 +73,10 @@ impl LockGuard {
     pub(crate) fn new(client: &Client, node: OwnNode, policy: LossPolicy) -> LockGuard {
         let (tx, state) = watch::channel(initial_state(client));
         let (stop, stopped) = oneshot::channel();
-        client.inner.runtime.spawn(monitor(client.clone(), node.path.clone(), tx, stopped));
+        // Subscribed here, not in the task: a disconnection right after the acquisition (before
+        // the task first runs) must still reach the guard.
+        let events = client.session_events();
+        client.inner.runtime.spawn(monitor(client.clone(), node.path.clone(), events, tx, stopped));
         let release = Some(Cleanup::for_node(client, &node.path));
         let fence = Fence { client: client.clone(), node: node.path.clone(), token: node.stat.czxid };
         LockGuard { client: client.clone(), node, fence, policy, state, _stop: stop, release }
@@ -159,12 +162,20 @@ fn initial_state(client: &Client) -> HoldState {
     }
 }
 
+/// How long a hold lasts before its monitor arms a watch on the lock node.
+const ARM_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// Follows the session and the lock node until the lock is lost or the guard is gone: an
 /// exists-watch on the node (its deletion is a loss) and the session's events (a disconnection
 /// makes it uncertain, a reconnection with the node in place held again, the session's end
 /// lost). A request that fails with the connection just waits for the next session event.
-async fn monitor(client: Client, node: String, state: watch::Sender<HoldState>, mut stopped: oneshot::Receiver<()>) {
-    let mut events = client.session_events();
+async fn monitor(
+    client: Client,
+    node: String,
+    mut events: crate::SessionEvents,
+    state: watch::Sender<HoldState>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     // Watchers of the state hear real changes only.
     let set = |new: HoldState| {
         state.send_if_modified(|s| std::mem::replace(s, new) != new);
@@ -173,6 +184,20 @@ async fn monitor(client: Client, node: String, state: watch::Sender<HoldState>, 
         tracing::debug!(%node, why, "lock lost");
         set(HoldState::Lost);
     };
+    // Most holds are short: the node watch is armed only once a hold has lasted a moment, so a
+    // quick acquire-and-release costs no request beyond the lock's own. Until then the session
+    // events cover expiry and disconnection; a deletion by someone else in that moment is seen
+    // when the watch is armed (the node is found missing), and fenced writes are refused
+    // regardless.
+    tokio::select! {
+        _ = &mut stopped => return,
+        () = tokio::time::sleep(ARM_DELAY) => {}
+        event = events.next() => match event {
+            Some(SessionEvent::Disconnected) => set(HoldState::Uncertain),
+            Some(SessionEvent::Reconnected | SessionEvent::Connected) => {}
+            _ => return lost("the session ended"),
+        },
+    }
     let mut gone: Option<WatchFuture> = None;
     loop {
         if gone.is_none() && client.state().is_connected() {
