@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use suite::peers::{self, startup_patience, Peer};
+use suite::peers::{self, now_micros, startup_patience, Peer};
 use suite::{connect, patience, TestEnv};
-use tokio::sync::{watch, Mutex as AsyncMutex, MutexGuard};
+use tokio::sync::{mpsc, watch, Mutex as AsyncMutex, MutexGuard};
 use tokio::task::JoinSet;
-use zk_dsl::recipes::{AtomicLong, SharedCount, SimpleQueue};
+use zk_dsl::recipes::{AtomicLong, DoubleBarrier, SharedCount, SimpleQueue};
 
 // ----- helpers ----------------------------------------------------------------------------------
 
@@ -305,4 +305,328 @@ async fn zk_dsl_producer_to_curator_consumers_moves_every_item_once() {
     let expected: BTreeSet<String> = (0..QUEUE_ITEMS).map(|i| format!("z-{i}")).collect();
     assert_exactly_once(&taken, &expected);
     assert!(queue.is_empty().await.unwrap(), "items left in the queue");
+}
+
+// ----- 2: double barrier ------------------------------------------------------------------------
+
+enum Cmd {
+    Join(usize),
+    Leave,
+    Die,
+}
+
+/// One barrier member: a zk-dsl `DoubleBarrier` on its own client, driven like the Curator
+/// contender (`join <r>`, `leave`, `die`), or a Curator process.
+enum BarrierMember {
+    Rust {
+        id: String,
+        tx: mpsc::UnboundedSender<Cmd>,
+        events: watch::Receiver<Vec<(String, usize, u64)>>,
+        cursor: usize,
+    },
+    Curator(Peer),
+}
+
+impl BarrierMember {
+    fn rust(cs: &str, dir: &str, id: &str, members: usize) -> BarrierMember {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = watch::channel(Vec::new());
+        let (cs, dir) = (cs.to_owned(), dir.to_owned());
+        tokio::spawn(async move {
+            let say = |tag: &str, r: usize| events_tx.send_modify(|v| v.push((tag.to_owned(), r, now_micros())));
+            let client = connect(&cs).await;
+            let die = |r: usize, client: zk_dsl::Client| {
+                say("DYING", r);
+                async move {
+                    // Closing the session takes the member node at once, as a noticed crash.
+                    let _ = client.close().await;
+                    say("DIED", r);
+                }
+            };
+            while let Some(cmd) = rx.recv().await {
+                let r = match cmd {
+                    Cmd::Join(r) => r,
+                    Cmd::Die => return die(0, client).await,
+                    Cmd::Leave => return say("ERROR", 0),
+                };
+                let barrier = DoubleBarrier::new(&client, format!("{dir}/round-{r}"), members);
+                say("JOINED", r);
+                let member = tokio::select! {
+                    m = barrier.enter() => match m {
+                        Ok(m) => m,
+                        Err(e) => { eprintln!("enter: {e}"); return say("ERROR", r) }
+                    },
+                    Some(Cmd::Die) = rx.recv() => return die(r, client).await,
+                };
+                say("ENTERED", r);
+                match rx.recv().await {
+                    Some(Cmd::Leave) => {}
+                    Some(Cmd::Die) | None => return die(r, client).await,
+                    Some(Cmd::Join(_)) => return say("ERROR", r),
+                }
+                say("LEAVING", r);
+                tokio::select! {
+                    left = member.leave() => if let Err(e) = left { eprintln!("leave: {e}"); return say("ERROR", r) },
+                    Some(Cmd::Die) = rx.recv() => return die(r, client).await,
+                }
+                say("LEFT", r);
+            }
+            let _ = client.close().await;
+        });
+        BarrierMember::Rust { id: id.to_owned(), tx, events, cursor: 0 }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            BarrierMember::Rust { id, .. } => id,
+            BarrierMember::Curator(p) => p.id(),
+        }
+    }
+
+    fn is_rust(&self) -> bool {
+        matches!(self, BarrierMember::Rust { .. })
+    }
+
+    fn send(&mut self, cmd: Cmd) {
+        match self {
+            BarrierMember::Rust { tx, .. } => tx.send(cmd).unwrap_or_else(|_| panic!("the Rust member is gone")),
+            BarrierMember::Curator(p) => p.send(&match cmd {
+                Cmd::Join(r) => format!("join {r}"),
+                Cmd::Leave => "leave".to_owned(),
+                Cmd::Die => "die".to_owned(),
+            }),
+        }
+    }
+
+    /// Waits for this member's next `tag` event of round `r` (after those already consumed) and
+    /// returns its time.
+    async fn expect(&mut self, tag: &str, r: usize) -> u64 {
+        match self {
+            BarrierMember::Curator(p) => {
+                let line = p.expect_line_async(&format!("^{tag} {} {r} ", p.id()), patience()).await;
+                line.rsplit(' ').next().unwrap().parse().expect("micros")
+            }
+            BarrierMember::Rust { id, events, cursor, .. } => {
+                let deadline = tokio::time::Instant::now() + patience();
+                loop {
+                    {
+                        let seen = events.borrow_and_update();
+                        assert!(!seen.iter().any(|e| e.0 == "ERROR"), "{id} failed: {seen:?}");
+                        if let Some(i) = seen[*cursor..].iter().position(|e| e.0 == tag && e.1 == r) {
+                            *cursor += i + 1;
+                            return seen[*cursor - 1].2;
+                        }
+                    }
+                    let changed = tokio::time::timeout_at(deadline, events.changed()).await;
+                    assert!(matches!(changed, Ok(Ok(()))), "{id}: no {tag} in round {r}: {:?}", events.borrow());
+                }
+            }
+        }
+    }
+}
+
+/// How a round goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RoundKind {
+    Plain,
+    /// The victim dies inside, after the others started leaving: they must still get out, but
+    /// not before it is gone.
+    DieLeaving,
+    /// The victim dies while waiting to enter, before the round is full: the round must not open
+    /// until a replacement joins.
+    DieEntering,
+}
+
+/// zk-dsl and Curator `DistributedDoubleBarrier` members (2 + 2, barrier of 4) through 50
+/// rounds on `<dir>/round-<r>`, joining and leaving in random order 5 ms apart; every fifth
+/// round one member (alternately zk-dsl and Curator) is killed, alternately inside the barrier
+/// while the others leave and while waiting to enter, and replaced (a spare Curator JVM waits
+/// ready). On one clock (wall-clock micros, one machine) every member's
+/// * `ENTERED` is after the last `JOINED` of the round's live members (for a death while
+///   entering: after the replacement's `JOINED`), and
+/// * `LEFT` is after the last `LEAVING` (and after the victim's `DYING` when it died inside).
+///
+/// Checked for the zk-dsl members always; the Curator members' violations (Curator 5.4 predates
+/// the GH-1290 fix) are printed, counted, and asserted too — none was seen in our runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_barrier_with_curator_members_holds_over_50_rounds_with_deaths() {
+    let _machine = whole_machine().await;
+    const ROUNDS: usize = 50;
+    const MEMBERS: usize = 4;
+    let env = TestEnv::new().await;
+    let cs = env.connect_string.clone();
+    let mut next_id = 0;
+    let spawn_curator = |next: &mut usize| {
+        *next += 1;
+        let id = format!("curator-{next}");
+        peers::curator_double_barrier(&cs, "/barrier", &id, MEMBERS).gate().spawn()
+    };
+    let mut slots: Vec<BarrierMember> = vec![
+        BarrierMember::rust(&cs, "/barrier", "rust-1", MEMBERS),
+        BarrierMember::rust(&cs, "/barrier", "rust-2", MEMBERS),
+        BarrierMember::Curator(spawn_curator(&mut next_id)),
+        BarrierMember::Curator(spawn_curator(&mut next_id)),
+    ];
+    let mut rust_ids = 2;
+    let mut spare = spawn_curator(&mut next_id);
+    for s in &mut slots {
+        if let BarrierMember::Curator(p) = s {
+            p.expect_line_async(&format!("^READY {}$", p.id()), startup_patience()).await;
+        }
+    }
+    let started = std::time::Instant::now();
+    let (mut violations, mut curator_violations, mut deaths) = (Vec::new(), Vec::new(), Vec::new());
+    let pause = || tokio::time::sleep(Duration::from_millis(5));
+    for r in 0..ROUNDS {
+        let kind = match (r % 5 == 4, (r / 5 / 2) % 2) {
+            (false, _) => RoundKind::Plain,
+            (true, 0) => RoundKind::DieLeaving,
+            (true, _) => RoundKind::DieEntering,
+        };
+        // Alternately a zk-dsl member (slot 0) and a Curator member (slot 2).
+        let victim = if (r / 5) % 2 == 0 { 0 } else { 2 };
+        let mut order: Vec<usize> = (0..MEMBERS).collect();
+        fastrand::shuffle(&mut order);
+        let mut joined: BTreeMap<String, u64> = BTreeMap::new();
+        let mut replacement: Option<BarrierMember> = None;
+        let mut death: Option<(String, u64)> = None;
+        if kind == RoundKind::DieEntering {
+            // The victim and two others join; the victim dies before the round is full; the
+            // fourth joins (three live: still not full); then the replacement.
+            order.retain(|&s| s != victim);
+            for &s in [victim].iter().chain(&order[..2]) {
+                slots[s].send(Cmd::Join(r));
+                let at = slots[s].expect("JOINED", r).await;
+                joined.insert(slots[s].id().to_owned(), at);
+                pause().await;
+            }
+            let dir = format!("/barrier/round-{r}");
+            let deadline = tokio::time::Instant::now() + patience();
+            while env.client.children(dir.as_str()).await.map(|c| c.len()).unwrap_or(0) < 3 {
+                assert!(tokio::time::Instant::now() < deadline, "round {r}: three member nodes");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            slots[victim].send(Cmd::Die);
+            let dying = slots[victim].expect("DYING", r).await;
+            slots[victim].expect("DIED", r).await;
+            joined.remove(slots[victim].id());
+            deaths.push(format!("round {r}: {} died entering", slots[victim].id()));
+            let s = order[2];
+            slots[s].send(Cmd::Join(r));
+            joined.insert(slots[s].id().to_owned(), slots[s].expect("JOINED", r).await);
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            let mut fresh = if slots[victim].is_rust() {
+                rust_ids += 1;
+                BarrierMember::rust(&cs, "/barrier", &format!("rust-{rust_ids}"), MEMBERS)
+            } else {
+                let next = spawn_curator(&mut next_id);
+                let mut ready = std::mem::replace(&mut spare, next);
+                ready.expect_line_async(&format!("^READY {}$", ready.id()), startup_patience()).await;
+                BarrierMember::Curator(ready)
+            };
+            fresh.send(Cmd::Join(r));
+            joined.insert(fresh.id().to_owned(), fresh.expect("JOINED", r).await);
+            let _ = dying;
+            replacement = Some(fresh);
+            order.push(victim);
+        } else {
+            for &s in &order {
+                slots[s].send(Cmd::Join(r));
+                pause().await;
+            }
+            for &s in &order {
+                joined.insert(slots[s].id().to_owned(), slots[s].expect("JOINED", r).await);
+            }
+        }
+        if let Some(fresh) = replacement.take() {
+            if let BarrierMember::Curator(old) = std::mem::replace(&mut slots[victim], fresh) {
+                drop(old); // already halted
+            }
+        }
+        let last_join = joined.values().copied().max().unwrap();
+        let mut entered = BTreeMap::new();
+        for &s in &order {
+            entered.insert(slots[s].id().to_owned(), slots[s].expect("ENTERED", r).await);
+        }
+        for (id, at) in &entered {
+            if *at < last_join {
+                let v = format!("round {r}: {id} entered {} us before the last member joined", last_join - at);
+                if id.starts_with("rust") {
+                    violations.push(v)
+                } else {
+                    curator_violations.push(v)
+                }
+            }
+        }
+        // The leave phase.
+        fastrand::shuffle(&mut order);
+        let leavers: Vec<usize> = match kind {
+            RoundKind::DieLeaving => order.iter().copied().filter(|&s| s != victim).collect(),
+            _ => order.clone(),
+        };
+        for &s in &leavers {
+            slots[s].send(Cmd::Leave);
+            pause().await;
+        }
+        let mut leaving = BTreeMap::new();
+        for &s in &leavers {
+            leaving.insert(slots[s].id().to_owned(), slots[s].expect("LEAVING", r).await);
+        }
+        if kind == RoundKind::DieLeaving {
+            // Everyone else is leaving and must wait for the victim, who dies instead.
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            slots[victim].send(Cmd::Die);
+            let dying = slots[victim].expect("DYING", r).await;
+            slots[victim].expect("DIED", r).await;
+            deaths.push(format!("round {r}: {} died inside", slots[victim].id()));
+            death = Some((slots[victim].id().to_owned(), dying));
+        }
+        let last_leaving = leaving.values().copied().max().unwrap();
+        for &s in &leavers {
+            let left = slots[s].expect("LEFT", r).await;
+            let id = slots[s].id().to_owned();
+            let mut v = Vec::new();
+            if left < last_leaving {
+                v.push(format!(
+                    "round {r}: {id} left {} us before the last member started leaving",
+                    last_leaving - left
+                ));
+            }
+            if let Some((victim_id, dying)) = &death {
+                if left < *dying {
+                    v.push(format!("round {r}: {id} left {} us before {victim_id} died inside", dying - left));
+                }
+            }
+            if slots[s].is_rust() {
+                violations.extend(v)
+            } else {
+                curator_violations.extend(v)
+            }
+        }
+        let dir = format!("/barrier/round-{r}");
+        let left_behind: Vec<String> =
+            env.client.children(dir.as_str()).await.unwrap_or_default().into_iter().filter(|c| c != "ready").collect();
+        assert!(left_behind.is_empty(), "round {r}: member nodes left behind: {left_behind:?}");
+        if kind == RoundKind::DieLeaving {
+            slots[victim] = if slots[victim].is_rust() {
+                rust_ids += 1;
+                BarrierMember::rust(&cs, "/barrier", &format!("rust-{rust_ids}"), MEMBERS)
+            } else {
+                let next = spawn_curator(&mut next_id);
+                let mut ready = std::mem::replace(&mut spare, next);
+                ready.expect_line_async(&format!("^READY {}$", ready.id()), startup_patience()).await;
+                BarrierMember::Curator(ready)
+            };
+        }
+    }
+    eprintln!("{ROUNDS} rounds in {:.1?}; deaths: {deaths:?}", started.elapsed());
+    eprintln!("Curator members' violations: {curator_violations:#?}");
+    assert!(violations.is_empty(), "zk-dsl members passed the barrier early: {violations:#?}");
+    assert!(curator_violations.is_empty(), "Curator 5.4 members passed the barrier early: {curator_violations:#?}");
+    assert_eq!(deaths.len(), ROUNDS / 5);
+    for s in &mut slots {
+        if let BarrierMember::Curator(p) = s {
+            p.quit(patience());
+        }
+    }
 }

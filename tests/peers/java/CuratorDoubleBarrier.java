@@ -26,11 +26,18 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 
 public final class CuratorDoubleBarrier {
-    public static void main(String[] args) {
+    /** Set by `die` before the client is closed: the main thread's failure is then expected. */
+    private static volatile boolean dying;
+
+    public static void main(String[] args) throws InterruptedException {
         PeerSupport p = PeerSupport.start("CuratorDoubleBarrier", args);
         try {
             run(p);
         } catch (Throwable e) {
+            if (dying) {
+                // enter()/leave() failing on the closed client: the stdin thread halts us.
+                Thread.sleep(Long.MAX_VALUE);
+            }
             p.fail(e);
         }
         System.exit(0);
@@ -45,6 +52,7 @@ public final class CuratorDoubleBarrier {
         AtomicInteger round = new AtomicInteger(-1);
         p.onQuit(client::close);
         p.readStdin(c -> {
+            dying = true;
             PeerSupport.out("DYING " + p.id + " " + round.get() + " " + PeerSupport.micros());
             client.close();
             PeerSupport.out("DIED " + p.id + " " + round.get() + " " + PeerSupport.micros());
