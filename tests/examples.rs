@@ -206,6 +206,98 @@ fn the_barrier_releases_everyone_together_when_the_last_arrives() {
     assert!(!node_exists(&barrier), "{barrier} is still there");
 }
 
+/// Three tellers transfer money between the bank's 5 accounts at once: every snapshot any of them
+/// printed, and the final balances, add up to the 500 the bank opened with; no account is
+/// negative; every transfer was answered.
+#[test]
+fn the_bank_conserves_money_with_three_tellers() {
+    const TRANSFERS: usize = 40;
+    let cs = server().connect_string();
+    let root = format!("/{}", unique("bank"));
+    let mut procs = Procs::new("bank");
+    let tellers: Vec<usize> = ["ann", "ben", "cat"]
+        .iter()
+        .map(|name| procs.spawn(name, &[&cs, &root, name, &TRANSFERS.to_string()]))
+        .collect();
+    for (&t, name) in tellers.iter().zip(["ann", "ben", "cat"]) {
+        procs.expect(t, &format!("DONE {name}"), patience() * 3);
+        procs.expect_success(t);
+    }
+    let mut committed = 0;
+    for &t in &tellers {
+        let out = procs.stdout_of(t);
+        let answered = out.lines().filter(|l| l.starts_with("TRANSFER ") || l.starts_with("REFUSED ")).count();
+        assert_eq!(answered, TRANSFERS, "every transfer answered\n{out}");
+        committed += out.lines().filter(|l| l.starts_with("TRANSFER ")).count();
+        let totals: Vec<&str> = out.lines().filter(|l| l.starts_with("TOTAL ")).collect();
+        assert_eq!(totals.len(), TRANSFERS / 10 + 1, "{out}");
+        for total in totals {
+            let words: Vec<&str> = total.split(' ').collect();
+            assert_eq!(words[2], "500", "a snapshot that does not add up: {total}");
+            assert!(words[3].split(',').all(|b| b.parse::<i64>().unwrap() >= 0), "a negative balance: {total}");
+        }
+    }
+    assert!(committed > 0, "no transfer committed");
+    let balances: Vec<i64> = (0..5)
+        .map(|i| {
+            let path = format!("{root}/acct-{i}");
+            if node_exists(&path) {
+                i64::from_be_bytes(read_node(&path).try_into().expect("an 8-byte balance"))
+            } else {
+                100
+            }
+        })
+        .collect();
+    assert_eq!(balances.iter().sum::<i64>(), 500, "{balances:?}");
+    assert!(balances.iter().all(|b| *b >= 0), "{balances:?}");
+}
+
+/// A producer puts 12 jobs; worker `a` takes one and is killed mid-job; worker `b` does the
+/// rest and, once `a`'s session has expired, `a`'s job too: every job finished exactly once (a
+/// worker dying between finishing and consuming would make it at least once).
+#[test]
+fn a_job_whose_worker_died_is_done_by_another() {
+    const JOBS: usize = 12;
+    let cs = server().connect_string();
+    let queue = format!("/{}", unique("work"));
+    let mut procs = Procs::new("work_queue");
+    let producer = procs.spawn("producer", &["produce", &cs, &queue, &JOBS.to_string()]);
+    procs.expect(producer, "DONE", patience());
+    procs.expect_success(producer);
+
+    let a = procs.spawn("a", &["consume", &cs, &queue, "a", "5000"]);
+    let taken = procs.expect_prefix(a, "TAKEN a ", patience());
+    let orphan = taken.rsplit(' ').next().unwrap().to_owned();
+    procs.kill(a);
+    let b = procs.spawn("b", &["consume", &cs, &queue, "b", "20"]);
+    procs.expect(b, &format!("FINISHED b {orphan}"), expiry());
+    let mut finished: Vec<String> = Vec::new();
+    let deadline = Instant::now() + patience();
+    while finished.len() < JOBS {
+        assert!(Instant::now() < deadline, "jobs left unfinished\n{}", procs.transcript());
+        procs.pump(Duration::from_millis(50));
+        finished = [a, b]
+            .iter()
+            .flat_map(|&p| {
+                procs
+                    .stdout_of(p)
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("FINISHED ").map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .map(|l| l.split(' ').nth(1).unwrap().to_owned())
+            .collect();
+    }
+    procs.close_stdin(b);
+    procs.expect(b, "STOPPED b", patience());
+    procs.expect_success(b);
+    finished.sort();
+    let mut expected: Vec<String> = (0..JOBS).map(|i| format!("job-{i}")).collect();
+    expected.sort();
+    assert_eq!(finished, expected, "every job finished exactly once\n{}", procs.transcript());
+    assert!(!procs.stdout_of(a).contains("FINISHED"), "a was killed before finishing anything");
+}
+
 // ----- the tour -----------------------------------------------------------------------------------
 
 /// The section titles the tour prints, in the seed README's order.
@@ -320,6 +412,8 @@ fn build_examples(cargo: &std::ffi::OsStr, profile_dir: &Path) {
         "seed_leader_election",
         "lock",
         "leader_latch",
+        "bank",
+        "work_queue",
     ] {
         command.args(["--example", example]);
     }
@@ -429,6 +523,27 @@ impl Procs {
             let now = Instant::now();
             if now >= deadline {
                 panic!("{} did not print {line:?} within {timeout:?}\n{}", self.procs[proc].name, self.transcript());
+            }
+            self.pump(deadline - now);
+        }
+    }
+
+    /// Waits until `proc` prints a line starting with `prefix`, consuming its lines up to it, and
+    /// returns that line.
+    fn expect_prefix(&mut self, proc: usize, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mine: Vec<usize> = (0..self.unread.len()).filter(|&i| self.unread[i].0 == proc).collect();
+            if let Some(&at) = mine.iter().find(|&&i| self.unread[i].1.starts_with(prefix)) {
+                let line = self.unread[at].1.clone();
+                for &i in mine.iter().rev().filter(|&&i| i <= at) {
+                    self.unread.remove(i);
+                }
+                return line;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                panic!("{} did not print {prefix:?}… within {timeout:?}\n{}", self.procs[proc].name, self.transcript());
             }
             self.pump(deadline - now);
         }

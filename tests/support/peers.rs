@@ -69,8 +69,10 @@ const JAVA_SOURCES: &[(&str, &str)] = &[
     ("CuratorSelector.java", include_str!("../peers/java/CuratorSelector.java")),
     ("CuratorCounter.java", include_str!("../peers/java/CuratorCounter.java")),
     ("CuratorQueue.java", include_str!("../peers/java/CuratorQueue.java")),
+    ("CuratorDoubleBarrier.java", include_str!("../peers/java/CuratorDoubleBarrier.java")),
 ];
 const KAZOO_LOCK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_lock.py");
+const KAZOO_COUNTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_counter.py");
 /// Small heaps and the C1 compiler only: contenders are short-lived and the CI box has 2 cores.
 const JVM_FLAGS: &[&str] = &["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx128m"];
 
@@ -254,8 +256,12 @@ pub enum Role {
     CuratorCounter,
     /// `CuratorQueue`: SimpleDistributedQueue producer or consumer.
     CuratorQueue,
+    /// `CuratorDoubleBarrier`: DistributedDoubleBarrier member (`join <round>`, `leave`, `die`).
+    CuratorDoubleBarrier,
     /// `kazoo_lock.py`: kazoo `Lock`.
     KazooLock,
+    /// `kazoo_counter.py`: kazoo `Counter(support_curator=True)` incrementer.
+    KazooCounter,
 }
 
 impl Role {
@@ -267,7 +273,15 @@ impl Role {
             Role::CuratorSelector => Some("CuratorSelector"),
             Role::CuratorCounter => Some("CuratorCounter"),
             Role::CuratorQueue => Some("CuratorQueue"),
-            Role::KazooLock => None,
+            Role::CuratorDoubleBarrier => Some("CuratorDoubleBarrier"),
+            Role::KazooLock | Role::KazooCounter => None,
+        }
+    }
+
+    fn python_script(self) -> &'static str {
+        match self {
+            Role::KazooCounter => KAZOO_COUNTER_SCRIPT,
+            _ => KAZOO_LOCK_SCRIPT,
         }
     }
 }
@@ -336,6 +350,19 @@ pub fn curator_queue_producer(connect: &str, path: &str, id: &str) -> PeerBuilde
 /// A Curator SimpleDistributedQueue consumer.
 pub fn curator_queue_consumer(connect: &str, path: &str, id: &str) -> PeerBuilder {
     builder(Role::CuratorQueue, connect, path, id).arg("--role", "consume")
+}
+
+/// A kazoo `Counter(path, support_curator=True)` incrementer (4-byte big-endian int at `path`,
+/// Curator SharedCount's format), retrying conflicts with a 2 ms-to-100 ms backoff.
+pub fn kazoo_counter(connect: &str, path: &str, id: &str) -> PeerBuilder {
+    builder(Role::KazooCounter, connect, path, id)
+}
+
+/// A Curator DistributedDoubleBarrier member of a barrier of `members` on `<path>/round-<r>`;
+/// with [`PeerBuilder::gate`] it takes `join <r>` and `leave` from stdin, and `die` at any time
+/// (see `tests/peers/java/CuratorDoubleBarrier.java`).
+pub fn curator_double_barrier(connect: &str, path: &str, id: &str, members: usize) -> PeerBuilder {
+    builder(Role::CuratorDoubleBarrier, connect, path, id).arg("--members", &members.to_string())
 }
 
 /// A kazoo `Lock` contender, by default with `extra_lock_patterns=["-lock-"]` so it sees
@@ -418,7 +445,7 @@ impl PeerBuilder {
             }
             None => {
                 let mut c = Command::new(kazoo_python());
-                c.arg("-u").arg(KAZOO_LOCK_SCRIPT);
+                c.arg("-u").arg(self.role.python_script());
                 c
             }
         }

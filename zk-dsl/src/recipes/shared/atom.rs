@@ -49,6 +49,8 @@ pub struct Atom<T> {
     initial: T,
     validator: Option<Validator<T>>,
     retry: RetryPolicy,
+    /// A node with no data holds `initial` (counters: kazoo's `Counter` creates its node empty).
+    empty_is_initial: bool,
 }
 
 impl<T: Clone> Clone for Atom<T> {
@@ -59,6 +61,7 @@ impl<T: Clone> Clone for Atom<T> {
             initial: self.initial.clone(),
             validator: self.validator.clone(),
             retry: self.retry,
+            empty_is_initial: self.empty_is_initial,
         }
     }
 }
@@ -81,7 +84,14 @@ impl<T: ZNodeData + Clone + Send + Sync + 'static> Atom<T> {
     /// The atom at `path`; `initial` is its value until the node is first written (the node,
     /// and missing parents as containers, are created then).
     pub fn new(client: &Client, path: impl Into<String>, initial: T) -> Atom<T> {
-        Atom { client: client.clone(), path: path.into(), initial, validator: None, retry: cas_policy() }
+        Atom {
+            client: client.clone(),
+            path: path.into(),
+            initial,
+            validator: None,
+            retry: cas_policy(),
+            empty_is_initial: false,
+        }
     }
 
     /// Refuses writes of values `valid` rejects (Avout's validators): the write fails with
@@ -108,9 +118,18 @@ impl<T: ZNodeData + Clone + Send + Sync + 'static> Atom<T> {
         self
     }
 
+    /// A node without data holds the initial value (instead of failing to decode).
+    pub(crate) fn empty_is_initial(mut self) -> Self {
+        self.empty_is_initial = true;
+        self
+    }
+
     /// The value on the server now, with its version.
     pub async fn get(&self) -> Result<Versioned<T>, Error> {
         match self.client.get_data(self.path.as_str()).await {
+            Ok(node) if self.empty_is_initial && node.bytes().is_empty() => {
+                Ok(Versioned { value: self.initial.clone(), version: node.stat.version })
+            }
             Ok(node) => Ok(Versioned { value: node.decode()?, version: node.stat.version }),
             Err(Error::NoNode { .. }) => Ok(Versioned { value: self.initial.clone(), version: -1 }),
             Err(e) => Err(e),

@@ -39,7 +39,9 @@ impl CounterValue for i64 {
 }
 
 /// A counter node updated by compare-and-set on its version (an [`Atom`] of an integer). A
-/// missing node counts as 0 (or the [`seed`](Self::seed)) and is created by the first write.
+/// missing node counts as 0 (or the [`seed`](Self::seed)) and is created by the first write; so
+/// does a node without data, as kazoo's `Counter` creates it (`ensure_path`) and as Curator's
+/// `DistributedAtomicLong` reads it.
 ///
 /// ```no_run
 /// # async fn demo(client: &zk_dsl::Client) -> zk_dsl::Result<()> {
@@ -58,7 +60,7 @@ pub struct Counter<N: CounterValue> {
 impl<N: CounterValue> Counter<N> {
     /// The counter at `path`.
     pub fn new(client: &Client, path: impl Into<String>) -> Counter<N> {
-        Counter { atom: Atom::new(client, path, N::default()) }
+        Counter { atom: Atom::new(client, path, N::default()).empty_is_initial() }
     }
 
     /// The value a missing node counts as (Curator's `seedValue`; default 0).
