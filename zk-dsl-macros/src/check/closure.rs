@@ -13,12 +13,15 @@ pub fn check_clones(names: &[Expr], spec: &VerbSpec, cx: &Ctxt) {
     let mut seen: Vec<String> = Vec::new();
     for expr in names {
         let Some(ident) = variable(expr) else {
-            let hint = match expr {
-                Expr::Reference(r) if variable(&r.expr).is_some() => {
-                    let name = &r.expr;
-                    format!("write `{}`: each attempt gets `Clone::clone(&{0})`", quote!(#name))
-                }
-                _ => "bind the value to a name first (`let name = …;`) and list the name".to_owned(),
+            // `&alice` and `alice.clone()` mean the variable.
+            let meant = match expr {
+                Expr::Reference(r) => variable(&r.expr),
+                Expr::MethodCall(m) if m.method == "clone" && m.args.is_empty() => variable(&m.receiver),
+                _ => None,
+            };
+            let hint = match meant {
+                Some(name) => format!("write `{name}`: each attempt gets `Clone::clone(&{name})`"),
+                None => "bind the value to a name first (`let name = …;`) and list the name".to_owned(),
             };
             cx.error_spanned_by(
                 expr,

@@ -357,3 +357,52 @@ pub fn path(path: &PathArg) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use crate::ctxt::Ctxt;
+
+    fn expand(tokens: TokenStream) -> String {
+        let cx = Ctxt::new();
+        let invocation = crate::parse::invocation(tokens, &cx);
+        if let Some(invocation) = &invocation {
+            crate::check::command::check_invocation(invocation, &cx);
+        }
+        assert!(cx.finish().is_ok(), "refused");
+        invocation.as_ref().map(super::invocation).unwrap_or_default().to_string()
+    }
+
+    /// `dosync` is the `Transaction::run` a person writes: a clone of each listed variable per
+    /// attempt, the body as the attempt's `async move` block, the options before `run`.
+    #[test]
+    fn dosync_is_the_transaction_a_person_writes() {
+        let expanded = expand(quote! {
+            client, dosync [alice, bob] |tx| {
+                let from = tx.get(&alice).await?;
+                tx.alter(&bob, |b| b + from).await?;
+                Ok(true)
+            } retry = policy markers = "/m"
+        });
+        let written = quote! {
+            ::zk_dsl::recipes::Transaction::new(&(client)).retry(policy).markers("/m").run(|tx| {
+                let alice = ::core::clone::Clone::clone(&alice);
+                let bob = ::core::clone::Clone::clone(&bob);
+                async move {
+                    let from = tx.get(&alice).await?;
+                    tx.alter(&bob, |b| b + from).await?;
+                    Ok(true)
+                }
+            })
+        };
+        assert_eq!(expanded, written.to_string());
+        // No list; a one-expression body; `move` kept.
+        let expanded = expand(quote!(client, dosync move |tx| tx.alter(r, f).await));
+        let written = quote!(::zk_dsl::recipes::Transaction::new(&(client)).run(move |tx| {
+            async move { tx.alter(r, f).await }
+        }));
+        assert_eq!(expanded, written.to_string());
+    }
+}
