@@ -784,6 +784,9 @@ async fn dosync_reruns_on_conflict_and_loses_no_update() {
     assert_eq!(client.get_data("/counter").await.unwrap().decode::<i64>().unwrap(), 101);
 
     let shared = Ref::new("/shared", 0i64);
+    // rustfmt reads `dosync [shared] |tx| { … }` as an index and two bitwise ors, and would
+    // respace it so (same tokens, same expansion); keep it as written.
+    #[rustfmt::skip]
     let bump = |client: Client| {
         let shared = shared.clone();
         async move {

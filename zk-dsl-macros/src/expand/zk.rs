@@ -400,9 +400,9 @@ mod tests {
         assert_eq!(expanded, written.to_string());
         // No list; a one-expression body; `move` kept.
         let expanded = expand(quote!(client, dosync move |tx| tx.alter(r, f).await));
-        let written = quote!(::zk_dsl::recipes::Transaction::new(&(client)).run(move |tx| {
-            async move { tx.alter(r, f).await }
-        }));
+        let written = quote!(
+            ::zk_dsl::recipes::Transaction::new(&(client)).run(move |tx| { async move { tx.alter(r, f).await } })
+        );
         assert_eq!(expanded, written.to_string());
     }
 }
