@@ -92,6 +92,7 @@ use ctxt::{output, Ctxt, Position};
 /// | `read_lock`, `write_lock` | PATH | as `lock` |
 /// | `lease` | PATH | `max = N` (required), and the options of `lock` |
 /// | `latch` | PATH | `id = I` `loss_policy = P` `retry = R` |
+/// | `dosync` | `[NAMES…]` (optional) CLOSURE | `retry = R` `markers = "/path"` (see [Ref transactions](#ref-transactions)) |
 ///
 /// Every verb that makes a `Call` (all but `create_all`, `delete_all`, `delete_children`,
 /// `compare_and_set_data`, the filters, `add_auth`, `close` and the recipes) also takes `send` and
@@ -152,6 +153,34 @@ use ctxt::{output, Ctxt, Position};
 /// it with the builders. With a blocking client, run them in a block with `block_on`. Paths
 /// are checked as every other verb's.
 ///
+/// # Ref transactions
+///
+/// Avout's `(dosync (alter r f))`: a transaction over `zk_dsl::recipes::Ref`s, committed as
+/// one multi and rerun on fresh values when a ref it read has changed (the `recipes` feature).
+///
+/// ```text
+/// dosync [alice, bob] |tx| { BODY } [retry = R] [markers = "/path"]
+/// // Transaction::new(&client).retry(R).markers("/path").run(|tx| {
+/// //     let alice = Clone::clone(&alice);
+/// //     let bob = Clone::clone(&bob);
+/// //     async move { BODY }
+/// // })
+/// ```
+///
+/// The body runs once per attempt, so it cannot move what it uses into the first one: the
+/// list in `[…]` (optional) names the variables each attempt gets a clone of (the refs,
+/// usually; a reference or any `Copy` value needs no entry). The closure takes exactly one
+/// parameter, the attempt's `Txn` (`tx.get(&r)`, `tx.set(&r, &v)`, `tx.alter(&r, f)`); its
+/// body, a block or one expression, becomes the attempt's `async move` block and evaluates to
+/// `Result<T, zk_dsl::Error>`: pass the `Txn`'s errors on with `?` (a conflict is one, and
+/// reruns the body), return `Ok(value)` to commit. Awaiting the command gives that value.
+/// Options go after the closure. Like the recipe verbs, the expansion borrows the
+/// `Transaction` it makes, so await it in the same statement; in a block,
+/// `let moved = dosync [a, b] |tx| { … };` is awaited with `?` as every command is.
+/// (`dosync [a] |tx| { … }` with no option after it also parses as Rust, an index and two
+/// `|`, so rustfmt may respace it `dosync[a] | tx | { … }` inside `zk!(…)`: the same tokens,
+/// the same expansion.)
+///
 /// # Transactions and batched reads
 ///
 /// ```text
@@ -175,7 +204,8 @@ use ctxt::{output, Ctxt, Position};
 /// options that do not apply to the verb (`version` on `create`, `timeout` on `latch`),
 /// duplicate options, conflicting options (`persistent ephemeral`, `data` with `bytes`, two
 /// watches), missing arguments and required options (`lease` without `max`), durations
-/// without a known unit, invalid literal paths and templates, unknown ACL schemes and
+/// without a known unit, a `dosync` body that is not a closure of one parameter, `dosync`
+/// list entries that are not names, invalid literal paths and templates, unknown ACL schemes and
 /// permissions: all reported together, each at its token.
 ///
 /// ```no_run

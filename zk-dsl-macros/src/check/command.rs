@@ -5,6 +5,7 @@ use super::path::PathKind;
 use super::suggest::did_you_mean;
 use crate::ctxt::Ctxt;
 use crate::model::command::{AclValue, Arg, Command, Invocation, OptUse, OptValue, Stmt};
+use crate::model::path::PathArg;
 use crate::model::spec::{seed_option, verbs_with, Block, Opt, Takes, VerbSpec, CONFLICTS};
 
 pub fn check_invocation(invocation: &Invocation, cx: &Ctxt) {
@@ -88,8 +89,16 @@ pub fn check_command(command: &Command, cx: &Ctxt) {
             Arg::Path(path) => super::path::check(path, kind, cx),
             Arg::Acl(AclValue::Inline(list)) => super::acl::check(list, cx),
             Arg::Entries(entries) => entries.iter().for_each(|e| check_command(e, cx)),
+            Arg::Clones(names) => super::closure::check_clones(names, spec, cx),
+            Arg::Closure(body) => super::closure::check_closure(body, spec, cx),
             Arg::Acl(AclValue::Expr(_)) | Arg::Value(_) | Arg::WatcherKind(_) => {}
         }
+    }
+    // `markers = "/txn"`: a literal directory is checked as a path.
+    if let Some(OptValue::Expr(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(lit), .. }))) =
+        command.option(Opt::Markers).map(|o| &o.value)
+    {
+        super::path::check(&PathArg::Literal(lit.clone()), PathKind::Node, cx);
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`Ctxt`]: crate::ctxt::Ctxt
 
 pub mod acl;
+pub mod closure;
 pub mod command;
 pub mod derive;
 pub mod path;

@@ -74,6 +74,9 @@ fn call(command: &Command, client: &TokenStream, client_ref: &TokenStream) -> To
     if let Some((recipe_type, start)) = spec.recipe() {
         return recipe(command, recipe_type, start, client_ref);
     }
+    if spec.verb == Verb::Dosync {
+        return dosync(command, client_ref);
+    }
     let head = match spec.verb {
         Verb::Txn => {
             let transaction = Ident::new("transaction", span);
@@ -155,6 +158,65 @@ fn recipe(command: &Command, recipe_type: &str, start: &str, client: &TokenStrea
     quote_spanned!(span=> ::zk_dsl::recipes::#ty::#new(#client, #p #max) #(#setup)* .#start(#start_arg) #after)
 }
 
+/// A transaction over refs, as a person writes it: `Transaction::new(&client)`, its options
+/// (`retry`, `markers`, in the order written), and `.run(closure)`, where the closure hands
+/// each attempt a clone of every listed variable and runs the body as its `async move` block:
+///
+/// ```text
+/// dosync [a, b] |tx| { BODY } retry = R
+/// → ::zk_dsl::recipes::Transaction::new(&client).retry(R).run(|tx| {
+///       let a = ::core::clone::Clone::clone(&a);
+///       let b = ::core::clone::Clone::clone(&b);
+///       async move { BODY }
+///   })
+/// ```
+///
+/// Spanned at the verb, like the recipes (the same `recipes` feature).
+fn dosync(command: &Command, client: &TokenStream) -> TokenStream {
+    let span = command.name.span;
+    let ty = Ident::new("Transaction", span);
+    let new = Ident::new("new", span);
+    let run = Ident::new("run", span);
+    let setup = command.options.iter().filter(|o| matches!(o.opt, Some(Opt::Retry | Opt::Markers)));
+    let setup = setup.filter_map(|use_| {
+        let method = Ident::new(use_.opt?.name(), use_.name.span);
+        let v = value(&use_.value)?;
+        Some(quote!(.#method(#v)))
+    });
+    let clones = command.args.iter().filter_map(|a| match a {
+        Arg::Clones(names) => Some(names.iter()),
+        _ => None,
+    });
+    let clones = clones.flatten().map(|name| {
+        let span = syn::spanned::Spanned::span(name);
+        quote_spanned!(span=> let #name = ::core::clone::Clone::clone(&#name);)
+    });
+    let body = command.args.iter().find_map(|a| match a {
+        Arg::Closure(body) => Some(body),
+        _ => None,
+    });
+    let closure = match body {
+        Some(syn::Expr::Closure(c)) => {
+            let (attrs, capture, or1, inputs, or2) = (&c.attrs, &c.capture, &c.or1_token, &c.inputs, &c.or2_token);
+            let block = match &*c.body {
+                syn::Expr::Block(b) if b.attrs.is_empty() && b.label.is_none() => {
+                    let block = &b.block;
+                    quote!(#block)
+                }
+                syn::Expr::Async(a) if a.attrs.is_empty() => {
+                    let block = &a.block;
+                    quote!(#block)
+                }
+                other => quote!({ #other }),
+            };
+            quote!(#(#attrs)* #capture #or1 #inputs #or2 { #(#clones)* async move #block })
+        }
+        // The checker has refused anything but a closure.
+        other => quote!(#other),
+    };
+    quote_spanned!(span=> ::zk_dsl::recipes::#ty::#new(#client) #(#setup)* .#run(#closure))
+}
+
 /// An option's value as the builder takes it (`None` for a flag or an inline ACL).
 fn value(value: &OptValue) -> Option<TokenStream> {
     match value {
@@ -193,7 +255,7 @@ fn argument(arg: &Arg) -> Option<TokenStream> {
             quote!(::zk_dsl::WatcherType::#variant)
         }
         Arg::WatcherKind(WatcherKindArg::Expr(e)) => quote!(#e),
-        Arg::Entries(_) => return None,
+        Arg::Entries(_) | Arg::Clones(_) | Arg::Closure(_) => return None,
     })
 }
 
@@ -293,5 +355,54 @@ pub fn path(path: &PathArg) -> TokenStream {
             let args = t.holes().map(|(_, e)| e);
             quote_spanned!(t.lit.span()=> ::std::format!(#format, #(#args),*))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use crate::ctxt::Ctxt;
+
+    fn expand(tokens: TokenStream) -> String {
+        let cx = Ctxt::new();
+        let invocation = crate::parse::invocation(tokens, &cx);
+        if let Some(invocation) = &invocation {
+            crate::check::command::check_invocation(invocation, &cx);
+        }
+        assert!(cx.finish().is_ok(), "refused");
+        invocation.as_ref().map(super::invocation).unwrap_or_default().to_string()
+    }
+
+    /// `dosync` is the `Transaction::run` a person writes: a clone of each listed variable per
+    /// attempt, the body as the attempt's `async move` block, the options before `run`.
+    #[test]
+    fn dosync_is_the_transaction_a_person_writes() {
+        let expanded = expand(quote! {
+            client, dosync [alice, bob] |tx| {
+                let from = tx.get(&alice).await?;
+                tx.alter(&bob, |b| b + from).await?;
+                Ok(true)
+            } retry = policy markers = "/m"
+        });
+        let written = quote! {
+            ::zk_dsl::recipes::Transaction::new(&(client)).retry(policy).markers("/m").run(|tx| {
+                let alice = ::core::clone::Clone::clone(&alice);
+                let bob = ::core::clone::Clone::clone(&bob);
+                async move {
+                    let from = tx.get(&alice).await?;
+                    tx.alter(&bob, |b| b + from).await?;
+                    Ok(true)
+                }
+            })
+        };
+        assert_eq!(expanded, written.to_string());
+        // No list; a one-expression body; `move` kept.
+        let expanded = expand(quote!(client, dosync move |tx| tx.alter(r, f).await));
+        let written = quote!(
+            ::zk_dsl::recipes::Transaction::new(&(client)).run(move |tx| { async move { tx.alter(r, f).await } })
+        );
+        assert_eq!(expanded, written.to_string());
     }
 }

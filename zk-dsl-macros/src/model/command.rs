@@ -53,6 +53,10 @@ pub enum Arg {
     Acl(AclValue),
     WatcherKind(WatcherKindArg),
     Entries(Vec<Command>),
+    /// `[a, b]` (empty when not written): each must be a variable's name (checked later).
+    Clones(Vec<Expr>),
+    /// The closure as written (anything else is reported by the checker).
+    Closure(Expr),
 }
 
 pub enum AclValue {

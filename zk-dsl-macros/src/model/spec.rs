@@ -42,6 +42,8 @@ pub enum Verb {
     WriteLock,
     Lease,
     Latch,
+    /// A transaction over `Ref`s (`Transaction::run`), Avout's `dosync`.
+    Dosync,
     // Entries of `txn { }`.
     TxnCreate,
     TxnSetData,
@@ -67,6 +69,10 @@ pub enum ArgKind {
     WatcherKind,
     /// `{ entry; entry; ... }`: the operations of a transaction or of a multi_read.
     Entries(Block),
+    /// `[name, name, …]`, optional: variables each run of a closure gets a clone of.
+    Clones,
+    /// A closure `|param| body`, called for every attempt; the string names it in messages.
+    Closure(&'static str),
 }
 
 /// Which verbs are allowed: at the top of `zk!`, or inside a block.
@@ -132,6 +138,8 @@ pub enum Opt {
     /// A protected create (`Call::protected`): Curator's `_c_<uuid>-` name prefix, and a lost
     /// reply resolved by finding the node instead of creating a second one.
     Protected,
+    /// Where a transaction's commit markers go (`Transaction::markers`).
+    Markers,
 }
 
 /// What follows an option's name.
@@ -159,7 +167,7 @@ pub enum Stage {
 }
 
 impl Opt {
-    pub const ALL: [Opt; 27] = [
+    pub const ALL: [Opt; 28] = [
         Opt::Persistent,
         Opt::Ephemeral,
         Opt::Sequential,
@@ -187,6 +195,7 @@ impl Opt {
         Opt::Retry,
         Opt::Max,
         Opt::Protected,
+        Opt::Markers,
     ];
 
     /// The option's name, which is the builder method it becomes (except `sort`, `retries`
@@ -222,6 +231,7 @@ impl Opt {
             Opt::Retry => "retry",
             Opt::Max => "max",
             Opt::Protected => "protected",
+            Opt::Markers => "markers",
         }
     }
 
@@ -251,7 +261,8 @@ impl Opt {
             | Opt::Id
             | Opt::LossPolicy
             | Opt::Retry
-            | Opt::Max => Takes::Value,
+            | Opt::Max
+            | Opt::Markers => Takes::Value,
             Opt::Acl => Takes::Acl,
             _ => Takes::Flag,
         }
@@ -628,6 +639,15 @@ pub const TOP: &[VerbSpec] = &[
         options: &[Id, LossPolicy, Retry],
         required: &[],
         usage: "latch PATH [id = …] [loss_policy = …] [retry = …]",
+    },
+    VerbSpec {
+        verb: Verb::Dosync,
+        name: "dosync",
+        aliases: &[],
+        args: &[ArgKind::Clones, ArgKind::Closure("the transaction's body")],
+        options: &[Retry, Markers],
+        required: &[],
+        usage: "dosync [refs…] |tx| { … } [retry = …] [markers = \"/path\"]",
     },
 ];
 

@@ -3,7 +3,8 @@
 
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
-use syn::{braced, token, Expr, Ident, LitStr, Token};
+use syn::punctuated::Punctuated;
+use syn::{braced, bracketed, token, Expr, Ident, LitStr, Token};
 
 use super::acl::parse_bracketed;
 use super::term::parse_term;
@@ -49,8 +50,14 @@ pub fn parse_verb_name(input: ParseStream, block: Block) -> syn::Result<Name> {
 pub fn starts_command(input: ParseStream, block: Block) -> bool {
     let fork = input.fork();
     let Ok(name) = parse_verb_name(&fork, block) else { return false };
-    if block.find(&name.text).is_none() {
+    let Some(spec) = block.find(&name.text) else {
         return fork.peek(LitStr);
+    };
+    // `dosync [a, b] |tx| …`: a bracket or a closure after this name is the command's, not an
+    // index or a bitwise or of a variable with the verb's name.
+    let takes_closure = matches!(spec.args.first(), Some(ArgKind::Clones | ArgKind::Closure(_)));
+    if takes_closure && (fork.peek(token::Bracket) || fork.peek(Token![|]) || fork.peek(Token![||])) {
+        return true;
     }
     fork.is_empty()
         || fork.peek(Token![;])
@@ -99,6 +106,9 @@ fn unknown_verb(name: &str, block: Block) -> String {
 }
 
 fn parse_arg(input: ParseStream, kind: ArgKind, spec: &VerbSpec, cx: &Ctxt) -> syn::Result<Arg> {
+    if kind == ArgKind::Clones {
+        return parse_clones(input);
+    }
     if input.is_empty() || input.peek(Token![;]) {
         let what = match kind {
             ArgKind::Path => "a path",
@@ -106,6 +116,8 @@ fn parse_arg(input: ParseStream, kind: ArgKind, spec: &VerbSpec, cx: &Ctxt) -> s
             ArgKind::Acl => "an ACL",
             ArgKind::WatcherKind => "the kind of watches",
             ArgKind::Entries(_) => "its operations in `{ … }`",
+            ArgKind::Closure(what) => what,
+            ArgKind::Clones => "",
         };
         return Err(input.error(format!("`{}` needs {what}: {}", spec.name, spec.usage)));
     }
@@ -131,7 +143,31 @@ fn parse_arg(input: ParseStream, kind: ArgKind, spec: &VerbSpec, cx: &Ctxt) -> s
             }
         }
         ArgKind::Entries(block) => Arg::Entries(parse_entries(input, block, cx)?),
+        ArgKind::Closure(what) => {
+            if looks_like_option(input, spec) {
+                return Err(input.error(format!("`{}` needs {what} before its options: {}", spec.name, spec.usage)));
+            }
+            // `async |tx| …` and `async move { … }` are read whole, for the checker to explain.
+            if input.peek(Token![async]) {
+                Arg::Closure(input.parse()?)
+            } else {
+                Arg::Closure(parse_term(input, what)?)
+            }
+        }
+        ArgKind::Clones => parse_clones(input)?,
     })
+}
+
+/// `[a, b, …]` if there is a bracket, else no clones. Any expressions parse; the checker
+/// reports those that are not a variable's name.
+fn parse_clones(input: ParseStream) -> syn::Result<Arg> {
+    if !input.peek(token::Bracket) {
+        return Ok(Arg::Clones(Vec::new()));
+    }
+    let content;
+    bracketed!(content in input);
+    let parsed = Punctuated::<Expr, Token![,]>::parse_terminated(&content).inspect_err(|_| super::drain(&content));
+    Ok(Arg::Clones(parsed?.into_iter().collect()))
 }
 
 fn named_kind(ident: &Ident) -> Option<&'static str> {
