@@ -470,7 +470,7 @@ fn recipes(out: &mut String, results: &Results) {
                 };
                 let _ = writeln!(
                     out,
-                    "**{}**: {} contenders, one session each, all in one client process, {what}. {unit}s/s; \
+                    "**{}**: {} contenders, one session each, all in one client process, {what}. Units: {unit}s/s; \
                      latency = the call → its return, retries included, ms; client CPU per {unit}. Medians of \
                      {rounds} rounds [min–max].\n",
                     cell.label, cell.cell.outstanding
