@@ -1,5 +1,7 @@
 // zk-bench's Curator worker: the recipe cells with Apache Curator (Debian's 5.4 jars),
-// InterProcessMutex for the lock handoff and LeaderLatch for the leader failover. It speaks the
+// InterProcessMutex for the lock handoff, LeaderLatch for the leader failover,
+// DistributedAtomicLong for the counter, DistributedAtomicValue for the atom and
+// SimpleDistributedQueue for the queue. It speaks the
 // same protocol as ZkBench (one run spec per stdin line, one JSON report per stdout line) and
 // shares its Spec, Timing, Rec, Cpu and report code: zk-bench compiles the two files together.
 
@@ -8,17 +10,24 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.atomic.AtomicValue;
+import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
+import org.apache.curator.framework.recipes.atomic.DistributedAtomicValue;
+import org.apache.curator.framework.recipes.queue.SimpleDistributedQueue;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.curator.retry.RetryNTimes;
 
 public final class ZkBenchCurator {
     static final int SESSION_TIMEOUT_MS = 10_000;
@@ -217,6 +226,186 @@ public final class ZkBenchCurator {
         throw new IllegalStateException("no leader within " + PATIENCE_S + " s");
     }
 
+    // ----- counter, atom, queue -----------------------------------------------------------------
+
+    /** One contender's unit of work: true when it succeeded. */
+    interface Unit {
+        boolean run() throws Exception;
+    }
+
+    /** Makes contender i's unit, on its own CuratorFramework (session). */
+    interface UnitFactory {
+        Unit make(CuratorFramework client, int i) throws Exception;
+    }
+
+    /**
+     * `outstanding` contenders, each a CuratorFramework (one session) with its own recipe object,
+     * run their unit in a loop: one unit per success, its latency the call → its return.
+     */
+    static ZkBench.Rec contend(ZkBench.Spec spec, ZkBench.Timing[] timing, long[] cpu, UnitFactory factory, String gaveUp)
+            throws Exception {
+        int contenders = Math.max(1, (int) spec.n("outstanding"));
+        List<CuratorFramework> clients = new ArrayList<>();
+        List<Unit> units = new ArrayList<>();
+        for (int i = 0; i < contenders; i++) {
+            CuratorFramework c = connect(spec.s("connect"));
+            clients.add(c);
+            units.add(factory.make(c, i));
+        }
+        ZkBench.Timing t = new ZkBench.Timing(spec);
+        timing[0] = t;
+        ZkBench.Cpu sampler = new ZkBench.Cpu(t);
+        sampler.start();
+        ZkBench.Rec rec = new ZkBench.Rec();
+        List<Thread> threads = new ArrayList<>();
+        for (Unit unit : units) {
+            Thread th = new Thread(() -> {
+                while (t.issuing()) {
+                    long start = System.nanoTime();
+                    try {
+                        boolean ok = unit.run();
+                        rec.done(t, start, System.nanoTime(), ok ? null : gaveUp);
+                    } catch (Exception e) {
+                        rec.error(e.toString());
+                        pause();
+                    }
+                }
+            });
+            th.start();
+            threads.add(th);
+        }
+        for (Thread th : threads) {
+            th.join();
+        }
+        sampler.join();
+        cpu[0] = sampler.ticks;
+        cpu[1] = sampler.rssKb;
+        for (CuratorFramework c : clients) {
+            c.close();
+        }
+        return rec;
+    }
+
+    /**
+     * Contenders increment one DistributedAtomicLong (optimistic, RetryNTimes(1000, 1 ms) as in
+     * the interop tests); an increment that gives up (succeeded() false) is an error.
+     */
+    static ZkBench.Rec counter(ZkBench.Spec spec, ZkBench.Timing[] timing, long[] cpu) throws Exception {
+        String path = spec.s("eph_root") + "/" + spec.s("tag") + "-counter";
+        return contend(spec, timing, cpu, (client, i) -> {
+            DistributedAtomicLong value = new DistributedAtomicLong(client, path, new RetryNTimes(1_000, 1));
+            return () -> value.increment().succeeded();
+        }, "DistributedAtomicLong.increment gave up");
+    }
+
+    /** The atom cell's value: count (8 bytes) and last writer (4 bytes), big-endian. */
+    static byte[] tally(long count, int writer) {
+        return ByteBuffer.allocate(12).putLong(count).putInt(writer).array();
+    }
+
+    /**
+     * Contenders swap one DistributedAtomicValue holding a 12-byte tally (count + 1, themselves
+     * as the last writer). Curator has no swap(f): a user reads with get() and writes with
+     * compareAndSet(read, new) (which reads again and sets at that version if the bytes are
+     * unchanged), in a loop until it succeeds; 1,000 failed attempts in a row are an error.
+     */
+    static ZkBench.Rec atom(ZkBench.Spec spec, ZkBench.Timing[] timing, long[] cpu) throws Exception {
+        String path = spec.s("eph_root") + "/" + spec.s("tag") + "-atom";
+        return contend(spec, timing, cpu, (client, i) -> {
+            DistributedAtomicValue value = new DistributedAtomicValue(client, path, new RetryNTimes(1_000, 1));
+            value.initialize(tally(0, -1)); // false if another contender created it first
+            return () -> {
+                for (int attempt = 0; attempt < 1_000; attempt++) {
+                    byte[] pre = value.get().postValue();
+                    long count = pre.length >= 8 ? ByteBuffer.wrap(pre).getLong() : 0;
+                    if (value.compareAndSet(pre, tally(count + 1, i)).succeeded()) {
+                        return true;
+                    }
+                }
+                return false;
+            };
+        }, "1,000 failed compareAndSet attempts");
+    }
+
+    /** How long the consumer waits for an item before looking at the clock again. */
+    static final long TAKE_PATIENCE_MS = 500;
+
+    /**
+     * One producer and one consumer CuratorFramework on one SimpleDistributedQueue: the producer
+     * offers `payload`-byte items while fewer than `outstanding` are offered and not yet taken;
+     * the consumer polls. An item carries the nanoTime its offer was issued (first 8 bytes), so a
+     * unit's latency is offer issued → poll returned.
+     */
+    static ZkBench.Rec queue(ZkBench.Spec spec, ZkBench.Timing[] timing, long[] cpu) throws Exception {
+        String path = spec.s("eph_root") + "/" + spec.s("tag") + "-queue";
+        int size = Math.max(8, (int) spec.n("payload"));
+        CuratorFramework pc = connect(spec.s("connect"));
+        CuratorFramework cc = connect(spec.s("connect"));
+        SimpleDistributedQueue producerQueue = new SimpleDistributedQueue(pc, path);
+        SimpleDistributedQueue consumerQueue = new SimpleDistributedQueue(cc, path);
+        Semaphore window = new Semaphore(Math.max(1, (int) spec.n("outstanding")));
+        ZkBench.Timing t = new ZkBench.Timing(spec);
+        timing[0] = t;
+        ZkBench.Cpu sampler = new ZkBench.Cpu(t);
+        sampler.start();
+        ZkBench.Rec rec = new ZkBench.Rec();
+        Thread producer = new Thread(() -> {
+            byte[] item = new byte[size];
+            for (int i = 8; i < size; i++) {
+                item[i] = (byte) ('a' + i % 26);
+            }
+            while (t.issuing()) {
+                try {
+                    if (!window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                        continue;
+                    }
+                    ByteBuffer.wrap(item).putLong(0, System.nanoTime());
+                    producerQueue.offer(item);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } catch (Exception e) {
+                    window.release();
+                    rec.error(e.toString());
+                    pause();
+                }
+            }
+        });
+        Thread consumer = new Thread(() -> {
+            while (t.issuing()) {
+                try {
+                    byte[] item = consumerQueue.poll(TAKE_PATIENCE_MS, TimeUnit.MILLISECONDS);
+                    long done = System.nanoTime();
+                    if (item == null) {
+                        if (t.issuing()) {
+                            rec.error("no item within " + TAKE_PATIENCE_MS + " ms");
+                        }
+                        continue;
+                    }
+                    window.release();
+                    if (item.length < 8) {
+                        rec.error("an item of " + item.length + " bytes");
+                        continue;
+                    }
+                    rec.done(t, ByteBuffer.wrap(item).getLong(0), done, null);
+                } catch (Exception e) {
+                    rec.error(e.toString());
+                    pause();
+                }
+            }
+        });
+        producer.start();
+        consumer.start();
+        producer.join();
+        consumer.join();
+        sampler.join();
+        cpu[0] = sampler.ticks;
+        cpu[1] = sampler.rssKb;
+        pc.close();
+        cc.close();
+        return rec;
+    }
+
     // ----- the protocol ------------------------------------------------------------------------
 
     static String run(ZkBench.Spec spec) throws Exception {
@@ -230,8 +419,18 @@ public final class ZkBenchCurator {
             case "failover":
                 rec = failover(spec, timing, cpu);
                 break;
+            case "counter":
+                rec = counter(spec, timing, cpu);
+                break;
+            case "atom":
+                rec = atom(spec, timing, cpu);
+                break;
+            case "queue":
+                rec = queue(spec, timing, cpu);
+                break;
             default:
-                throw new IllegalArgumentException("the Curator worker runs lock and failover, not " + spec.s("workload"));
+                throw new IllegalArgumentException(
+                        "the Curator worker runs lock, failover, counter, atom and queue, not " + spec.s("workload"));
         }
         return ZkBench.json(rec, timing[0], cpu);
     }
@@ -260,7 +459,8 @@ public final class ZkBenchCurator {
         // Keep stdout for the protocol: anything else (logging) goes to stderr.
         System.setOut(System.err);
         String zk = org.apache.zookeeper.Version.getFullVersion().split("[ ,-]")[0];
-        out.println("{\"hello\":" + ZkBench.quote("Curator " + curatorVersion() + " (InterProcessMutex, LeaderLatch), java client "
+        out.println("{\"hello\":" + ZkBench.quote("Curator " + curatorVersion()
+                + " (InterProcessMutex, LeaderLatch, DistributedAtomicLong, DistributedAtomicValue, SimpleDistributedQueue), java client "
                 + zk + ", JDK " + System.getProperty("java.version")) + "}");
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;

@@ -1,5 +1,7 @@
 """zk-bench's kazoo worker: kazoo's *_async API, N requests outstanding per session through a
-Semaphore, and kazoo's Lock recipe in the lock-handoff cell. zk-bench runs it in a venv of its own and talks to it through stdin (one run spec per
+Semaphore, kazoo's Lock recipe in the lock-handoff cell and its Counter (support_curator=True, the
+SharedCount layout zk-dsl's SharedCount shares; the client's default command retry) in the counter
+cell. zk-bench runs it in a venv of its own and talks to it through stdin (one run spec per
 line, `key=value` words) and stdout (one JSON line per run); everything else goes to stderr."""
 
 import json
@@ -327,6 +329,44 @@ def lock_handoff(spec):
     return rec, timing, sampler
 
 
+def counter_contender(counter, rec, timing):
+    while timing.issuing():
+        start = now()
+        try:
+            counter += 1  # noqa: PLW2901 - Counter.__add__ returns the counter itself
+        except Exception as e:  # noqa: BLE001 - counted, reported to zk-bench
+            rec.done(timing, 0, 0, "error " + type(e).__name__)
+            time.sleep(0.01)
+            continue
+        rec.done(timing, start, now(), None)
+
+
+def counter_cell(spec):
+    """`outstanding` contenders, each a KazooClient (one session) with its own
+    Counter(support_curator=True) on one path, `counter += 1` in a loop. kazoo retries a lost
+    compare-and-set with the client's command retry (KazooRetry: unlimited tries, 0.1 s doubling
+    delay with jitter, the default)."""
+    contenders = max(1, spec.n("outstanding"))
+    path = "%s/%s-counter" % (spec.s("eph_root"), spec.s("tag"))
+    zks = [connect(spec.s("connect")) for _ in range(contenders)]
+    timing = Timing(spec)
+    sampler = CpuSampler(timing)
+    sampler.start()
+    rec = Rec()
+    threads = [
+        threading.Thread(target=counter_contender, args=(zk.Counter(path, support_curator=True), rec, timing))
+        for zk in zks
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sampler.join()
+    for zk in zks:
+        close(zk)
+    return rec, timing, sampler
+
+
 def round3(v):
     scale = 1
     while v // scale >= 2048:
@@ -344,8 +384,12 @@ def run(spec):
         rec, timing, sampler = connect_loop(spec)
     elif workload == "lock":
         rec, timing, sampler = lock_handoff(spec)
+    elif workload == "counter":
+        rec, timing, sampler = counter_cell(spec)
     elif workload == "failover":
         raise ValueError("kazoo has no LeaderLatch (its Election is a lock): not in the failover cell")
+    elif workload in ("atom", "queue"):
+        raise ValueError("kazoo has no typed atom and no queue in Curator's layout: not in the %s cell" % workload)
     else:
         rec, timing, sampler = pipelined(spec, payload)
     hist = {}

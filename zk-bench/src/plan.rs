@@ -9,6 +9,11 @@ use crate::spec::Workload;
 pub const LOCK_CONTENDERS: usize = 10;
 /// Participants of the leader-failover cell's latch: a leader and two in line.
 pub const LATCH_PARTICIPANTS: usize = 3;
+/// Contending sessions of the counter and atom cells (the 10).
+pub const SHARED_CONTENDERS: usize = 10;
+/// Items offered and not yet taken in the queue cell: keeps the queue short (Curator's consumer
+/// lists the whole queue for every take).
+pub const QUEUE_WINDOW: usize = 10;
 
 /// One row of the table: every client runs it, alternating, round after round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +45,9 @@ impl Cell {
         match self.workload {
             Workload::Lock => return format!("lock-handoff c={}", self.outstanding),
             Workload::Failover => return format!("leader-failover c={}", self.sessions),
+            Workload::Counter => return format!("counter c={}", self.outstanding),
+            Workload::Atom => return format!("atom c={}", self.outstanding),
+            Workload::Queue => return format!("queue {} w={}", size(self.payload), self.outstanding),
             _ => {}
         }
         let mut s = match self.workload {
@@ -58,12 +66,16 @@ impl Cell {
     }
 
     /// Whether `client` runs this cell: the recipe cells need the recipe (zk-dsl's, Curator's,
-    /// kazoo's `Lock`; no latch in kazoo), the request cells a plain client (Curator's plain
-    /// requests are the Java client's).
+    /// kazoo's `Lock` and `Counter`; no latch, typed atom or Curator-layout queue in kazoo), the
+    /// request cells a plain client (Curator's plain requests are the Java client's).
     pub fn runs_with(&self, client: ClientKind) -> bool {
         match self.workload {
-            Workload::Lock => matches!(client, ClientKind::ZkDsl | ClientKind::Curator | ClientKind::Kazoo),
-            Workload::Failover => matches!(client, ClientKind::ZkDsl | ClientKind::Curator),
+            Workload::Lock | Workload::Counter => {
+                matches!(client, ClientKind::ZkDsl | ClientKind::Curator | ClientKind::Kazoo)
+            }
+            Workload::Failover | Workload::Atom | Workload::Queue => {
+                matches!(client, ClientKind::ZkDsl | ClientKind::Curator)
+            }
             _ => client != ClientKind::Curator,
         }
     }
@@ -84,7 +96,7 @@ pub fn size(bytes: usize) -> String {
     }
 }
 
-/// The standard table (28 cells).
+/// The standard table (31 cells).
 pub fn standard() -> Vec<Cell> {
     let mut cells = Vec::new();
     // Throughput and latency against outstanding requests on one session.
@@ -114,6 +126,11 @@ pub fn standard() -> Vec<Cell> {
     // The recipes: one mutex handed between contenders, and a latch losing its leader.
     cells.push(Cell::new(Workload::Lock, 0, LOCK_CONTENDERS).sessions(LOCK_CONTENDERS));
     cells.push(Cell::new(Workload::Failover, 0, 1).sessions(LATCH_PARTICIPANTS));
+    // Shared data: one counter and one typed atom under contention, and a queue's producer →
+    // consumer.
+    cells.push(Cell::new(Workload::Counter, 0, SHARED_CONTENDERS).sessions(SHARED_CONTENDERS));
+    cells.push(Cell::new(Workload::Atom, 0, SHARED_CONTENDERS).sessions(SHARED_CONTENDERS));
+    cells.push(Cell::new(Workload::Queue, 100, QUEUE_WINDOW).sessions(2));
     cells
 }
 
@@ -143,6 +160,7 @@ mod tests {
         assert_eq!(pick(&["watch", "connect"]), ["watch 100B", "connect"]);
         assert!(pick(&["nothing like it"]).is_empty());
         assert_eq!(pick(&["lock", "failover"]), ["lock-handoff c=10", "leader-failover c=3"]);
+        assert_eq!(pick(&["counter", "atom", "queue"]), ["counter c=10", "atom c=10", "queue 100B w=10"]);
     }
 
     #[test]
@@ -154,6 +172,9 @@ mod tests {
         };
         assert_eq!(runs("lock-handoff c=10"), [ClientKind::ZkDsl, ClientKind::Kazoo, ClientKind::Curator]);
         assert_eq!(runs("leader-failover c=3"), [ClientKind::ZkDsl, ClientKind::Curator]);
+        assert_eq!(runs("counter c=10"), [ClientKind::ZkDsl, ClientKind::Kazoo, ClientKind::Curator]);
+        assert_eq!(runs("atom c=10"), [ClientKind::ZkDsl, ClientKind::Curator]);
+        assert_eq!(runs("queue 100B w=10"), [ClientKind::ZkDsl, ClientKind::Curator]);
         assert!(!runs("get 100B n=10").contains(&ClientKind::Curator));
         assert!(runs("get 100B n=10").contains(&ClientKind::Java));
     }

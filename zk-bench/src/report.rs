@@ -282,6 +282,7 @@ pub fn targets(cells: &[CellSummary]) -> Vec<Verdict> {
         }
     }
     out.extend(lock_targets(cells));
+    out.extend(shared_targets(cells));
     let p50 = |c: &ClientSummary| c.p50_us.map(|s| s.median);
     for w in [Workload::Get, Workload::Set, Workload::Create] {
         let Some(cell) = core(cells, w, 1) else { continue };
@@ -311,6 +312,30 @@ pub fn targets(cells: &[CellSummary]) -> Vec<Verdict> {
 
 /// The issue's lock-handoff targets: zk-dsl at least Curator's acquisitions/s with a lower
 /// handoff p99, and client CPU per acquisition below Curator's and kazoo's.
+/// Issue 14's target for the counter, atom and queue cells: zk-dsl's median ahead of every
+/// peer's that ran the cell.
+fn shared_targets(cells: &[CellSummary]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for cell in cells.iter().filter(|c| matches!(c.cell.workload, Workload::Counter | Workload::Atom | Workload::Queue))
+    {
+        let Some(x) = cell.client(ClientKind::ZkDsl).and_then(ClientSummary::ops) else { continue };
+        let peers: Vec<(ClientKind, f64)> =
+            cell.clients.iter().filter(|c| c.client.is_peer()).filter_map(|c| c.ops().map(|v| (c.client, v))).collect();
+        if peers.is_empty() {
+            continue;
+        }
+        let others: Vec<String> =
+            peers.iter().map(|(k, v)| format!("{}/s ({k}, {:.2}×)", fmt_ops(*v), x / v)).collect();
+        out.push(Verdict {
+            target: "shared data: ahead of both peers in every cell".into(),
+            cell: cell.label.clone(),
+            measured: format!("{}/s vs {}", fmt_ops(x), others.join(", ")),
+            pass: peers.iter().all(|&(_, v)| x > v),
+        });
+    }
+    out
+}
+
 fn lock_targets(cells: &[CellSummary]) -> Vec<Verdict> {
     let mut out = Vec::new();
     let Some(cell) = cells.iter().find(|c| c.cell.workload == Workload::Lock) else { return out };
@@ -426,6 +451,52 @@ fn recipes(out: &mut String, results: &Results) {
                      |---|---:|---:|---:|---:|---:|"
                 );
             }
+            Workload::Counter | Workload::Atom => {
+                let (what, unit) = if cell.cell.workload == Workload::Counter {
+                    (
+                        "increment one shared counter in a loop (zk-dsl `SharedCount::add(1)`, Curator \
+                         `DistributedAtomicLong.increment()` with RetryNTimes(1000, 1 ms), kazoo \
+                         `Counter(support_curator=True)` `+= 1` with its default command retry)",
+                        "increment",
+                    )
+                } else {
+                    (
+                        "swap one small typed value in a loop, count + 1 and themselves as the last writer \
+                         (zk-dsl `Atom<T>::swap` of a 2-field struct; Curator has no swap: \
+                         `DistributedAtomicValue` get() then compareAndSet(read, new) of 12 bytes, until it \
+                         succeeds)",
+                        "swap",
+                    )
+                };
+                let _ = writeln!(
+                    out,
+                    "**{}**: {} contenders, one session each, all in one client process, {what}. Units: {unit}s/s; \
+                     latency = the call → its return, retries included, ms; client CPU per {unit}. Medians of \
+                     {rounds} rounds [min–max].\n",
+                    cell.label, cell.cell.outstanding
+                );
+                let _ = writeln!(
+                    out,
+                    "| client | {unit}s/s | p50 ms | p99 ms | CPU µs/{unit} | errors |\n\
+                     |---|---:|---:|---:|---:|---:|"
+                );
+            }
+            Workload::Queue => {
+                let _ = writeln!(
+                    out,
+                    "**{}**: one producer and one consumer session in one client process on one queue (zk-dsl \
+                     `SimpleQueue<Vec<u8>>`, Curator `SimpleDistributedQueue`); the producer offers {}-byte items \
+                     one at a time while fewer than {} are offered and not yet taken, the consumer takes them. \
+                     Items/s taken; latency = offer issued → take returned, ms; client CPU per item. Medians of \
+                     {rounds} rounds [min–max].\n",
+                    cell.label, cell.cell.payload, cell.cell.outstanding
+                );
+                let _ = writeln!(
+                    out,
+                    "| client | items/s | p50 ms | p99 ms | CPU µs/item | errors |\n\
+                     |---|---:|---:|---:|---:|---:|"
+                );
+            }
             _ => {
                 let _ = writeln!(
                     out,
@@ -444,7 +515,7 @@ fn recipes(out: &mut String, results: &Results) {
         }
         for c in &cell.clients {
             let first = match cell.cell.workload {
-                Workload::Lock => spread_ops(c.ops_per_s),
+                Workload::Lock | Workload::Counter | Workload::Atom | Workload::Queue => spread_ops(c.ops_per_s),
                 _ => c.runs.iter().filter(|r| r.ok).map(|r| r.ops).sum::<u64>().to_string(),
             };
             let cpu =
@@ -561,7 +632,7 @@ pub fn markdown(results: &Results) -> String {
     }
 
     if results.cells.iter().any(|c| c.cell.workload.is_recipe()) {
-        let _ = writeln!(out, "## Lock handoff and leader failover\n");
+        let _ = writeln!(out, "## Recipes\n");
         recipes(&mut out, results);
     }
 

@@ -39,10 +39,21 @@ pub enum Workload {
     /// is the time from that close → another participant knowing it leads (then a fresh
     /// participant joins, untimed, so there are always `sessions`).
     Failover,
+    /// Shared counter: `outstanding` contenders (one session each, all in the worker) increment
+    /// one counter in a loop. A unit is one increment; its latency the call → its return (the
+    /// compare-and-set retries included).
+    Counter,
+    /// Typed atom: `outstanding` contenders swap one small struct (read, change, write if
+    /// unchanged) in a loop. A unit is one successful swap.
+    Atom,
+    /// Queue: one producer session offers `payload`-byte items, one consumer session takes
+    /// them, at most `outstanding` items offered and not yet taken. A unit is one item taken;
+    /// its latency the offer issued → the take returning (one process, one clock).
+    Queue,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 14] = [
         Workload::Get,
         Workload::Set,
         Workload::Create,
@@ -54,6 +65,9 @@ impl Workload {
         Workload::Memory,
         Workload::Lock,
         Workload::Failover,
+        Workload::Counter,
+        Workload::Atom,
+        Workload::Queue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +83,9 @@ impl Workload {
             Workload::Memory => "memory",
             Workload::Lock => "lock",
             Workload::Failover => "failover",
+            Workload::Counter => "counter",
+            Workload::Atom => "atom",
+            Workload::Queue => "queue",
         }
     }
 
@@ -76,10 +93,10 @@ impl Workload {
         Workload::ALL.into_iter().find(|w| w.name() == s)
     }
 
-    /// A coordination recipe's cell (a lock, a latch) rather than a request stream: run by the
-    /// clients that have the recipe, reported in tables of their own.
+    /// A recipe's cell (a lock, a latch, a counter, an atom, a queue) rather than a request
+    /// stream: run by the clients that have the recipe, reported in tables of their own.
     pub fn is_recipe(self) -> bool {
-        matches!(self, Workload::Lock | Workload::Failover)
+        matches!(self, Workload::Lock | Workload::Failover | Workload::Counter | Workload::Atom | Workload::Queue)
     }
 }
 
@@ -189,6 +206,21 @@ pub fn lock_path(spec: &RunSpec) -> String {
 /// The latch directory of a leader-failover run.
 pub fn latch_path(spec: &RunSpec) -> String {
     format!("{}/{}-latch", spec.eph_root, spec.tag)
+}
+
+/// The counter node of a counter run (each client its own, so formats never meet).
+pub fn counter_path(spec: &RunSpec) -> String {
+    format!("{}/{}-counter", spec.eph_root, spec.tag)
+}
+
+/// The atom node of an atom run.
+pub fn atom_path(spec: &RunSpec) -> String {
+    format!("{}/{}-atom", spec.eph_root, spec.tag)
+}
+
+/// The queue directory of a queue run.
+pub fn queue_path(spec: &RunSpec) -> String {
+    format!("{}/{}-queue", spec.eph_root, spec.tag)
 }
 
 /// What a worker reports for one run. The Java and kazoo harnesses print the same fields.
