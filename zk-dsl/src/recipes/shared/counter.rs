@@ -68,6 +68,12 @@ impl<N: CounterValue> Counter<N> {
         Counter { atom: self.atom.initial(seed) }
     }
 
+    /// How a contended [`add`](Self::add) backs off and when it gives up (see
+    /// [`Atom::retry`]); the default backs off from 2 ms up to 100 ms, at most 200 attempts.
+    pub fn retry(self, policy: crate::recipes::RetryPolicy) -> Counter<N> {
+        Counter { atom: self.atom.retry(policy) }
+    }
+
     /// The value and its version.
     pub async fn get(&self) -> Result<Versioned<N>, Error> {
         self.atom.get().await
