@@ -18,6 +18,9 @@
 //! <name> <sum> <balances>` every 10 transfers and at the end (one consistent snapshot), and
 //! `DONE <name>`.
 
+mod common;
+
+use common::{arg, connect_string, exit, stdin_closed};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -30,17 +33,11 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bank: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("bank", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let root = arg(2).unwrap_or("/example-bank".into());
     let me = arg(3).unwrap_or_else(|| format!("teller-{}", std::process::id()));
     let transfers: u64 = arg(4).map(|t| t.parse()).transpose()?.unwrap_or(0);
@@ -103,24 +100,4 @@ async fn print_total(bank: &Transaction, accounts: &[Ref<i64>], me: &str) -> zk_
     let listed: Vec<String> = balances.iter().map(i64::to_string).collect();
     println!("TOTAL {me} {} {}", balances.iter().sum::<i64>(), listed.join(","));
     Ok(())
-}
-
-/// Resolves at the end of standard input (Ctrl-D, a closed pipe) or on Ctrl-C.
-fn stdin_closed() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    let (eof_tx, eof) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-        let _ = eof_tx.send(());
-    });
-    Box::pin(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = eof => {}
-        }
-    })
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
 }

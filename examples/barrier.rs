@@ -14,6 +14,9 @@
 //! Output, one event per line: `WAITING <name> <arrived>/<N>` on arrival, `RELEASED <name>` when
 //! all `N` are there, `DONE <name>` after the work, `LEFT <name>` once everyone is done.
 
+mod common;
+
+use common::{arg, connect_string, exit};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,17 +32,11 @@ const READY: &str = "ready";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("barrier: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("barrier", run().await)
 }
 
 async fn run() -> Result<(), BoxError> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let barrier = arg(2).unwrap_or("/barrier".into());
     let me = arg(3).unwrap_or_else(|| format!("member-{}", std::process::id()));
     let n: usize = match arg(4) {
@@ -133,9 +130,4 @@ async fn leave(client: &Client, barrier: &str, me: &str) -> Result<(), BoxError>
 async fn participants(client: &Client, barrier: &str) -> Result<Vec<String>, BoxError> {
     let names = client.children(barrier).await.absent_ok()?.unwrap_or_default();
     Ok(names.into_iter().filter(|name| name != READY).collect())
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
 }

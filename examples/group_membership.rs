@@ -17,6 +17,9 @@
 //!
 //! Output, one event per line: `JOINED <name>`, `MEMBERS <name>,<name>,...` (sorted), `LEFT <name>`.
 
+mod common;
+
+use common::{arg, connect_string, exit, stdin_closed};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -27,17 +30,11 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("group_membership: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("group_membership", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let group = arg(2).unwrap_or("/example-group".into());
     let me = arg(3).unwrap_or_else(|| format!("member-{}", std::process::id()));
 
@@ -49,7 +46,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     client.create(format!("{group}/{me}")).await?;
     println!("JOINED {me}");
 
-    let shutdown = shutdown();
+    let shutdown = stdin_closed();
     tokio::pin!(shutdown);
     loop {
         // A watch fires once, so every read sets a new one: the seed's group-watcher, which
@@ -67,23 +64,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     client.close().await?;
     println!("LEFT {me}");
     Ok(())
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
-}
-
-/// Resolves on Ctrl-C or at the end of standard input.
-async fn shutdown() {
-    // A plain thread: tokio's stdin would keep the runtime from shutting down while it reads.
-    let (eof_tx, eof) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-        let _ = eof_tx.send(());
-    });
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = eof => {}
-    }
 }

@@ -19,6 +19,9 @@
 //! `FOLLOWER <node> watching <predecessor>` (again whenever the predecessor changes), and
 //! `RESIGNED <node>` at exit. A leader whose session expires prints `LOST <node>` and exits 1.
 
+mod common;
+
+use common::{arg, connect_string, exit, stdin_closed};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,17 +32,11 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("leader_election: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("leader_election", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let election = arg(2).unwrap_or("/election".into());
     let prefix = arg(3).unwrap_or("n".into());
 
@@ -52,7 +49,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let me = path.rsplit('/').next().unwrap_or_default().to_owned();
     println!("CANDIDATE {me}");
 
-    let shutdown = shutdown();
+    let shutdown = stdin_closed();
     tokio::pin!(shutdown);
     loop {
         // The order of children is arbitrary; the sequence numbers give the order of arrival
@@ -103,24 +100,5 @@ async fn session_lost(events: &mut zk_dsl::client::SessionEvents) {
         if matches!(event, SessionEvent::Expired | SessionEvent::AuthFailed | SessionEvent::Closed) {
             return;
         }
-    }
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
-}
-
-/// Resolves on Ctrl-C or at the end of standard input.
-async fn shutdown() {
-    // A plain thread: tokio's stdin would keep the runtime from shutting down while it reads.
-    let (eof_tx, eof) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-        let _ = eof_tx.send(());
-    });
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = eof => {}
     }
 }

@@ -15,6 +15,9 @@
 //! Output: `CANDIDATE <name>`, then `LEADER <name>` / `FOLLOWER <name>` whenever that changes,
 //! `PARTICIPANTS <id>,<id>,...` for `who`, and `RESIGNED <name>` at exit.
 
+mod common;
+
+use common::{arg, connect_string, exit};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -25,17 +28,11 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("leader_latch: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("leader_latch", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let election = arg(2).unwrap_or("/example-latch".into());
     let me = arg(3).unwrap_or_else(|| format!("candidate-{}", std::process::id()));
 
@@ -81,9 +78,4 @@ fn stdin_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
         }
     });
     rx
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
 }

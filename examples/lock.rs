@@ -16,6 +16,9 @@
 //! Output, one line per event: `ACQUIRED <name> <epoch micros> token=<fencing token>`,
 //! `RELEASING <name> <epoch micros>`, and `DONE <name>` after the last round.
 
+mod common;
+
+use common::{arg, connect_string, exit, stdin_closed};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,17 +29,11 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lock: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("lock", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let lock = arg(2).unwrap_or("/example-lock".into());
     let me = arg(3).unwrap_or_else(|| format!("worker-{}", std::process::id()));
     let rounds: u64 = arg(4).map(|r| r.parse()).transpose()?.unwrap_or(0);
@@ -71,24 +68,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 fn micros() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or_default()
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
-}
-
-/// Resolves at the end of standard input (or on Ctrl-C).
-fn stdin_closed() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    let (eof_tx, eof) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-        let _ = eof_tx.send(());
-    });
-    Box::pin(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = eof => {}
-        }
-    })
 }

@@ -11,6 +11,9 @@
 //! input) are those of `group_membership.rs`; Ctrl-C kills it, and the others then see it
 //! leave once its 5 s session has timed out.
 
+mod common;
+
+use common::{arg, connect_string, exit};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -23,17 +26,11 @@ use zk_dsl::{ResultExt, WatchedEvent};
 const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("seed_group_membership: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("seed_group_membership", run())
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let group = arg(2).unwrap_or("/example-group".into());
     let me = arg(3).unwrap_or_else(|| format!("member-{}", std::process::id()));
 
@@ -80,9 +77,4 @@ fn group_watcher(client: Client, group: String) -> WatchFn {
 fn print_members(mut members: Vec<String>) {
     members.sort();
     println!("MEMBERS {}", members.join(","));
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
 }

@@ -10,6 +10,9 @@
 //! Arguments, output (`CANDIDATE`, `LEADER`, `FOLLOWER … watching …`, `RESIGNED`) and the way to
 //! stop it (end of standard input) are those of `leader_election.rs`.
 
+mod common;
+
+use common::{arg, connect_string, exit};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +24,7 @@ use zk_dsl::{util, EventType, ResultExt, WatchedEvent};
 const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("seed_leader_election: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("seed_leader_election", run())
 }
 
 /// What every callback needs: the client and the election's root node.
@@ -37,7 +34,7 @@ struct Election {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let connect_string = arg(1).or_else(|| std::env::var("ZK_CONNECT").ok()).unwrap_or("127.0.0.1:2181".into());
+    let connect_string = connect_string(1);
     let root = arg(2).unwrap_or("/election".into());
     let prefix = arg(3).unwrap_or("n".into());
 
@@ -122,9 +119,4 @@ impl Election {
             eprintln!("seed_leader_election: {e}");
         }
     }
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
 }

@@ -19,6 +19,9 @@
 //! <job>` when it starts a job, `FINISHED <name> <job>` once the job is consumed, and `STOPPED
 //! <name>` at the end.
 
+mod common;
+
+use common::{arg, exit, stdin_closed};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,13 +32,7 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("work_queue: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("work_queue", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -77,24 +74,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     client.close().await?;
     Ok(())
-}
-
-/// Resolves at the end of standard input (Ctrl-D, a closed pipe) or on Ctrl-C.
-fn stdin_closed() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    let (eof_tx, eof) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-        let _ = eof_tx.send(());
-    });
-    Box::pin(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = eof => {}
-        }
-    })
-}
-
-/// The `n`th command-line argument, unless missing, empty or `-`.
-fn arg(n: usize) -> Option<String> {
-    std::env::args().nth(n).filter(|a| !a.is_empty() && a != "-")
 }
