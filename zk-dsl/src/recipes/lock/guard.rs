@@ -50,12 +50,14 @@ impl LossPolicy {
     }
 }
 
-/// A held lock (or semaphore lease). Release it with [`release`](Self::release); dropping it releases it too (in
-/// the background, on the client's runtime).
+/// A held lock (or semaphore lease). Release it with [`release`](Self::release); dropping it
+/// releases it too (in the background, on the client's runtime).
 ///
-/// While held, a background task follows the session and the lock node, so
-/// [`state`](Self::state) is always current and [`lost`](Self::lost) resolves when the lock
-/// is lost (under the guard's [`LossPolicy`]).
+/// While held, a background task follows the session's events and, once the hold has lasted
+/// 25 ms, a watch on the lock node, so [`state`](Self::state) follows disconnections and
+/// expiry at once and a deletion of the node by someone else within moments, and
+/// [`lost`](Self::lost) resolves when the lock is lost (under the guard's [`LossPolicy`]).
+/// Writes through the guard's [`Fence`] are checked on the server whatever the local state.
 #[derive(Debug)]
 #[must_use = "dropping the guard releases the lock"]
 pub struct LockGuard {
