@@ -165,7 +165,9 @@ impl Member {
                     Err(e) => return Err(e),
                 }
             }
-            let (lowest, highest) = (&present[0], &present[present.len() - 1]);
+            let (Some(lowest), Some(highest)) = (present.first(), present.last()) else {
+                continue; // unreachable: `present` is not empty here
+            };
             let watch_on = if present.len() == 1 && *lowest == mine {
                 // Only us left: go.
                 delete_member(client, &self.node).await?;

@@ -359,7 +359,9 @@ async fn check(latch: &LeaderLatch, node: &OwnNode) -> Result<Place, Error> {
             }
         }
         Some(before) => {
-            let predecessor = child_path(&latch.dir, &ordered[before].name);
+            // `before` is `index - 1`, and `index` is a position in `ordered`.
+            let Some(predecessor) = ordered.get(before) else { return Ok(Place::Recheck) };
+            let predecessor = child_path(&latch.dir, &predecessor.name);
             match client.get_data(predecessor.as_str()).with_watch().await {
                 Ok((_, watch)) => Ok(Place::Follower(watch)),
                 Err(Error::NoNode { .. }) => Ok(Place::Recheck),

@@ -195,7 +195,9 @@ async fn acquire_with(
         let Some(blocker) = (attempt.blocked_by)(&ordered, index) else {
             return Ok(node);
         };
-        let blocker = child_path(&attempt.dir, &ordered[blocker].name);
+        // `BlockedBy` rules return an index below `index`, itself an index of `ordered`.
+        let Some(blocker) = ordered.get(blocker) else { continue };
+        let blocker = child_path(&attempt.dir, &blocker.name);
         let blocker = blocker.as_str();
         let watch = match attempt.retry.run(|| async move { client.get_data(blocker).with_watch().await }).await {
             Ok((_, watch)) => watch,
