@@ -21,6 +21,9 @@
 //!   `DistributedDoubleBarrier`): wait for a node to go; enter together, leave together.
 //! * [`SimpleQueue`] (Curator `SimpleDistributedQueue`) and [`LockingQueue`] (kazoo
 //!   `LockingQueue`, at-least-once for consumers that may crash).
+//! * [`Cache`]: a local mirror of a subtree, one node or one level (Curator `CuratorCache`),
+//!   from one persistent recursive watch, resynchronised after every reconnection; and
+//!   [`PersistentNode`], an ephemeral node recreated whenever it goes missing.
 //! * [`RetryPolicy`] and protected creates ([`ProtectedCreate`]): retrying only what is safe
 //!   to retry.
 //!
@@ -28,6 +31,7 @@
 //! `Lost`; [`LossPolicy`] says which of the two stops a holder.
 
 pub mod barrier;
+pub mod cache;
 pub(crate) mod contenders;
 mod fence;
 pub mod leader;
@@ -39,6 +43,7 @@ mod retry;
 pub mod shared;
 
 pub use barrier::{Barrier, DoubleBarrier, Member};
+pub use cache::{Cache, CacheEvent, CacheHandle, CachedNode, PersistentNode, PersistentNodeHandle};
 pub use contenders::{Contender, ContenderKind};
 pub use fence::Fence;
 pub use leader::{Latch, LatchState, LeaderLatch, LeaderSelector, Selector};

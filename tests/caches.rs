@@ -1,0 +1,308 @@
+//! `Cache` and `PersistentNode` against a real server: a busy writer mirrored exactly, with and
+//! without dropped connections; depth and filter; nodes created and deleted before their read;
+//! a persistent node coming back after deletion and after a dropped connection.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use suite::{connect_through, server, within, TestEnv};
+use zk_dsl::recipes::{Cache, CacheEvent, CacheHandle, CachedNode, PersistentNode};
+use zk_dsl::testing::FaultProxy;
+use zk_dsl::{Client, Error, SessionState};
+
+/// Every node of the subtree at `root` as the server has it now.
+async fn full_read(client: &Client, root: &str) -> BTreeMap<String, CachedNode> {
+    client.sync(root).await.unwrap();
+    let mut tree = BTreeMap::new();
+    let mut level = vec![root.to_owned()];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for path in level {
+            let node = match client.get_data(path.as_str()).await {
+                Ok(node) => node,
+                Err(Error::NoNode { .. }) => continue,
+                Err(e) => panic!("read {path}: {e}"),
+            };
+            tree.insert(path.clone(), CachedNode { data: node.data, stat: node.stat });
+            for name in client.children(path.as_str()).await.unwrap_or_default() {
+                next.push(format!("{path}/{name}"));
+            }
+        }
+        level = next;
+    }
+    tree
+}
+
+/// Asserts the cache holds exactly `expected`'s paths, data, versions and zxids.
+fn assert_mirrors(cache: &CacheHandle, expected: &BTreeMap<String, CachedNode>) {
+    let cached = cache.snapshot();
+    let key = |m: &BTreeMap<String, CachedNode>| -> Vec<(String, Option<bytes::Bytes>, i32, i64, i64)> {
+        m.iter().map(|(p, n)| (p.clone(), n.data.clone(), n.stat.version, n.stat.czxid, n.stat.mzxid)).collect()
+    };
+    let (a, b) = (key(&cached), key(expected));
+    let diverging: Vec<_> = a.iter().filter(|x| !b.contains(x)).chain(b.iter().filter(|x| !a.contains(x))).collect();
+    assert!(
+        diverging.is_empty(),
+        "{} divergent entries, e.g. {:?}",
+        diverging.len(),
+        &diverging[..diverging.len().min(5)]
+    );
+}
+
+/// Events until `path` is added (or updated); counts of each kind seen on the way.
+#[derive(Debug, Default)]
+struct Seen {
+    added: usize,
+    updated: usize,
+    removed: usize,
+    disconnected: usize,
+    reconnected: usize,
+    /// Node events after the last `Reconnected`.
+    after_last_reconnect: usize,
+}
+
+async fn until_added(cache: &mut CacheHandle, marker: &str, seen: &mut Seen) {
+    loop {
+        let event = within("a cache event", cache.next()).await.expect("the cache's event stream ended");
+        match event {
+            CacheEvent::Added { path, .. } | CacheEvent::Updated { path, .. } if path == marker => {
+                seen.after_last_reconnect += 1;
+                return;
+            }
+            CacheEvent::Added { .. } => seen.added += 1,
+            CacheEvent::Updated { .. } => seen.updated += 1,
+            CacheEvent::Removed { .. } => seen.removed += 1,
+            CacheEvent::Disconnected => seen.disconnected += 1,
+            CacheEvent::Reconnected => {
+                seen.reconnected += 1;
+                seen.after_last_reconnect = 0;
+                continue;
+            }
+            CacheEvent::Initialized => continue,
+        }
+        seen.after_last_reconnect += 1;
+    }
+}
+
+/// `ops` random creates, sets and deletes on a two-level tree under `root`, then the marker.
+async fn write_randomly(client: Client, root: String, ops: usize, keep_going: Arc<AtomicBool>, seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut done = 0;
+    while done < ops || keep_going.load(Ordering::SeqCst) {
+        let a = format!("{root}/a{}", rng.usize(0..8));
+        let path = if rng.bool() { a.clone() } else { format!("{a}/b{}", rng.usize(0..8)) };
+        let data = format!("v{done}");
+        let result = match rng.usize(0..3) {
+            0 => client.create(path.as_str()).persistent().data(data.as_str()).await.map(drop),
+            1 => client.set_data(path.as_str(), data.as_str()).await.map(drop),
+            _ => client.delete(path.as_str()).await,
+        };
+        match result {
+            Ok(()) | Err(Error::NoNode { .. } | Error::NodeExists { .. } | Error::NotEmpty { .. }) => {}
+            Err(e) => panic!("writer: {path}: {e}"),
+        }
+        done += 1;
+    }
+    client.create(format!("{root}/done")).persistent().data("end").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_mirrors_a_busy_tree_exactly() {
+    let env = TestEnv::new().await;
+    env.client.create("/tree").persistent().data("root").await.unwrap();
+    env.client.create("/tree/a0").persistent().data("initial").await.unwrap();
+    let mut cache = Cache::new(&env.client, "/tree").start().await.unwrap();
+    assert_eq!(cache.next().await, Some(CacheEvent::Added { path: "/tree".into(), node: cache.get("/tree").unwrap() }));
+    assert_eq!(cache.get_as::<String>("/tree/a0").unwrap().as_deref(), Some("initial"));
+
+    let writer = env.another_client().await;
+    let task = tokio::spawn(write_randomly(writer, "/tree".into(), 2000, Arc::new(AtomicBool::new(false)), 1));
+    let mut seen = Seen::default();
+    until_added(&mut cache, "/tree/done", &mut seen).await;
+    task.await.unwrap();
+    assert_mirrors(&cache, &full_read(&env.client, "/tree").await);
+    assert!(seen.added > 50 && seen.updated > 50 && seen.removed > 50, "{seen:?}");
+    assert_eq!(seen.reconnected, 0);
+    let names = cache.children("/tree");
+    assert!(names.contains(&"done".to_owned()), "{names:?}");
+    assert_eq!(
+        names,
+        env.client
+            .children("/tree")
+            .await
+            .unwrap()
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_resynchronises_after_each_of_20_dropped_connections() {
+    let env = TestEnv::new().await;
+    env.client.create("/tree").persistent().await.unwrap();
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
+    let cached_client = connect_through(&proxy, &env.root, Duration::from_secs(10)).await;
+    let mut cache = Cache::new(&cached_client, "/tree").start().await.unwrap();
+
+    let keep_going = Arc::new(AtomicBool::new(true));
+    let writer = env.another_client().await;
+    let task = tokio::spawn(write_randomly(writer, "/tree".into(), 2000, keep_going.clone(), 2));
+    let dropper = {
+        let (proxy, client) = (proxy.clone(), cached_client.clone());
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
+                let p = proxy.clone();
+                tokio::task::spawn_blocking(move || p.drop_connections()).await.unwrap();
+                // Let it reconnect (and the cache resync) before the next drop.
+                while client.state() != SessionState::Connected {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            keep_going.store(false, Ordering::SeqCst);
+        })
+    };
+    let mut seen = Seen::default();
+    until_added(&mut cache, "/tree/done", &mut seen).await;
+    dropper.await.unwrap();
+    task.await.unwrap();
+    assert_mirrors(&cache, &full_read(&env.client, "/tree").await);
+    eprintln!("{seen:?}");
+    assert!(seen.disconnected >= 10, "{seen:?}");
+    assert!(seen.reconnected >= 10, "{seen:?}");
+    assert!(seen.after_last_reconnect > 0, "no events after the last reconnect: {seen:?}");
+    // And it keeps flowing.
+    env.client.set_data("/tree/done", "again").await.unwrap();
+    let event = within("an event after the run", cache.next()).await.unwrap();
+    assert!(matches!(&event, CacheEvent::Updated { path, .. } if path == "/tree/done"), "{event:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depth_and_filter_limit_what_is_cached() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    for p in ["/d", "/d/a", "/d/a/b", "/d/a/b/c", "/d/skip", "/d/skip/x", "/d/a/skip"] {
+        c.create(p).persistent().await.unwrap();
+    }
+    let node_only = Cache::new(c, "/d").depth(0).start().await.unwrap();
+    let mut one_level = Cache::new(c, "/d").depth(1).start().await.unwrap();
+    let mut filtered = Cache::new(c, "/d").filter(|p: &str| !p.ends_with("/skip")).start().await.unwrap();
+    let keys = |cache: &CacheHandle| cache.snapshot().into_keys().collect::<Vec<_>>();
+    assert_eq!(keys(&node_only), ["/d"]);
+    assert_eq!(keys(&one_level), ["/d", "/d/a", "/d/skip"]);
+    assert_eq!(keys(&filtered), ["/d", "/d/a", "/d/a/b", "/d/a/b/c"]);
+    assert_eq!(one_level.children("/d"), ["a", "skip"]);
+    assert_eq!(filtered.children("/d/a"), ["b"]);
+
+    for p in ["/d/n", "/d/n/m", "/d/skip/y", "/d/marker"] {
+        c.create(p).persistent().await.unwrap();
+    }
+    for cache in [&mut one_level, &mut filtered] {
+        until_added(cache, "/d/marker", &mut Seen::default()).await;
+    }
+    assert_eq!(keys(&node_only), ["/d"]);
+    assert_eq!(keys(&one_level), ["/d", "/d/a", "/d/marker", "/d/n", "/d/skip"]);
+    assert_eq!(keys(&filtered), ["/d", "/d/a", "/d/a/b", "/d/a/b/c", "/d/marker", "/d/n", "/d/n/m"]);
+    assert_eq!(one_level.children("/"), ["d"]);
+    assert!(one_level.children("/d/n").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_created_then_deleted_before_their_read_are_not_kept() {
+    let env = TestEnv::new().await;
+    env.client.create("/cd").persistent().await.unwrap();
+    let mut cache = Cache::new(&env.client, "/cd").start().await.unwrap();
+    assert!(matches!(cache.next().await, Some(CacheEvent::Added { .. })));
+    assert_eq!(cache.next().await, Some(CacheEvent::Initialized));
+    let writer = env.another_client().await;
+    // Creates and deletes pipelined: most are gone before the cache's read arrives.
+    let (mut creates, mut deletes) = (Vec::new(), Vec::new());
+    for i in 0..200 {
+        let path = format!("/cd/n{i}");
+        creates.push(writer.create(path.as_str()).persistent().data("x").send());
+        deletes.push(writer.delete(path.as_str()).send());
+    }
+    for (create, delete) in creates.into_iter().zip(deletes) {
+        create.await.unwrap();
+        delete.await.unwrap();
+    }
+    writer.create("/cd/marker").persistent().await.unwrap();
+    let mut added = std::collections::BTreeSet::new();
+    loop {
+        match within("cache events", cache.next()).await.unwrap() {
+            CacheEvent::Added { path, .. } if path == "/cd/marker" => break,
+            CacheEvent::Added { path, .. } => assert!(added.insert(path)),
+            CacheEvent::Removed { path, .. } => assert!(added.remove(&path), "{path} removed without being added"),
+            _ => {}
+        }
+    }
+    assert!(added.is_empty(), "left in the cache: {added:?}");
+    assert_eq!(cache.snapshot().into_keys().collect::<Vec<_>>(), ["/cd", "/cd/marker"]);
+}
+
+/// Waits until `path` exists with `data`.
+async fn until_present(client: &Client, path: &str, data: &str) {
+    within(&format!("{path} to be back"), async {
+        loop {
+            match client.get_data(path).await {
+                Ok(node) if node.bytes() == data.as_bytes() => return,
+                Ok(_) | Err(Error::NoNode { .. }) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_node_comes_back_after_deletion_and_after_a_dropped_connection() {
+    let env = TestEnv::new().await;
+    let other = env.another_client().await;
+    let node = PersistentNode::new(&env.client, "/members/me").data("payload").start().await.unwrap();
+    assert_eq!(node.path(), "/members/me");
+    for _ in 0..3 {
+        other.delete("/members/me").await.unwrap();
+        until_present(&other, "/members/me", "payload").await;
+    }
+    let owner = other.exists("/members/me").await.unwrap().unwrap().ephemeral_owner;
+    assert_eq!(owner, env.client.session_id());
+    node.set_data("new").await.unwrap();
+    other.delete("/members/me").await.unwrap();
+    until_present(&other, "/members/me", "new").await;
+    node.close().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(other.exists("/members/me").await.unwrap().is_none(), "close deletes the node");
+
+    // Protected, through a proxy: deleted while the connection is down, back after it.
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
+    let client = connect_through(&proxy, &env.root, Duration::from_secs(10)).await;
+    let node = PersistentNode::new(&client, "/members/p").data("p").protected().start().await.unwrap();
+    let path = node.path().to_owned();
+    assert!(path.starts_with("/members/_c_") && path.ends_with("-p"), "{path}");
+    proxy.blackhole(true);
+    tokio::task::spawn_blocking({
+        let proxy = proxy.clone();
+        move || proxy.drop_connections()
+    })
+    .await
+    .unwrap();
+    other.delete(path.as_str()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.blackhole(false);
+    until_present(&other, &path, "p").await;
+    // And a plain dropped connection changes nothing.
+    tokio::task::spawn_blocking({
+        let proxy = proxy.clone();
+        move || proxy.drop_connections()
+    })
+    .await
+    .unwrap();
+    other.delete(path.as_str()).await.unwrap();
+    until_present(&other, &path, "p").await;
+    assert!(node.is_running());
+}
