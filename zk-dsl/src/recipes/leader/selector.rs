@@ -16,7 +16,7 @@ use crate::recipes::options::recipe_options;
 /// (Curator's `LeaderSelector` is an `InterProcessMutex`: `_c_<uuid>-lock-<seq>` nodes holding
 /// the participant id, so Curator selectors and zk-dsl selectors take turns together), runs the
 /// work while it holds it, and lets go when the work returns. The work is cancelled (its future
-/// dropped) as soon as leadership is lost under the [`LossPolicy`] — a disconnection with the
+/// dropped) as soon as leadership is lost under the [`LossPolicy`](crate::recipes::LossPolicy) — a disconnection with the
 /// default policy — so it never runs on as a leader that is not. With `auto_requeue` (the
 /// default) the participant queues again after each turn.
 ///
