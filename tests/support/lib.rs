@@ -86,7 +86,7 @@ pub async fn within<F: std::future::IntoFuture>(what: &str, f: F) -> F::Output {
 }
 
 /// The paths a `wchc` report lists for `session`: the watches the server holds for it. The
-/// report is blocks of "0x<session>" each followed by one tab-indented path per line.
+/// report is blocks of `0x<session>` each followed by one tab-indented path per line.
 pub fn watched_paths(wchc_report: &str, session: i64) -> std::collections::BTreeSet<String> {
     let header = format!("0x{:x}", session as u64);
     let mut mine = false;

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-/// utime + stime of process `pid` ("self" for this one), in clock ticks, from /proc/<pid>/stat.
+/// utime + stime of process `pid` ("self" for this one), in clock ticks, from `/proc/<pid>/stat`.
 /// Covers every thread of the process, including exited ones.
 pub fn cpu_ticks(pid: &str) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -15,7 +15,7 @@ pub fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// A field of /proc/<pid>/status in kB (`VmRSS`, `VmHWM`).
+/// A field of `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`).
 pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|line| {

@@ -4,12 +4,12 @@
 //!
 //! Each macro runs the same pipeline as serde_derive:
 //!
-//! * [`parse`] reads the tokens into the [`model`] (a verb, its arguments and options; ACL
+//! * `parse` reads the tokens into the `model` (a verb, its arguments and options; ACL
 //!   entries; a type and its attributes), skipping to the next statement after a syntax error;
-//! * [`check`] applies the rules (verb and option tables in [`model::spec`], ZooKeeper's path
+//! * `check` applies the rules (verb and option tables in `model::spec`, ZooKeeper's path
 //!   rules, ACL scheme and permission names, conflicting options) and reports every violation
-//!   to a [`ctxt::Ctxt`] with the span of the token at fault;
-//! * [`expand`] runs only when nothing was reported, and emits exactly the builder calls a
+//!   to a `ctxt::Ctxt` with the span of the token at fault;
+//! * `expand` runs only when nothing was reported, and emits exactly the builder calls a
 //!   person would write (clap's rule: one model, two front ends).
 //!
 //! All errors of one invocation are reported together.

@@ -93,7 +93,7 @@ async fn contender(mutex: Mutex, timing: Timing, last: LastRelease) -> Recorder 
     rec
 }
 
-/// One latch participant: its own session, and the task holding its [`Latch`] (which reports
+/// One latch participant: its own session, and the task holding its [`Latch`](zk_dsl::recipes::Latch) (which reports
 /// when it leads, then keeps the latch until told to stop: dropping a latch withdraws it).
 struct Participant {
     generation: u64,

@@ -124,7 +124,7 @@ impl Client {
     }
 
     /// Replaces the node's data; resolves to the new Stat. `data` is raw bytes or any
-    /// [`ZNodeData`] value. Add `.version(v)` to make it conditional.
+    /// [`ZNodeData`](crate::ZNodeData) value. Add `.version(v)` to make it conditional.
     pub fn set_data<T: ToZNodeBytes + ?Sized>(&self, path: impl Into<String>, data: &T) -> Call<'_, SetDataOp> {
         let path = path.into();
         let (data, error) = match data.to_node_bytes() {

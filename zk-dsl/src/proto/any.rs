@@ -1,7 +1,7 @@
 //! Decoding a body when all you know is its opcode.
 //!
 //! The client always knows which record it expects, so it decodes with the record's own
-//! [`Decode`] impl. A scripted fake server (tests) and the fuzz targets do not: they read a
+//! [`Decode`](super::Decode) impl. A scripted fake server (tests) and the fuzz targets do not: they read a
 //! request header or remember an opcode, and want the body as whatever that opcode carries.
 //! [`decode_request_body`] and [`decode_reply_body`] do that dispatch in one place, following
 //! the request/response table of the wire protocol. Both insist on the whole body being used.

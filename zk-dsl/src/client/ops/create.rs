@@ -162,7 +162,7 @@ macro_rules! create_options {
                 self
             }
 
-            /// The node's data: raw bytes (`&[u8]`, `Vec<u8>`, `Bytes`) or any [`ZNodeData`]
+            /// The node's data: raw bytes (`&[u8]`, `Vec<u8>`, `Bytes`) or any [`ZNodeData`](crate::ZNodeData)
             /// value (strings and numbers in the seed's encodings, derived types).
             pub fn data<T: crate::codec::ToZNodeBytes + ?Sized>(mut self, value: &T) -> Self {
                 self.$($field).+.set_data(value);
@@ -181,7 +181,7 @@ macro_rules! create_options {
                 self
             }
 
-            /// The ACL from a fallible construction (`acl![…]`, the [`acl`](crate::acl)
+            /// The ACL from a fallible construction (`acl![…]`, the [`acl`](mod@crate::acl)
             /// helpers): a refused entry is reported when the call is made, as a bad `.data(…)`
             /// is, so the builder needs no `?`.
             pub fn try_acl(mut self, acl: Result<Vec<crate::proto::Acl>, crate::acl::AclError>) -> Self {

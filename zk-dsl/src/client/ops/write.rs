@@ -116,7 +116,7 @@ pub struct SetAclOp {
 
 impl Call<'_, SetAclOp> {
     /// Replaces the ACL with one from a fallible construction (`acl![…]`, the
-    /// [`acl`](crate::acl) helpers); a refused entry is reported when the call is made:
+    /// [`acl`](mod@crate::acl) helpers); a refused entry is reported when the call is made:
     /// `client.set_acl(path, Vec::new()).try_acl(acl![auth(all)])`.
     pub fn try_acl(mut self, acl: Result<Vec<Acl>, crate::acl::AclError>) -> Self {
         match acl {
