@@ -116,7 +116,7 @@ async fn transfers_conserve_money_and_apply_exactly_once_through_dropped_connect
     let env = TestEnv::new().await;
     let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
     const CLIENTS: usize = 8;
-    const TRANSFERS: usize = 120;
+    const TRANSFERS: usize = 1000;
     // Every transfer that returned Ok, to recompute the balances from.
     let ledger = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(AtomicUsize::new(0));
@@ -162,7 +162,7 @@ async fn transfers_conserve_money_and_apply_exactly_once_through_dropped_connect
     // Drop every connection 50 times while the transfers run.
     let mut drops = 0;
     while drops < 50 && done.load(Ordering::SeqCst) < CLIENTS * TRANSFERS {
-        tokio::time::sleep(Duration::from_millis(fastrand::u64(10..40))).await;
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(30..150))).await;
         let p = proxy.clone();
         tokio::task::spawn_blocking(move || p.drop_connections()).await.unwrap();
         drops += 1;
@@ -170,7 +170,8 @@ async fn transfers_conserve_money_and_apply_exactly_once_through_dropped_connect
     while let Some(worker) = within("the transfers", workers.join_next()).await {
         worker.unwrap();
     }
-    assert!(drops >= 10, "only {drops} connection drops happened during the run");
+    assert!(drops >= 40, "only {drops} connection drops happened during the run");
+    eprintln!("{} transfers, {drops} dropped connections", CLIENTS * TRANSFERS);
 
     let mut expected = [1000i64; 10];
     for &(from, to, amount) in ledger.lock().unwrap().iter() {
