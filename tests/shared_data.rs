@@ -8,11 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use suite::{connect, connect_through, server, within, TestEnv};
+use suite::{connect, connect_through, patience, server, within, TestEnv};
 use tokio::task::JoinSet;
 use zk_dsl::recipes::{Atom, AtomicLong, Ref, SharedCount, Transaction};
 use zk_dsl::testing::FaultProxy;
 use zk_dsl::{Error, ZNodeData};
+
+/// Awaits one of the long runs below (thousands of contended updates, sharing two cores with the
+/// rest of the suite): the usual patience, six times over.
+async fn long<F: std::future::IntoFuture>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(patience() * 6, f.into_future()).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ZNodeData)]
 #[znode(codec = json)]
@@ -45,7 +54,7 @@ async fn eight_clients_swapping_one_typed_atom_lose_no_update() {
             client.close().await.unwrap();
         });
     }
-    while let Some(done) = within("the swappers", workers.join_next()).await {
+    while let Some(done) = long("the swappers", workers.join_next()).await {
         done.unwrap();
     }
     let atom = Atom::new(&env.client, "/atoms/tally", Tally { count: 0, by: Vec::new() });
@@ -167,7 +176,7 @@ async fn transfers_conserve_money_and_apply_exactly_once_through_dropped_connect
         tokio::task::spawn_blocking(move || p.drop_connections()).await.unwrap();
         drops += 1;
     }
-    while let Some(worker) = within("the transfers", workers.join_next()).await {
+    while let Some(worker) = long("the transfers", workers.join_next()).await {
         worker.unwrap();
     }
     assert!(drops >= 40, "only {drops} connection drops happened during the run");
