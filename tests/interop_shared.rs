@@ -15,7 +15,7 @@ use suite::peers::{self, now_micros, startup_patience, Peer};
 use suite::{connect, patience, TestEnv};
 use tokio::sync::{mpsc, watch, Mutex as AsyncMutex, MutexGuard};
 use tokio::task::JoinSet;
-use zk_dsl::recipes::{AtomicLong, DoubleBarrier, SharedCount, SimpleQueue};
+use zk_dsl::recipes::{AtomicLong, Counter, CounterValue, DoubleBarrier, SharedCount, SimpleQueue};
 
 // ----- helpers ----------------------------------------------------------------------------------
 
@@ -82,6 +82,40 @@ fn assert_values_are_a_chain(values: &mut [i64], total: usize) {
 
 // ----- 1: counters ------------------------------------------------------------------------------
 
+/// `rust` zk-dsl clients, each with a `Counter<V>` on `path`, and the gated `peers` add 1 `n`
+/// times each, all starting together; returns every value an increment returned (the peers'
+/// from their `VALUE` lines).
+async fn increment_together<V>(cs: &str, path: &str, rust: usize, n: usize, peers: &mut [Peer]) -> Vec<i64>
+where
+    V: CounterValue + From<i8> + Into<i64>,
+{
+    let (go, _) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for _ in 0..rust {
+        let (cs, path, mut go) = (cs.to_owned(), path.to_owned(), go.subscribe());
+        tasks.spawn(async move {
+            let client = connect(&cs).await;
+            let counter = Counter::<V>::new(&client, path);
+            go.wait_for(|go| *go).await.expect("the go signal");
+            let mut values = Vec::with_capacity(n);
+            for _ in 0..n {
+                values.push(counter.add(V::from(1)).await.expect("add").into());
+            }
+            client.close().await.expect("close");
+            values
+        });
+    }
+    start_all(&mut peers.iter_mut().collect::<Vec<_>>(), &go).await;
+    let mut values: Vec<i64> = join_all(&mut tasks, patience() * 6).await.into_iter().flatten().collect();
+    for p in peers.iter_mut() {
+        finish(p, patience() * 6).await;
+        let reported = tagged(p, "VALUE");
+        assert_eq!(reported.len(), n, "{}'s increments", p.id());
+        values.extend(reported.iter().map(|w| w[0].parse::<i64>().expect("a VALUE")));
+    }
+    values
+}
+
 /// 8 zk-dsl clients, 2 Curator `SharedCount` processes (a `trySetCount` loop: compare-and-set on
 /// the node version) and 2 kazoo `Counter(support_curator=True)` processes increment one 4-byte
 /// counter 500 times each: the final value is exact, and the values the increments returned are
@@ -99,31 +133,8 @@ async fn shared_count_with_curator_and_kazoo_is_exact() {
         peers::kazoo_counter(&cs, "/count", "kazoo-1").iterations(N).gate().spawn(),
         peers::kazoo_counter(&cs, "/count", "kazoo-2").iterations(N).gate().spawn(),
     ];
-    let (go, _) = watch::channel(false);
-    let mut rust = JoinSet::new();
-    for _ in 0..RUST {
-        let (cs, mut go) = (cs.clone(), go.subscribe());
-        rust.spawn(async move {
-            let client = connect(&cs).await;
-            let count = SharedCount::new(&client, "/count");
-            go.wait_for(|go| *go).await.expect("the go signal");
-            let mut values = Vec::with_capacity(N);
-            for _ in 0..N {
-                values.push(i64::from(count.add(1).await.expect("add")));
-            }
-            client.close().await.expect("close");
-            values
-        });
-    }
     let started = std::time::Instant::now();
-    start_all(&mut peers.iter_mut().collect::<Vec<_>>(), &go).await;
-    let mut values: Vec<i64> = join_all(&mut rust, patience() * 6).await.into_iter().flatten().collect();
-    for p in &mut peers {
-        finish(p, patience() * 6).await;
-        let reported = tagged(p, "VALUE");
-        assert_eq!(reported.len(), N, "{}'s increments", p.id());
-        values.extend(reported.iter().map(|w| w[0].parse::<i64>().expect("a VALUE")));
-    }
+    let mut values = increment_together::<i32>(&cs, "/count", RUST, N, &mut peers).await;
     eprintln!("{} increments by 12 contenders in {:.1?}", values.len(), started.elapsed());
     let total = (RUST + peers.len()) * N;
     assert_values_are_a_chain(&mut values, total);
@@ -145,30 +156,7 @@ async fn atomic_long_with_curator_is_exact() {
         peers::curator_atomic_long(&cs, "/long", "curator-1").iterations(N).gate().spawn(),
         peers::curator_atomic_long(&cs, "/long", "curator-2").iterations(N).gate().spawn(),
     ];
-    let (go, _) = watch::channel(false);
-    let mut rust = JoinSet::new();
-    for _ in 0..RUST {
-        let (cs, mut go) = (cs.clone(), go.subscribe());
-        rust.spawn(async move {
-            let client = connect(&cs).await;
-            let long = AtomicLong::new(&client, "/long");
-            go.wait_for(|go| *go).await.expect("the go signal");
-            let mut values = Vec::with_capacity(N);
-            for _ in 0..N {
-                values.push(long.add(1).await.expect("add"));
-            }
-            client.close().await.expect("close");
-            values
-        });
-    }
-    start_all(&mut peers.iter_mut().collect::<Vec<_>>(), &go).await;
-    let mut values: Vec<i64> = join_all(&mut rust, patience() * 6).await.into_iter().flatten().collect();
-    for p in &mut peers {
-        finish(p, patience() * 6).await;
-        let reported = tagged(p, "VALUE");
-        assert_eq!(reported.len(), N, "{}'s increments", p.id());
-        values.extend(reported.iter().map(|w| w[0].parse::<i64>().expect("a VALUE")));
-    }
+    let mut values = increment_together::<i64>(&cs, "/long", RUST, N, &mut peers).await;
     let total = (RUST + peers.len()) * N;
     assert_values_are_a_chain(&mut values, total);
     let node = env.client.get_data("/long").await.unwrap();

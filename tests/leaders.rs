@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use suite::latch::Participant;
 use suite::peers::{now_micros, HolderLog};
-use suite::{connect_through, patience, server, within, TestEnv};
+use suite::{connect_through, eventually, patience, server, within, TestEnv};
 use zk_dsl::recipes::{LatchState, LeaderLatch, LeaderSelector, LossPolicy};
 use zk_dsl::testing::{scaled, FaultProxy};
 use zk_dsl::Error;
@@ -150,15 +150,9 @@ async fn selectors_take_turns_one_at_a_time() {
         selectors.push(selector);
         clients.push(client);
     }
-    let deadline = Instant::now() + patience();
-    while turns.load(Ordering::SeqCst) < 30 {
-        assert!(Instant::now() < deadline, "only {} turns", turns.load(Ordering::SeqCst));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("30 turns", || async { (turns.load(Ordering::SeqCst) >= 30).then_some(()) }).await;
     stopping.store(true, Ordering::SeqCst);
-    while active.load(Ordering::SeqCst) > 0 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    eventually("running turns to finish", || async { (active.load(Ordering::SeqCst) == 0).then_some(()) }).await;
     let done = turns.load(Ordering::SeqCst);
     for s in selectors {
         within("a selector to stop", s.stop()).await.unwrap();

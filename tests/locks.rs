@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use suite::peers::{now_micros, HolderLog};
-use suite::{connect, connect_through, patience, server, within, TestEnv};
+use suite::{children_until, connect, connect_through, eventually, server, within, TestEnv};
 use tokio::task::JoinSet;
 use zk_dsl::recipes::{HoldState, LossPolicy, Mutex, ReadWriteLock, RetryPolicy};
 use zk_dsl::testing::{scaled, FaultProxy};
@@ -84,18 +84,11 @@ async fn a_release_wakes_exactly_one_of_a_hundred_waiters() {
         });
         // In arrival order, so the line of succession is known.
         let expected = i + 2;
-        let deadline = Instant::now() + patience();
-        while env.client.children("/herd").await.unwrap().len() < expected {
-            assert!(Instant::now() < deadline, "waiter {i} never queued");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        children_until(&env.client, "/herd", &format!("waiter {i} to queue"), |c| c.len() >= expected).await;
     }
     let dir = format!("{}/herd/", env.root);
-    let deadline = Instant::now() + patience();
-    while watched_below(&dir).len() < 100 {
-        assert!(Instant::now() < deadline, "not every waiter watches: {:?}", watched_below(&dir).len());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // `wchp` is a report, not a watchable node: looked at until every waiter's watch is there.
+    eventually("every waiter to watch", || async { (watched_below(&dir).len() >= 100).then_some(()) }).await;
     // Each waiter watches only its predecessor: 100 nodes watched, and the directory not at all.
     assert_eq!(watched_below(&dir).len(), 100);
     assert!(!watched_below(&format!("{}/herd", env.root)).iter().any(|p| p == &format!("{}/herd", env.root)));
@@ -131,11 +124,7 @@ async fn a_timeout_or_a_dropped_acquire_leaves_no_node() {
         let other = other.clone();
         async move { Mutex::new(&other, "/busy").acquire().await.map(drop) }
     });
-    let deadline = Instant::now() + patience();
-    while env.client.children("/busy").await.unwrap().len() < 2 {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    children_until(&env.client, "/busy", "the waiter to queue", |c| c.len() >= 2).await;
     waiting.abort();
     // Dropped in the middle of its create, too.
     for _ in 0..5 {
@@ -147,15 +136,7 @@ async fn a_timeout_or_a_dropped_acquire_leaves_no_node() {
         racing.abort();
     }
     let mine = guard.node().rsplit('/').next().unwrap().to_owned();
-    let deadline = Instant::now() + patience();
-    loop {
-        let children = env.client.children("/busy").await.unwrap();
-        if children == vec![mine.clone()] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "abandoned nodes remain: {children:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    children_until(&env.client, "/busy", "abandoned nodes to go", |c| c == [mine.clone()]).await;
     guard.release().await.unwrap();
     assert!(contender.try_acquire().await.unwrap().is_some(), "free again");
 }
@@ -175,11 +156,8 @@ async fn foreign_contenders_are_respected_and_strangers_ignored() {
         let mutex = mutex.clone();
         async move { mutex.acquire().await }
     });
-    let deadline = Instant::now() + patience();
-    while mutex.participants().await.unwrap().len() < 2 {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // The stranger `config`, kazoo's node and ours.
+    children_until(c, "/mixed", "our contender to queue", |c| c.len() >= 3).await;
     let participants = mutex.participants().await.unwrap();
     assert_eq!(participants[0].node, kazoo);
     assert!(participants[0].holds && !participants[1].holds);
@@ -203,11 +181,7 @@ async fn readers_share_writers_wait_and_are_waited_for() {
         let b = b.clone();
         async move { b.write().await }
     });
-    let deadline = Instant::now() + patience();
-    while a.participants().await.unwrap().len() < 3 {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    children_until(&env.client, "/rw", "the writer to queue", |c| c.len() >= 3).await;
     // A reader arriving after a waiting writer waits for it (fair, no writer starvation).
     assert!(a.read().timeout(Duration::from_millis(100)).await.is_err());
     let holders: Vec<bool> = a.participants().await.unwrap().iter().map(|p| p.holds).collect();

@@ -114,3 +114,47 @@ pub async fn connect_through(proxy: &zk_dsl::testing::FaultProxy, root: &str, se
         .await
         .unwrap_or_else(|e| panic!("connect through the proxy: {e}"))
 }
+
+/// Waits until `path`'s children satisfy `done`, on child watches rather than by polling, and
+/// returns them; a missing `path` counts as having none (its creation is watched for). Fails the
+/// test after `patience()`, naming `what`.
+pub async fn children_until(client: &Client, path: &str, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + patience();
+    loop {
+        let (children, changed) = match client.children(path).with_watch().await {
+            Ok(listed) => listed,
+            Err(zk_dsl::Error::NoNode { .. }) => {
+                let (stat, created) = client.exists(path).with_watch().await.expect("exists");
+                if stat.is_none() && tokio::time::timeout_at(deadline, created).await.is_err() {
+                    panic!("timed out waiting for {what}: {path} never appeared");
+                }
+                continue;
+            }
+            Err(e) => panic!("listing {path} for {what}: {e}"),
+        };
+        if done(&children) {
+            return children;
+        }
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            panic!("timed out waiting for {what}: {path} has {children:?}");
+        }
+    }
+}
+
+/// Waits until `check` yields a value, for conditions no watch reports (a server's `wchp`
+/// table, a flag set by another task): it looks every few milliseconds and fails the test after
+/// `patience()`, naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
