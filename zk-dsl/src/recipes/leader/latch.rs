@@ -12,7 +12,6 @@ use crate::recipes::lock::driver::{self, Attempt, OwnNode};
 use crate::recipes::lock::{participants, LossPolicy, Participant};
 use crate::recipes::options::{recipe_options, RecipeOptions};
 use crate::recipes::protected::child_path;
-use crate::recipes::retry::RetryPolicy;
 use crate::session::SessionEvent;
 
 /// Leader election among the participants of a directory, in Curator's `LeaderLatch` layout:
@@ -373,17 +372,7 @@ async fn check(latch: &LeaderLatch, node: &OwnNode) -> Result<Place, Error> {
 
 /// Deletes our node, retrying through connection loss; a session that ended took it already.
 async fn withdraw(client: &Client, node: &OwnNode) {
-    let outcome = RetryPolicy::default()
-        .run(|| async {
-            match client.delete(node.path.as_str()).await {
-                Ok(()) | Err(Error::NoNode { .. }) => Ok(()),
-                Err(e) => Err(e),
-            }
-        })
-        .await;
-    if let Err(e) = outcome {
-        if !e.is_session_terminal() {
-            tracing::warn!(error = %e, node = %node.path, "could not withdraw from the election; the node goes with the session");
-        }
+    if let Err(e) = driver::delete_node(client, &node.path).await {
+        tracing::warn!(error = %e, node = %node.path, "could not withdraw from the election; the node goes with the session");
     }
 }

@@ -111,27 +111,45 @@ impl Drop for Cleanup {
 /// Deletes an abandoned contender node (found by its protected `id` when its create's reply
 /// never came), retrying through connection loss; a session that ended took it already.
 async fn remove(client: Client, dir: String, id: String, node: Option<String>) {
+    let path = match node {
+        Some(path) => path,
+        // Without the node's name, find it by prefix; the listing is sent after the create, so
+        // it sees the node if it was made.
+        None => {
+            match RetryPolicy::default().run(|| super::super::protected::find_own(&client, &dir, &id, true)).await {
+                Ok(Some((path, _))) => path,
+                Ok(None) => return,
+                Err(e) => return warn_undeleted(&e, &dir),
+            }
+        }
+    };
+    if let Err(e) = delete_node(&client, &path).await {
+        warn_undeleted(&e, &path);
+    }
+}
+
+fn warn_undeleted(e: &Error, what: &str) {
+    // A session that is over took its ephemeral nodes with it: nothing to warn about.
+    if e.is_session_terminal() {
+        return;
+    }
+    tracing::warn!(error = %e, %what, "could not delete an abandoned recipe node; it goes with the session");
+}
+
+/// Deletes one of our ephemeral recipe nodes, retrying through connection loss; a node already
+/// gone, or a session already over (which took its ephemeral nodes), counts as deleted.
+pub(crate) async fn delete_node(client: &Client, path: &str) -> Result<(), Error> {
     let outcome = RetryPolicy::default()
         .run(|| async {
-            // Without the node's name, find it by prefix; the listing is sent after the create,
-            // so it sees the node if it was made.
-            let path = match &node {
-                Some(path) => path.clone(),
-                None => match super::super::protected::find_own(&client, &dir, &id, true).await? {
-                    Some((path, _)) => path,
-                    None => return Ok(()),
-                },
-            };
-            match client.delete(path.as_str()).await {
+            match client.delete(path).await {
                 Ok(()) | Err(Error::NoNode { .. }) => Ok(()),
                 Err(e) => Err(e),
             }
         })
         .await;
-    if let Err(e) = outcome {
-        if !e.is_session_terminal() {
-            tracing::warn!(error = %e, %dir, "could not delete an abandoned lock node; it goes with the session");
-        }
+    match outcome {
+        Err(e) if e.is_session_terminal() => Ok(()),
+        other => other,
     }
 }
 

@@ -3,12 +3,11 @@
 
 use tokio::sync::{oneshot, watch};
 
-use super::driver::{Cleanup, OwnNode};
+use super::driver::{delete_node, Cleanup, OwnNode};
 use crate::client::{Client, WatchFuture};
 use crate::error::Error;
 use crate::proto::EventType;
 use crate::recipes::fence::Fence;
-use crate::recipes::retry::RetryPolicy;
 use crate::session::SessionEvent;
 
 /// Whether a lock (or leadership) is still held.
@@ -130,19 +129,7 @@ impl LockGuard {
         if let Some(cleanup) = self.release.take() {
             cleanup.disarm();
         }
-        let (client, path) = (&self.client, self.node.path.as_str());
-        let outcome = RetryPolicy::default()
-            .run(|| async {
-                match client.delete(path).await {
-                    Ok(()) | Err(Error::NoNode { .. }) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            })
-            .await;
-        match outcome {
-            Err(e) if e.is_session_terminal() => Ok(()),
-            other => other,
-        }
+        delete_node(&self.client, &self.node.path).await
     }
 }
 
