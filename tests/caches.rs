@@ -2,54 +2,15 @@
 //! without dropped connections; depth and filter; nodes created and deleted before their read;
 //! a persistent node coming back after deletion and after a dropped connection.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use suite::tree::{assert_mirrors, full_read};
 use suite::{connect_through, server, within, TestEnv};
-use zk_dsl::recipes::{Cache, CacheEvent, CacheHandle, CachedNode, PersistentNode};
+use zk_dsl::recipes::{Cache, CacheEvent, CacheHandle, PersistentNode};
 use zk_dsl::testing::FaultProxy;
 use zk_dsl::{Client, Error, SessionState};
-
-/// Every node of the subtree at `root` as the server has it now.
-async fn full_read(client: &Client, root: &str) -> BTreeMap<String, CachedNode> {
-    client.sync(root).await.unwrap();
-    let mut tree = BTreeMap::new();
-    let mut level = vec![root.to_owned()];
-    while !level.is_empty() {
-        let mut next = Vec::new();
-        for path in level {
-            let node = match client.get_data(path.as_str()).await {
-                Ok(node) => node,
-                Err(Error::NoNode { .. }) => continue,
-                Err(e) => panic!("read {path}: {e}"),
-            };
-            tree.insert(path.clone(), CachedNode { data: node.data, stat: node.stat });
-            for name in client.children(path.as_str()).await.unwrap_or_default() {
-                next.push(format!("{path}/{name}"));
-            }
-        }
-        level = next;
-    }
-    tree
-}
-
-/// Asserts the cache holds exactly `expected`'s paths, data, versions and zxids.
-fn assert_mirrors(cache: &CacheHandle, expected: &BTreeMap<String, CachedNode>) {
-    let cached = cache.snapshot();
-    let key = |m: &BTreeMap<String, CachedNode>| -> Vec<(String, Option<bytes::Bytes>, i32, i64, i64)> {
-        m.iter().map(|(p, n)| (p.clone(), n.data.clone(), n.stat.version, n.stat.czxid, n.stat.mzxid)).collect()
-    };
-    let (a, b) = (key(&cached), key(expected));
-    let diverging: Vec<_> = a.iter().filter(|x| !b.contains(x)).chain(b.iter().filter(|x| !a.contains(x))).collect();
-    assert!(
-        diverging.is_empty(),
-        "{} divergent entries, e.g. {:?}",
-        diverging.len(),
-        &diverging[..diverging.len().min(5)]
-    );
-}
 
 /// Events until `path` is added (or updated); counts of each kind seen on the way.
 #[derive(Debug, Default)]

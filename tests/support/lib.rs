@@ -5,6 +5,7 @@
 pub mod ensemble;
 pub mod latch;
 pub mod peers;
+pub mod tree;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

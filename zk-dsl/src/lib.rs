@@ -20,7 +20,8 @@ pub mod util;
 pub mod watch;
 
 pub use client::{
-    Call, Client, Connect, NodeData, OpResult, Pending, ReadResult, ResultExt, SessionEvents, WatchFuture, WatchStream,
+    Call, Client, Connect, NodeData, OpResult, Pending, ReadResult, ResultExt, SessionEvents, Sessions, WatchFuture,
+    WatchStream,
 };
 pub use codec::{CodecError, ToZNodeBytes, ZNodeData};
 pub use error::{Error, Result};

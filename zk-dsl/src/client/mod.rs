@@ -9,6 +9,7 @@ pub mod compound;
 pub mod connect;
 pub mod ops;
 pub mod reconnect;
+pub mod sessions;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use ops::read::{
 };
 pub use ops::watches::{AddWatchOp, RemoveWatchesOp, WatchStream};
 pub use ops::write::{DeleteOp, SetAclOp, SetDataOp};
+pub use sessions::{SessionSource, Sessions};
 
 use crate::codec::ToZNodeBytes;
 use crate::error::Error;
@@ -269,6 +271,11 @@ impl Client {
     /// Session id, negotiated timeout, connected server and state.
     pub fn status(&self) -> SessionStatus {
         self.inner.hub.status()
+    }
+
+    /// Whether `other` is a handle to the same session object as this one (a clone of it).
+    pub(crate) fn same_session_handle(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The session id (0 before the first connection).

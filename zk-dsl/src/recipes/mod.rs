@@ -22,13 +22,18 @@
 //! * [`SimpleQueue`] (Curator `SimpleDistributedQueue`) and [`LockingQueue`] (kazoo
 //!   `LockingQueue`, at-least-once for consumers that may crash).
 //! * [`Cache`]: a local mirror of a subtree, one node or one level (Curator `CuratorCache`),
-//!   from one persistent recursive watch, resynchronised after every reconnection; and
-//!   [`PersistentNode`], an ephemeral node recreated whenever it goes missing.
+//!   from one persistent recursive watch, resynchronised after every reconnection;
+//!   [`PersistentNode`], a node recreated whenever it goes missing, and [`PersistentTtlNode`],
+//!   a TTL node kept alive by a touched child (Curator's).
+//! * [`GroupMember`] (Curator `GroupMember`) and [`Party`] (kazoo `Party`, `ShallowParty`):
+//!   group membership as a map and a stream of joins and leaves.
 //! * [`RetryPolicy`] and protected creates ([`ProtectedCreate`]): retrying only what is safe
 //!   to retry.
 //!
 //! Session loss is explicit everywhere: a disconnection makes a guard `Uncertain`, an expiry
-//! `Lost`; [`LossPolicy`] says which of the two stops a holder.
+//! `Lost`; [`LossPolicy`] says which of the two stops a holder. Recipes that keep something up
+//! for a program's life (caches, persistent nodes, memberships) also take
+//! [`Sessions`](crate::client::Sessions), and then carry on in each new session after an expiry.
 
 pub mod barrier;
 pub mod cache;
@@ -36,6 +41,7 @@ pub(crate) mod contenders;
 mod fence;
 pub mod leader;
 pub mod lock;
+pub mod membership;
 mod options;
 mod protected;
 pub mod queue;
@@ -43,13 +49,17 @@ mod retry;
 pub mod shared;
 
 pub use barrier::{Barrier, DoubleBarrier, Member};
-pub use cache::{Cache, CacheEvent, CacheHandle, CachedNode, PersistentNode, PersistentNodeHandle};
+pub use cache::{
+    Cache, CacheEvent, CacheHandle, CachedNode, PersistentNode, PersistentNodeHandle, PersistentTtlNode,
+    PersistentTtlNodeHandle,
+};
 pub use contenders::{Contender, ContenderKind};
 pub use fence::Fence;
 pub use leader::{Latch, LatchState, LeaderLatch, LeaderSelector, Selector};
 pub use lock::{
     Acquire, HoldState, LockGuard, LossPolicy, Mutex, Participant, ReadWriteLock, Semaphore, SemaphoreMutex,
 };
+pub use membership::{GroupMember, MemberEvent, Membership, Party, PartyMembership};
 pub use protected::ProtectedCreate;
 pub use queue::{LockingQueue, SimpleQueue, Taken};
 pub use retry::{Idempotent, RetryPolicy, Retrying};

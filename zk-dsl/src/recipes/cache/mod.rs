@@ -33,6 +33,8 @@
 
 mod node;
 mod tree;
+mod ttl_node;
 
 pub use node::{PersistentNode, PersistentNodeHandle};
 pub use tree::{Cache, CacheEvent, CacheHandle, CachedNode};
+pub use ttl_node::{PersistentTtlNode, PersistentTtlNodeHandle, TOUCH_CHILD};

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::client::call::check_path;
-use crate::client::{Client, NodeData, Pending, ReadResult, WatchStream};
+use crate::client::{Client, NodeData, Pending, ReadResult, SessionSource, WatchStream};
 use crate::codec::ZNodeData;
 use crate::error::Error;
 use crate::proto::{EventType, KeeperState, Stat};
@@ -66,7 +66,8 @@ pub enum CacheEvent {
     /// before the stream ends with the session.
     Disconnected,
     /// Connected again and resynchronised: the differences found by re-reading the subtree
-    /// were reported just before this.
+    /// were reported just before this. Also follows a new session, for a cache built from
+    /// [`Sessions`](crate::client::Sessions): the cache then carries on across the expiry.
     Reconnected,
 }
 
@@ -139,7 +140,7 @@ impl Scope {
 /// # Ok(()) }
 /// ```
 pub struct Cache {
-    client: Client,
+    source: SessionSource,
     scope: Scope,
     events: bool,
 }
@@ -156,8 +157,12 @@ impl std::fmt::Debug for Cache {
 
 impl Cache {
     /// A cache of the node at `path` and everything below it. The node need not exist yet.
-    pub fn new(client: &Client, path: impl Into<String>) -> Cache {
-        Cache { client: client.clone(), scope: Scope { root: path.into(), depth: None, filter: None }, events: true }
+    ///
+    /// `source` is a `&Client` (the cache's stream ends with that session, after a last
+    /// `Disconnected`) or [`&Sessions`](crate::client::Sessions) (after an expiry the cache
+    /// reloads in the new session and reports the differences, then `Reconnected`).
+    pub fn new(source: impl Into<SessionSource>, path: impl Into<String>) -> Cache {
+        Cache { source: source.into(), scope: Scope { root: path.into(), depth: None, filter: None }, events: true }
     }
 
     /// Caches `levels` levels below the root: 0 is the node alone (Curator's `NodeCache`), 1 the
@@ -184,8 +189,9 @@ impl Cache {
     /// Sets the watch, loads the subtree and returns the running cache. Its event stream starts
     /// with an `Added` per node found, then `Initialized`.
     pub async fn start(self) -> Result<CacheHandle, Error> {
-        let Cache { client, scope, events } = self;
+        let Cache { source, scope, events } = self;
         check_path(&scope.root, false)?;
+        let client = source.client();
         // The watch first: whatever changes during the load is reported after it.
         let stream = client.watch(scope.root.as_str()).recursive().await?;
         let tree = load(&client, &scope).await?;
@@ -199,6 +205,7 @@ impl Cache {
         }
         let nodes: Nodes = Arc::new(RwLock::new(tree));
         let mirror = Mirror {
+            source,
             client: client.clone(),
             scope: scope.clone(),
             nodes: nodes.clone(),
@@ -326,6 +333,8 @@ enum Step {
 
 /// The background task: applies the watch's events to the shared map.
 struct Mirror {
+    source: SessionSource,
+    /// The current session's client.
     client: Client,
     scope: Scope,
     nodes: Nodes,
@@ -338,7 +347,43 @@ struct Mirror {
 }
 
 impl Mirror {
+    /// Mirrors in each session the source gives, until the last one ends.
     async fn run(mut self, mut stream: WatchStream) {
+        loop {
+            self.follow(&mut stream).await;
+            if !self.disconnected {
+                self.disconnected = true;
+                self.emit(CacheEvent::Disconnected);
+            }
+            match self.next_session().await {
+                Some(next) => stream = next,
+                None => return,
+            }
+            // Whatever happened between the sessions is found by reloading.
+            self.steps.push_back(Step::Resync);
+            self.resyncs_queued += 1;
+        }
+    }
+
+    /// The watch of the next session (the client switched to it); `None` when there is none.
+    async fn next_session(&mut self) -> Option<WatchStream> {
+        loop {
+            self.client = self.source.next_session(&self.client).await?;
+            loop {
+                match self.client.watch(self.scope.root.as_str()).recursive().await {
+                    Ok(stream) => return Some(stream),
+                    Err(e) if e.is_session_terminal() => break,
+                    Err(e) => {
+                        tracing::debug!(root = %self.scope.root, error = %e, "cache watch failed; trying again");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one session's events until its watch ends.
+    async fn follow(&mut self, stream: &mut WatchStream) {
         loop {
             // Take in every event already there, so their reads leave together.
             let mut ended = false;
@@ -369,9 +414,7 @@ impl Mirror {
                 self.apply(step).await;
             }
         }
-        if !self.disconnected {
-            self.emit(CacheEvent::Disconnected);
-        }
+        self.resyncs_queued = 0;
     }
 
     /// Queues what `event` asks for; `false` when the stream is ending.
