@@ -70,9 +70,11 @@ const JAVA_SOURCES: &[(&str, &str)] = &[
     ("CuratorCounter.java", include_str!("../peers/java/CuratorCounter.java")),
     ("CuratorQueue.java", include_str!("../peers/java/CuratorQueue.java")),
     ("CuratorDoubleBarrier.java", include_str!("../peers/java/CuratorDoubleBarrier.java")),
+    ("CuratorGroupMember.java", include_str!("../peers/java/CuratorGroupMember.java")),
 ];
 const KAZOO_LOCK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_lock.py");
 const KAZOO_COUNTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_counter.py");
+const KAZOO_PARTY_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_party.py");
 /// Small heaps and the C1 compiler only: contenders are short-lived and the CI box has 2 cores.
 const JVM_FLAGS: &[&str] = &["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx128m"];
 
@@ -258,10 +260,14 @@ pub enum Role {
     CuratorQueue,
     /// `CuratorDoubleBarrier`: DistributedDoubleBarrier member (`join <round>`, `leave`, `die`).
     CuratorDoubleBarrier,
+    /// `CuratorGroupMember`: GroupMember (`who`, `leave`).
+    CuratorGroupMember,
     /// `kazoo_lock.py`: kazoo `Lock`.
     KazooLock,
     /// `kazoo_counter.py`: kazoo `Counter(support_curator=True)` incrementer.
     KazooCounter,
+    /// `kazoo_party.py`: kazoo `Party` or `ShallowParty` member (`who`, `leave`).
+    KazooParty,
 }
 
 impl Role {
@@ -274,13 +280,15 @@ impl Role {
             Role::CuratorCounter => Some("CuratorCounter"),
             Role::CuratorQueue => Some("CuratorQueue"),
             Role::CuratorDoubleBarrier => Some("CuratorDoubleBarrier"),
-            Role::KazooLock | Role::KazooCounter => None,
+            Role::CuratorGroupMember => Some("CuratorGroupMember"),
+            Role::KazooLock | Role::KazooCounter | Role::KazooParty => None,
         }
     }
 
     fn python_script(self) -> &'static str {
         match self {
             Role::KazooCounter => KAZOO_COUNTER_SCRIPT,
+            Role::KazooParty => KAZOO_PARTY_SCRIPT,
             _ => KAZOO_LOCK_SCRIPT,
         }
     }
@@ -363,6 +371,22 @@ pub fn kazoo_counter(connect: &str, path: &str, id: &str) -> PeerBuilder {
 /// (see `tests/peers/java/CuratorDoubleBarrier.java`).
 pub fn curator_double_barrier(connect: &str, path: &str, id: &str, members: usize) -> PeerBuilder {
     builder(Role::CuratorDoubleBarrier, connect, path, id).arg("--members", &members.to_string())
+}
+
+/// A Curator GroupMember `id` of the group at `path`, with `payload` (UTF-8).
+pub fn curator_group_member(connect: &str, path: &str, id: &str, payload: &str) -> PeerBuilder {
+    // `--payload=…` keeps an empty (or dash-led) payload one argument.
+    builder(Role::CuratorGroupMember, connect, path, id).flag(&format!("--payload={payload}"))
+}
+
+/// A kazoo `Party` member (or `ShallowParty` with `shallow`) with identifier `id`.
+pub fn kazoo_party(connect: &str, path: &str, id: &str, shallow: bool) -> PeerBuilder {
+    let member = builder(Role::KazooParty, connect, path, id);
+    if shallow {
+        member.flag("--shallow")
+    } else {
+        member
+    }
 }
 
 /// A kazoo `Lock` contender, by default with `extra_lock_patterns=["-lock-"]` so it sees

@@ -14,83 +14,26 @@ stdin after READY; --hold waits for `release` after each ACQUIRED. `quit` or end
 the client, prints BYE <id> and exits 0. Errors print ERROR <id> <message> and exit 1.
 """
 
-import argparse
-import os
-import queue
 import random
-import sys
-import threading
 import time
-import traceback
 
-from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError
 from kazoo.recipe.lock import Lock
-from kazoo.retry import KazooRetry
 
-PROTOCOL_OUT = sys.stdout
-# Keep stdout for the protocol: anything else (logging, warnings) goes to stderr.
-sys.stdout = sys.stderr
-OUT_LOCK = threading.Lock()
+from peer_support import Commands, arg_parser, connect, micros, out, run
 
-
-def out(line):
-    with OUT_LOCK:
-        PROTOCOL_OUT.write(line + "\n")
-        PROTOCOL_OUT.flush()
-
-
-def micros():
-    return time.time_ns() // 1000
+__all__ = ["Commands", "out", "micros"]  # also imported from here by older contenders
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="kazoo_lock.py")
-    p.add_argument("--connect", required=True)
-    p.add_argument("--path", required=True)
-    p.add_argument("--id", required=True)
+    p = arg_parser("kazoo_lock.py")
     p.add_argument("--iterations", type=int, default=1)
     p.add_argument("--counter")
-    p.add_argument("--session-timeout-ms", type=int, default=10000)
-    p.add_argument("--connection-timeout-ms", type=int, default=15000)
     p.add_argument("--gate", action="store_true")
     p.add_argument("--hold", action="store_true")
     p.add_argument("--extra-lock-patterns", default="-lock-")
     p.add_argument("--node-name", default="__lock__")
     return p.parse_args(argv)
-
-
-class Commands:
-    """stdin: `quit`/EOF closes and exits; other lines are queued for await_command."""
-
-    def __init__(self, ident):
-        self.ident = ident
-        self.queue = queue.Queue()
-        self.on_quit = lambda: None
-        t = threading.Thread(target=self._read, name="stdin", daemon=True)
-        t.start()
-
-    def _read(self):
-        try:
-            for line in sys.stdin:
-                line = line.strip()
-                if line == "quit":
-                    break
-                if line:
-                    self.queue.put(line)
-        except Exception:
-            traceback.print_exc()
-        try:
-            self.on_quit()
-        except Exception:
-            traceback.print_exc()
-        out("BYE " + self.ident)
-        os._exit(0)
-
-    def await_command(self, expected):
-        got = self.queue.get()
-        if got != expected:
-            raise RuntimeError("expected command %s, got %s" % (expected, got))
 
 
 def read_counter(zk, path):
@@ -108,13 +51,7 @@ def increment_counter(zk, path):
 def main(argv):
     args = parse_args(argv)
     patterns = [p for p in args.extra_lock_patterns.split(",") if p]
-    zk = KazooClient(
-        hosts=args.connect,
-        timeout=args.session_timeout_ms / 1000.0,
-        connection_retry=KazooRetry(max_tries=-1, max_delay=1.0),
-        command_retry=KazooRetry(max_tries=-1, max_delay=1.0),
-    )
-    zk.start(timeout=args.connection_timeout_ms / 1000.0)
+    zk = connect(args)
     commands = Commands(args.id)
     commands.on_quit = lambda: (zk.stop(), zk.close())
     if args.counter:
@@ -148,14 +85,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except Exception as e:
-        traceback.print_exc()
-        ident = "-"
-        if "--id" in sys.argv[:-1]:
-            ident = sys.argv[sys.argv.index("--id") + 1]
-        out("ERROR %s %s" % (ident, repr(e).replace("\n", " ")))
-        sys.stdout.flush()
-        os._exit(1)
-    os._exit(0)
+    run(main)
