@@ -206,6 +206,37 @@ fn the_barrier_releases_everyone_together_when_the_last_arrives() {
     assert!(!node_exists(&barrier), "{barrier} is still there");
 }
 
+/// Two processes share a configuration and a group: each sees the other join, the other's
+/// settings as they change, and the other leave.
+#[test]
+fn cache_processes_see_each_others_settings_and_membership() {
+    let cs = server().connect_string();
+    let path = format!("/{}", unique("cache"));
+    let mut procs = Procs::new("cache");
+    let a = procs.spawn("a", &[&cs, &path, "a"]);
+    procs.expect(a, "READY a", patience());
+    procs.send(a, "set color blue");
+    procs.expect(a, "CONFIG color=blue", patience());
+
+    let b = procs.spawn("b", &[&cs, &path, "b"]);
+    procs.expect(b, "READY b", patience());
+    procs.expect(a, "JOINED b", patience());
+    procs.send(b, "show");
+    procs.expect(b, "MEMBERS a,b", patience());
+    procs.expect(b, "CONFIG color=blue", patience());
+
+    procs.send(b, "set color green");
+    procs.expect(a, "CONFIG color=green", patience());
+    procs.send(a, "del color");
+    procs.expect(b, "UNSET color", patience());
+
+    procs.close_stdin(b);
+    procs.expect_success(b);
+    procs.expect(a, "LEFT b", patience());
+    procs.close_stdin(a);
+    procs.expect_success(a);
+}
+
 /// Three tellers transfer money between the bank's 5 accounts at once: every snapshot any of them
 /// printed, and the final balances, add up to the 500 the bank opened with; no account is
 /// negative; every transfer was answered.
@@ -414,6 +445,7 @@ fn build_examples(cargo: &std::ffi::OsStr, profile_dir: &Path) {
         "leader_latch",
         "bank",
         "work_queue",
+        "cache",
     ] {
         command.args(["--example", example]);
     }
