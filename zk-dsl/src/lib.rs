@@ -14,6 +14,8 @@ pub mod error;
 pub mod proto;
 #[cfg(feature = "recipes")]
 pub mod recipes;
+#[cfg(feature = "sasl")]
+pub mod sasl;
 pub mod session;
 pub mod typed;
 pub mod util;
