@@ -120,17 +120,19 @@ impl EnsembleBuilder {
         let peers: Vec<Peer> =
             (0..n).map(|i| Peer { id: myid(i), quorum_port: ports[n + i], election_port: ports[2 * n + i] }).collect();
         let quorum = QuorumSettings { init_limit: self.init_limit, sync_limit: self.sync_limit, peers: peers.clone() };
+        let template = &self.template;
+        let (settings, jvm) = template.security.apply(dir.path(), &template.settings, &template.jvm)?;
         let mut members = Vec::with_capacity(n);
         for (index, peer) in peers.iter().enumerate() {
             let node_dir = dir.path().join(format!("member-{index}"));
             let port = ports[index];
-            let config = self.template.settings.render(&Node::data_dir_for(&node_dir), port, Some(&quorum))?;
+            let config = settings.render(&Node::data_dir_for(&node_dir), port, Some(&quorum))?;
             let node = Node::create(NodeSpec {
                 label: format!("ensemble member {index} (myid {}, 127.0.0.1:{port})", peer.id),
                 dir: node_dir,
                 port,
                 install,
-                jvm: &self.template.jvm,
+                jvm: &jvm,
                 main_class: QUORUM_MAIN,
                 config,
                 myid: Some(peer.id),

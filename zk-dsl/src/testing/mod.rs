@@ -65,6 +65,7 @@ mod mode;
 mod node;
 mod ports;
 mod proxy;
+mod security;
 mod server;
 mod timeouts;
 mod watchdog;

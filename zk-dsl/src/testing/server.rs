@@ -13,6 +13,7 @@ use super::jvm::{JvmSettings, STANDALONE_MAIN};
 use super::mode::Mode;
 use super::node::{Node, NodeSpec};
 use super::ports::free_port;
+use super::security::Security;
 use super::timeouts::{scaled, BASE_TIMEOUT};
 
 /// Fresh-port attempts when another process steals the port between picking and binding it.
@@ -31,6 +32,7 @@ pub struct ZkServerBuilder {
     pub(crate) start_timeout: Option<Duration>,
     port: Option<u16>,
     pub(crate) install: Option<Installation>,
+    pub(crate) security: Security,
 }
 
 impl ZkServerBuilder {
@@ -128,6 +130,14 @@ impl ZkServerBuilder {
         self
     }
 
+    /// Lets `user` log in with SASL DIGEST-MD5 and `password` (the server's JAAS
+    /// `DigestLoginModule`, and `SASLAuthenticationProvider`, so the session's identity is
+    /// `sasl:<user>`). Call once per user.
+    pub fn sasl_digest_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.security.digest_users.push((user.into(), password.into()));
+        self
+    }
+
     /// Uses this Java and class path instead of [`Installation::locate`].
     pub fn installation(mut self, install: Installation) -> Self {
         self.install = Some(install);
@@ -137,6 +147,7 @@ impl ZkServerBuilder {
     pub(crate) fn validate(&self) -> Result<(), HarnessError> {
         self.settings.validate()?;
         self.jvm.validate()?;
+        self.security.validate()?;
         if self.port == Some(0) {
             return Err(HarnessError::InvalidConfig("port 0 cannot be a fixed client port".into()));
         }
@@ -162,6 +173,7 @@ impl ZkServerBuilder {
             .prefix("zk-dsl-server-")
             .tempdir()
             .map_err(|e| HarnessError::io("creating a temporary directory for ZooKeeper", e))?;
+        let (settings, jvm) = self.security.apply(dir.path(), &self.settings, &self.jvm)?;
         let start_timeout = self.start_timeout_or_default();
         let attempts = if self.port.is_some() { 1 } else { START_ATTEMPTS };
         let mut attempt = 0;
@@ -172,13 +184,13 @@ impl ZkServerBuilder {
                 None => free_port()?,
             };
             let node_dir = dir.path().to_path_buf();
-            let config = self.settings.render(&Node::data_dir_for(&node_dir), port, None)?;
+            let config = settings.render(&Node::data_dir_for(&node_dir), port, None)?;
             let node = Node::create(NodeSpec {
                 label: format!("ZooKeeper at 127.0.0.1:{port}"),
                 dir: node_dir,
                 port,
                 install: &install,
-                jvm: &self.jvm,
+                jvm: &jvm,
                 main_class: STANDALONE_MAIN,
                 config,
                 myid: None,
