@@ -129,11 +129,7 @@ async fn ensure(client: &Client, path: &str, data: &RwLock<Bytes>) -> Result<(),
             Err(e) => return Err(e),
         }
     }
-    Err(Error::InvalidArgument {
-        op: OpCode::Create,
-        path: path.to_owned(),
-        reason: "the node kept changing while being created".into(),
-    })
+    Err(Error::invalid_argument(Some(OpCode::Create), Some(path), "the node kept changing while being created"))
 }
 
 /// A running [`PersistentNode`]. Dropping it stops keeping the node (which then stays until the
