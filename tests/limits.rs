@@ -11,7 +11,7 @@ use zk_dsl::{Client, CreateMode, Error, SessionState};
 
 fn assert_invalid_argument(result: Result<Client, Error>, what: &str) {
     match result {
-        Err(Error::InvalidArgument { op: OpCode::CreateSession, reason, .. }) => {
+        Err(Error::InvalidArgument { op: Some(OpCode::CreateSession), reason, .. }) => {
             assert!(!reason.is_empty(), "{what}: the reason is given");
         }
         Err(other) => panic!("{what}: expected InvalidArgument, got {other:?}"),

@@ -336,12 +336,15 @@ async fn newcomer_friction_is_gone() {
     assert_eq!(node.path, "/n");
     assert_eq!(node.decode::<i64>().unwrap(), 42);
     let err = node.decode::<i32>().unwrap_err();
-    assert!(matches!(&err, Error::Codec { path, type_name: "i32", .. } if path == "/n"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Codec { path: Some(path), source } if path == "/n" && source.type_name == "i32"),
+        "{err:?}"
+    );
     assert_eq!(c.get_data("/n").decode::<i64>().await.unwrap(), 42);
     let (value, watch) = c.get_data("/n").decode::<i64>().with_watch().await.unwrap();
     assert_eq!(value, 42);
     let err = c.get_data("/n").decode::<f32>().await.unwrap_err();
-    assert!(matches!(&err, Error::Codec { path, .. } if path == "/n"), "{err:?}");
+    assert!(matches!(&err, Error::Codec { path: Some(path), .. } if path == "/n"), "{err:?}");
     // compare_and_set_data takes typed data, like every other write.
     assert_eq!(c.compare_and_set_data("/n", &42i64, &43i64, 3).await.unwrap().map(|s| s.version), Some(2));
     assert_eq!(within("the data watch", watch).await.event_type, EventType::NodeDataChanged);

@@ -299,7 +299,7 @@ pub fn acl(input: TokenStream) -> TokenStream {
 /// ```
 ///
 /// The codecs are types in `zk_dsl::codec`, each behind the zk-dsl cargo feature of its name
-/// (`bincode` is on by default); see that module for the trade-offs. Decoding failures are
+/// (`postcard` is on by default); see that module for the trade-offs. Decoding failures are
 /// `Error::Codec` naming the node's path and the Rust type.
 ///
 /// `path` makes `Type::node(&client, placeholders…)`, one `impl Display` parameter per

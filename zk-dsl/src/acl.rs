@@ -97,16 +97,27 @@ impl AclError {
     /// The crate error for this failure in a request: [`Error::InvalidArgument`] with the
     /// request's operation and path. Client calls that check their ACL list use this.
     pub fn for_request(self, op: OpCode, path: impl Into<String>) -> Error {
-        Error::InvalidArgument { op, path: path.into(), reason: self.to_string() }
+        let path: String = path.into();
+        Error::InvalidArgument {
+            op: Some(op),
+            path: crate::error::some_path(&path),
+            reason: "invalid ACL".to_owned(),
+            source: Some(std::sync::Arc::new(self)),
+        }
     }
 }
 
 /// An ACL refused outside any request, e.g. by `?` on [`world_acl`]: an
-/// [`Error::InvalidArgument`] whose `op` is [`OpCode::Error`] (ZooKeeper's "no operation") and
-/// whose path is empty. Nothing was sent; the reason says what was wrong.
+/// [`Error::InvalidArgument`] with no `op` and no path. Nothing was sent; the source, the
+/// [`AclError`], says what was wrong.
 impl From<AclError> for Error {
     fn from(e: AclError) -> Error {
-        e.for_request(OpCode::Error, "")
+        Error::InvalidArgument {
+            op: None,
+            path: None,
+            reason: "invalid ACL".to_owned(),
+            source: Some(std::sync::Arc::new(e)),
+        }
     }
 }
 
@@ -350,8 +361,12 @@ mod tests {
     #[test]
     fn acl_error_in_a_request_names_it() {
         let e = AclError::NoPerms.for_request(OpCode::Create, "/p");
-        assert!(matches!(&e, Error::InvalidArgument { op: OpCode::Create, path, .. } if path == "/p"));
+        assert!(
+            matches!(&e, Error::InvalidArgument { op: Some(OpCode::Create), path: Some(path), .. } if path == "/p")
+        );
+        let cause = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<AclError>());
+        assert_eq!(cause, Some(&AclError::NoPerms));
         let e: Error = AclError::NoPerms.into();
-        assert_eq!(e.op(), Some(OpCode::Error));
+        assert_eq!((e.op(), e.path()), (None, None));
     }
 }

@@ -45,7 +45,7 @@ use crate::client::{Call, CreateOp, DeleteOp, SetDataOp};
 use crate::codec::ZNodeData;
 use crate::error::Error;
 use crate::proto::{EventType, KeeperState, OpCode, Stat};
-use crate::{Client, WatchFuture};
+use crate::{Client, SessionState, WatchFuture};
 
 /// The node at one path, read and written as `T`. Cheap: a client reference and the path.
 pub struct TypedNode<'c, T> {
@@ -290,10 +290,10 @@ fn failed<T>(mut cursor: Cursor<'_>, error: Error) -> (Cursor<'_>, Option<NodeVa
 }
 
 fn ended(state: KeeperState, path: &str) -> Error {
-    let (op, path) = (OpCode::GetData, path.to_owned());
-    match state {
-        KeeperState::Expired => Error::SessionExpired { op, path },
-        KeeperState::AuthFailed => Error::AuthFailed { op, path },
-        _ => Error::Closed { op, path },
-    }
+    let state = match state {
+        KeeperState::Expired => SessionState::Expired,
+        KeeperState::AuthFailed => SessionState::AuthFailed,
+        _ => SessionState::Closed,
+    };
+    Error::session_over(state, Some(OpCode::GetData), Some(path))
 }

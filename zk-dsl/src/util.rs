@@ -44,7 +44,6 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use crate::error::Error;
-use crate::proto::OpCode;
 
 /// Width of the suffix ZooKeeper appends (`%010d`) to every value but the eleven-character
 /// negatives from -1 000 000 000 down.
@@ -76,12 +75,17 @@ impl fmt::Display for SequenceError {
 
 impl std::error::Error for SequenceError {}
 
-/// A name with no sequence suffix, met outside any request (`op` is [`OpCode::Error`], the path
-/// is empty, the name is in the reason). A client call that sorts children can give its own
+/// A name with no sequence suffix, met outside any request (no `op`, no path; the name is in the
+/// source, the [`SequenceError`]). A client call that sorts children can give its own
 /// operation and path instead.
 impl From<SequenceError> for Error {
     fn from(e: SequenceError) -> Error {
-        Error::InvalidArgument { op: OpCode::Error, path: String::new(), reason: e.to_string() }
+        Error::InvalidArgument {
+            op: None,
+            path: None,
+            reason: "not a sequential node name".into(),
+            source: Some(std::sync::Arc::new(e)),
+        }
     }
 }
 
@@ -268,6 +272,6 @@ mod tests {
     #[test]
     fn sequence_error_maps_to_invalid_argument() {
         let e: Error = extract_id("x").unwrap_err().into();
-        assert!(matches!(e, Error::InvalidArgument { op: OpCode::Error, .. }));
+        assert!(matches!(e, Error::InvalidArgument { op: None, path: None, .. }));
     }
 }

@@ -98,7 +98,9 @@ fn too_many_bytes_is_an_error_where_the_seed_reads_a_prefix() {
     assert!(i16::from_znode_bytes(&[0, 1, 2]).is_err());
     // With the path attached it is the crate's Codec error.
     let err = e.with_path("/parent");
-    assert!(matches!(err, Error::Codec { type_name: "i32", ref path, .. } if path == "/parent"));
+    assert!(
+        matches!(err, Error::Codec { ref source, path: Some(ref path) } if source.type_name == "i32" && path == "/parent")
+    );
 }
 
 #[test]

@@ -254,8 +254,8 @@ pub async fn counter(ctx: &Ctx) -> Res<RunReport> {
     .await
 }
 
-/// The atom cell's value: a small typed struct (bincode, the codec zk-dsl's default features
-/// have).
+/// The atom cell's value: a small typed struct (bincode, the codec the published runs used;
+/// enabled for the bench in its Cargo.toml).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ZNodeData)]
 #[znode(codec = bincode)]
 struct Tally {

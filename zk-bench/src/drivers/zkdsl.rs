@@ -226,11 +226,7 @@ async fn one_call(c: &Client, ctx: &Ctx, session: usize, seq: u64) -> Result<(),
             }
             txn.await.map(drop)
         }
-        other => Err(Error::InvalidArgument {
-            op: zk_dsl::proto::OpCode::Error,
-            path: String::new(),
-            reason: format!("{other} is not a pipelined workload"),
-        }),
+        other => Err(Error::invalid_argument(None, None, format!("{other} is not a pipelined workload"))),
     }
 }
 

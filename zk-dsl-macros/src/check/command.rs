@@ -172,7 +172,7 @@ fn conflict_reason(a: Opt, b: Opt) -> &'static str {
         (Data, Bytes) => "both set the data",
         (Send, Callback) => "`callback` sends the request too",
         (Optional, _) => "`optional` applies to an awaited result, and a sent command is not awaited",
-        (Watch | Watcher | WatcherShared | WithWatch, _) => "a read leaves one watch",
+        (Watch | Watcher | WatcherShared | WatcherOnce | WithWatch, _) => "a read leaves one watch",
         (Mode, _) => "`mode` sets the whole create mode",
         (Container, _) => "a container is persistent, not sequential, and has no TTL",
         (Ttl, Ephemeral) => "TTL nodes are persistent",

@@ -115,6 +115,7 @@ pub enum Opt {
     Watch,
     Watcher,
     WatcherShared,
+    WatcherOnce,
     WithWatch,
     Version,
     Recursive,
@@ -167,7 +168,7 @@ pub enum Stage {
 }
 
 impl Opt {
-    pub const ALL: [Opt; 28] = [
+    pub const ALL: [Opt; 29] = [
         Opt::Persistent,
         Opt::Ephemeral,
         Opt::Sequential,
@@ -181,6 +182,7 @@ impl Opt {
         Opt::Watch,
         Opt::Watcher,
         Opt::WatcherShared,
+        Opt::WatcherOnce,
         Opt::WithWatch,
         Opt::Version,
         Opt::Recursive,
@@ -217,6 +219,7 @@ impl Opt {
             Opt::Watch => "watch",
             Opt::Watcher => "watcher",
             Opt::WatcherShared => "watcher_shared",
+            Opt::WatcherOnce => "watcher_once",
             Opt::WithWatch => "with_watch",
             Opt::Version => "version",
             Opt::Recursive => "recursive",
@@ -255,6 +258,7 @@ impl Opt {
             | Opt::Bytes
             | Opt::Watcher
             | Opt::WatcherShared
+            | Opt::WatcherOnce
             | Opt::Version
             | Opt::Retries
             | Opt::Callback
@@ -304,9 +308,13 @@ pub const CONFLICTS: &[(Opt, Opt)] = &[
     (Opt::Watch, Opt::Watcher),
     (Opt::Watch, Opt::WatcherShared),
     (Opt::Watch, Opt::WithWatch),
+    (Opt::Watch, Opt::WatcherOnce),
     (Opt::Watcher, Opt::WatcherShared),
     (Opt::Watcher, Opt::WithWatch),
+    (Opt::Watcher, Opt::WatcherOnce),
     (Opt::WatcherShared, Opt::WithWatch),
+    (Opt::WatcherShared, Opt::WatcherOnce),
+    (Opt::WatcherOnce, Opt::WithWatch),
     (Opt::Send, Opt::Callback),
     (Opt::Optional, Opt::Send),
     (Opt::Optional, Opt::Callback),
@@ -339,8 +347,8 @@ use Opt::*;
 const CREATE_OPTIONS: &[Opt] = &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl];
 const CREATE_ALL_OPTIONS: &[Opt] =
     &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, Optional];
-const READ_WATCH: &[Opt] = &[Watch, Watcher, WatcherShared, WithWatch, Send, Callback];
-const READ_WATCH_OPTIONAL: &[Opt] = &[Watch, Watcher, WatcherShared, WithWatch, Send, Callback, Optional];
+const READ_WATCH: &[Opt] = &[Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Send, Callback];
+const READ_WATCH_OPTIONAL: &[Opt] = &[Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Send, Callback, Optional];
 const DISPATCH: &[Opt] = &[Send, Callback];
 const DISPATCH_OPTIONAL: &[Opt] = &[Send, Callback, Optional];
 const VERSIONED: &[Opt] = &[Version, Send, Callback, Optional];
@@ -437,7 +445,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "children",
         aliases: &["get_children"],
         args: &[Path],
-        options: &[WithStat, Watch, Watcher, WatcherShared, WithWatch, Send, Callback, Optional],
+        options: &[WithStat, Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Send, Callback, Optional],
         required: &[],
         usage: "children PATH [with_stat] [watch | watcher = f | watcher_shared = f | with_watch]",
     },
@@ -840,5 +848,76 @@ mod tests {
         assert_eq!(Block::Top.find("add_auth_info").map(|v| v.verb), Some(Verb::AddAuth));
         assert_eq!(Block::Txn.find("check").map(|v| v.verb), Some(Verb::TxnCheck));
         assert!(Block::Txn.find("exists").is_none());
+    }
+
+    /// The builder API zk-dsl spells in `zk!`: the files whose by-value (`self`) methods are
+    /// builder options of a `zk!` verb.
+    const BUILDER_FILES: &[&str] = &[
+        "client/call.rs",
+        "client/ops/create.rs",
+        "client/ops/read.rs",
+        "client/ops/write.rs",
+        "client/ops/multi.rs",
+        "client/ops/misc.rs",
+        "client/ops/watches.rs",
+        "recipes/options.rs",
+        "recipes/protected.rs",
+        "recipes/lock/acquire.rs",
+        "recipes/shared/txn.rs",
+    ];
+
+    /// Builder methods that are not options, each with the `zk!` spelling that reaches it.
+    const NOT_OPTIONS: &[(&str, &str)] = &[
+        ("try_acl", "what `acl = [...]` expands to"),
+        ("decode", "what `get_data PATH as TYPE` expands to"),
+        ("create_with", "what `create` in `txn { }` expands to"),
+        ("no_timeout", "a lock without `timeout = …` (the default)"),
+    ];
+
+    /// The by-value methods (`fn name(self` / `fn name(mut self`) of a Rust source.
+    fn builder_methods(source: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for line in source.lines() {
+            let Some(rest) = line.trim_start().strip_prefix("pub fn ") else { continue };
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let Some(open) = rest.find('(') else { continue };
+            let params = rest[open + 1..].trim_start();
+            if params.starts_with("self") || params.starts_with("mut self") {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// The table restates zk-dsl's builder API by hand; this keeps the two from drifting:
+    /// every builder option method of zk-dsl must be an option (or a verb of a block, or
+    /// listed in `NOT_OPTIONS` with the spelling that reaches it). The other direction (every
+    /// option is a real method) is what the expansions compiling in the root suite's
+    /// `tests/macros.rs` and the UI tests check. Skipped outside the workspace (a packaged
+    /// crate has no zk-dsl sources beside it).
+    #[test]
+    fn every_builder_option_has_a_spelling() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../zk-dsl/src");
+        if !root.is_dir() {
+            eprintln!("skipped: no zk-dsl sources at {}", root.display());
+            return;
+        }
+        let verb_names =
+            |name: &str| [Block::Top, Block::Txn, Block::MultiRead].into_iter().any(|b| b.find(name).is_some());
+        let mut seen = 0;
+        for file in BUILDER_FILES {
+            let path = root.join(file);
+            let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for name in builder_methods(&source) {
+                seen += 1;
+                let spelt =
+                    Opt::from_name(&name).is_some() || verb_names(&name) || NOT_OPTIONS.iter().any(|(n, _)| *n == name);
+                assert!(spelt, "builder method `{name}` ({file}) has no `zk!` spelling: add it to spec.rs");
+            }
+        }
+        assert!(seen > 20, "found only {seen} builder methods: did the sources move?");
+        for (name, _) in NOT_OPTIONS {
+            assert!(Opt::from_name(name).is_none(), "{name} is an option now");
+        }
     }
 }

@@ -106,7 +106,10 @@ impl Client {
         match joined {
             Ok(Ok(client)) => Ok(Client { client, _runtime: guard }),
             Ok(Err(e)) => Err(e),
-            Err(join) => Err(Error::Protocol { reason: format!("the connect task failed: {join}") }),
+            Err(join) => Err(Error::Protocol {
+                reason: "the connect task failed".into(),
+                source: Some(std::sync::Arc::new(join)),
+            }),
         }
     }
 

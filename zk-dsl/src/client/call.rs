@@ -303,7 +303,7 @@ impl<T> Pending<T> {
 
 /// The session task dropped the request without answering: it ended. Say how.
 fn ended(hub: &StateHub, op: OpCode, path: &str) -> Error {
-    super::terminal_error(hub.state(), op, path)
+    Error::session_over(hub.state(), Some(op), Some(path).filter(|p| !p.is_empty()))
 }
 
 impl<T> Future for Pending<T> {
@@ -323,7 +323,9 @@ impl<T> Future for Pending<T> {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
                 // The dispatcher dropped the job: its thread could not be started.
-                Poll::Ready(Err(_)) => Poll::Ready(Err(Error::Closed { op: *op, path: std::mem::take(path) })),
+                Poll::Ready(Err(_)) => {
+                    Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
+                }
             },
         }
     }

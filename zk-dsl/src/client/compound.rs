@@ -153,11 +153,11 @@ impl Client {
         crate::proto::validate_path(&path, false)
             .map_err(|reason| Error::InvalidPath { path: path.clone(), reason })?;
         if path == "/" {
-            return Err(Error::InvalidArgument {
-                op: OpCode::Delete,
-                path,
-                reason: "refusing to delete the whole tree; delete the root's children instead".into(),
-            });
+            return Err(Error::invalid_argument(
+                Some(OpCode::Delete),
+                Some(&path),
+                "refusing to delete the whole tree; delete the root's children instead",
+            ));
         }
         self.delete_trees(vec![path], false).await
     }
@@ -267,10 +267,12 @@ impl Client {
     async fn delete_children_of(&self, path: String, in_sequence_order: bool) -> Result<(), Error> {
         let mut names = self.children(path.as_str()).await?;
         if in_sequence_order {
-            names = util::sort_sequential_nodes(names).map_err(|e| Error::InvalidArgument {
-                op: OpCode::GetChildren2,
-                path: path.clone(),
-                reason: format!("children are not all sequential nodes: {e}"),
+            names = util::sort_sequential_nodes(names).map_err(|e| {
+                Error::invalid_argument(
+                    Some(OpCode::GetChildren2),
+                    Some(&path),
+                    format!("children are not all sequential nodes: {e}"),
+                )
             })?;
         }
         if names.is_empty() {

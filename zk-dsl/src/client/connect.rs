@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{terminal_error, Client, Inner};
+use super::{Client, Inner};
 use crate::error::Error;
 use crate::proto::frame::{MIN_PACKET, REPLY_OVERHEAD};
 use crate::proto::{OpCode, DEFAULT_MAX_PACKET, DEFAULT_MAX_READ_PACKET};
@@ -141,11 +141,8 @@ impl Connect {
     /// [`Error::InvalidArgument`], instead of as a `Timeout` (or a hang) later. Returns the read
     /// limit to use.
     fn check_options(&self) -> Result<usize, Error> {
-        let refuse = |reason: String| Error::InvalidArgument {
-            op: OpCode::CreateSession,
-            path: self.connect_string.clone(),
-            reason,
-        };
+        let refuse =
+            |reason: String| Error::invalid_argument(Some(OpCode::CreateSession), Some(&self.connect_string), reason);
         let timeouts = [
             ("session_timeout", Some(self.session_timeout)),
             ("connect_timeout", self.wait),
@@ -185,10 +182,12 @@ impl Connect {
     pub fn start(self) -> Result<Client, Error> {
         let parsed = ConnectString::parse(&self.connect_string)?;
         let max_read_packet = self.check_options()?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::InvalidArgument {
-            op: OpCode::CreateSession,
-            path: self.connect_string.clone(),
-            reason: "zk-dsl needs a tokio runtime (or use zk_dsl::blocking)".into(),
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::invalid_argument(
+                Some(OpCode::CreateSession),
+                Some(&self.connect_string),
+                "zk-dsl needs a tokio runtime (or use zk_dsl::blocking)",
+            )
         })?;
         let config = Arc::new(SessionConfig {
             hosts: parsed.hosts,
@@ -237,7 +236,7 @@ impl Connect {
                 let state = client.state();
                 let _ = client.close().await;
                 if state.is_terminal() {
-                    return Err(terminal_error(state, OpCode::CreateSession, &connect_string));
+                    return Err(Error::session_over(state, Some(OpCode::CreateSession), Some(&connect_string)));
                 }
                 debug_assert_ne!(state, SessionState::Connected);
                 Err(Error::Timeout { op: OpCode::CreateSession, path: connect_string })

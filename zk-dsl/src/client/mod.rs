@@ -76,18 +76,8 @@ impl Inner {
     /// Queues a command; if the session is over, fails it with the reason.
     pub(crate) fn submit(&self, cmd: Command) {
         if let Err(mpsc::error::SendError(cmd)) = self.tx.send(cmd) {
-            cmd.fail(terminal_error(self.hub.state(), OpCode::Error, ""), &self.dispatcher);
+            cmd.fail(Error::session_over(self.hub.state(), None, None), &self.dispatcher);
         }
-    }
-}
-
-/// The error for a request made after the session ended in `state`.
-pub(crate) fn terminal_error(state: SessionState, op: OpCode, path: &str) -> Error {
-    let path = path.to_owned();
-    match state {
-        SessionState::Expired => Error::SessionExpired { op, path },
-        SessionState::AuthFailed => Error::AuthFailed { op, path },
-        _ => Error::Closed { op, path },
     }
 }
 
@@ -302,10 +292,10 @@ impl Client {
                 return Ok(());
             }
             if state.is_terminal() {
-                return Err(terminal_error(state, OpCode::CreateSession, ""));
+                return Err(Error::session_over(state, Some(OpCode::CreateSession), None));
             }
             if status.changed().await.is_err() {
-                return Err(terminal_error(self.state(), OpCode::CreateSession, ""));
+                return Err(Error::session_over(self.state(), Some(OpCode::CreateSession), None));
             }
         }
     }

@@ -39,9 +39,8 @@
 
 use std::future::Future;
 
-use super::{terminal_error, Client, Connect};
+use super::{Client, Connect};
 use crate::error::Error;
-use crate::proto::OpCode;
 
 /// Waits until the session of `client` is over, and returns the error later calls on it get:
 /// [`Error::SessionExpired`], [`Error::AuthFailed`] or [`Error::Closed`]. Connection losses
@@ -51,11 +50,11 @@ pub async fn session_end(client: &Client) -> Error {
     loop {
         let state = status.borrow_and_update().state;
         if state.is_terminal() {
-            return terminal_error(state, OpCode::Error, "");
+            return Error::session_over(state, None, None);
         }
         if status.changed().await.is_err() {
             // The session task is gone, so the state it left is final.
-            return terminal_error(client.state(), OpCode::Error, "");
+            return Error::session_over(client.state(), None, None);
         }
     }
 }

@@ -17,9 +17,9 @@
 //!
 //! | codec | feature | wire format | choose it for |
 //! |---|---|---|---|
-//! | [`Postcard`] | `postcard` | postcard 1.x: compact varints, a [specified and frozen wire format](https://postcard.jamesmunns.com/wire-format) | **new data**: small, fast, and the format will not change under you |
+//! | [`Postcard`] | `postcard` (on by default) | postcard 1.x: compact varints, a [specified and frozen wire format](https://postcard.jamesmunns.com/wire-format) | **new data**: small, fast, and the format will not change under you |
 //! | [`Json`] | `json` | JSON text (serde_json) | nodes that Java, Python or a human with `zkCli.sh get` read too; tolerant of added fields (with `#[serde(default)]`) |
-//! | [`Bincode`] | `bincode` (on by default) | bincode 2.0 standard configuration (little-endian varints) | the design card's choice; kept for data already written with it |
+//! | [`Bincode`] | `bincode` | bincode 2.0 standard configuration (little-endian varints) | the design card's choice; kept for data already written with it |
 //!
 //! Trade-offs: postcard and bincode are schema-less binary formats — a reader must use the same
 //! field order and types as the writer, so evolve such types by appending `Option` fields at
@@ -120,7 +120,8 @@ impl CodecError {
 
     /// The crate error for this failure on the node at `path`.
     pub fn with_path(self, path: impl Into<String>) -> Error {
-        Error::Codec { path: path.into(), type_name: self.type_name, reason: self.reason }
+        let path: String = path.into();
+        Error::Codec { path: crate::error::some_path(&path), source: self }
     }
 }
 
@@ -180,8 +181,10 @@ mod tests {
     #[test]
     fn with_path_gives_the_codec_variant() {
         let e = CodecError::new("i64", "expected exactly 8 bytes, got 4").with_path("/a/b");
-        assert!(matches!(&e, Error::Codec { path, type_name: "i64", .. } if path == "/a/b"));
-        assert_eq!(e.to_string(), "/a/b: cannot convert data as i64: expected exactly 8 bytes, got 4");
+        assert!(matches!(&e, Error::Codec { path: Some(path), source } if path == "/a/b" && source.type_name == "i64"));
+        assert_eq!(e.to_string(), "/a/b: node data conversion failed (i64)");
+        let source = std::error::Error::source(&e).map(|s| s.to_string());
+        assert_eq!(source.as_deref(), Some("cannot convert data as i64: expected exactly 8 bytes, got 4"));
     }
 
     #[test]
@@ -190,8 +193,8 @@ mod tests {
             Ok(crate::data::to_long(bytes)?)
         }
         let e = read(&[1, 2]).unwrap_err();
-        assert!(matches!(&e, Error::Codec { path, type_name: "i64", .. } if path.is_empty()));
-        assert!(e.to_string().starts_with("cannot convert data as i64: expected exactly 8 bytes"), "{e}");
+        assert!(matches!(&e, Error::Codec { path: None, source } if source.type_name == "i64"));
+        assert_eq!(e.to_string(), "node data conversion failed (i64)");
         assert_eq!(read(&7i64.to_be_bytes()).unwrap(), 7);
     }
 }

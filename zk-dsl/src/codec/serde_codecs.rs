@@ -22,7 +22,7 @@ pub trait SerdeCodec<T> {
 }
 
 /// bincode 2.0 (standard configuration: little-endian, variable-length integers). Feature
-/// `bincode`, on by default. See the [module docs](super) for when to choose it.
+/// `bincode` (off by default: the project is unmaintained upstream). See the [module docs](super) for when to choose it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bincode;
 

@@ -75,7 +75,7 @@ impl Fence {
     pub async fn set_data<T: ToZNodeBytes + ?Sized>(&self, path: &str, data: &T, version: i32) -> Result<Stat, Error> {
         match self.guarded(|t| t.set_data(path, data, version)).await?.into_iter().next() {
             Some(OpResult::DataSet { stat }) => Ok(stat),
-            other => Err(Error::Protocol { reason: format!("a guarded setData answered {other:?}") }),
+            other => Err(Error::protocol(format!("a guarded setData answered {other:?}"))),
         }
     }
 
@@ -93,7 +93,7 @@ impl Fence {
     ) -> Result<String, Error> {
         match self.guarded(|t| t.create(path, data, mode)).await?.into_iter().next() {
             Some(OpResult::Created { path, .. }) => Ok(path),
-            other => Err(Error::Protocol { reason: format!("a guarded create answered {other:?}") }),
+            other => Err(Error::protocol(format!("a guarded create answered {other:?}"))),
         }
     }
 }

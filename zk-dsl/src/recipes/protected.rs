@@ -75,11 +75,11 @@ pub(crate) fn split_path(path: &str) -> Result<(&str, &str), Error> {
         Some(0) if path.len() > 1 => Ok(("/", &path[1..])),
         // `rfind` found an ASCII '/', so both slices fall on char boundaries.
         Some(i) if i > 0 => Ok((&path[..i], &path[i + 1..])),
-        _ => Err(Error::InvalidArgument {
-            op: crate::proto::OpCode::Create,
-            path: path.to_owned(),
-            reason: "a protected node needs a parent; the root has none".into(),
-        }),
+        _ => Err(Error::invalid_argument(
+            Some(crate::proto::OpCode::Create),
+            Some(path),
+            "a protected node needs a parent; the root has none",
+        )),
     }
 }
 
@@ -108,7 +108,7 @@ pub(crate) async fn create_protected(
     let mut attempt = 1;
     loop {
         let lost = match Call::new(client, CreateOp { spec: spec.clone() }).with_stat().await {
-            Err(e) if RetryPolicy::is_retryable(&e) => e,
+            Err(e) if e.is_retryable() => e,
             done => return done,
         };
         // The create may have been applied: find it before making another.
@@ -119,7 +119,7 @@ pub(crate) async fn create_protected(
             match find_own(client, &parent, id, ephemeral).await {
                 Ok(Some(found)) => return Ok(found),
                 Ok(None) => break,
-                Err(e) if RetryPolicy::is_retryable(&e) => continue,
+                Err(e) if e.is_retryable() => continue,
                 Err(e) => return Err(e),
             }
         }

@@ -70,9 +70,10 @@ impl RetryPolicy {
         self
     }
 
-    /// Whether `error` is worth another attempt at all.
+    /// Whether `error` is worth another attempt at all: [`Error::is_retryable`], kept here
+    /// for recipes written against the policy.
     pub fn is_retryable(error: &Error) -> bool {
-        matches!(error, Error::ConnectionLoss { .. } | Error::Timeout { .. })
+        error.is_retryable()
     }
 
     /// The pause before attempt `attempt + 1` (attempts count from 1), or `None` to give up.
@@ -101,7 +102,7 @@ impl RetryPolicy {
         let mut n = 1;
         loop {
             match attempt().await {
-                Err(e) if Self::is_retryable(&e) => match self.pause(n, started) {
+                Err(e) if e.is_retryable() => match self.pause(n, started) {
                     Some(pause) => {
                         tracing::debug!(error = %e, attempt = n, ?pause, "retrying");
                         tokio::time::sleep(pause).await;

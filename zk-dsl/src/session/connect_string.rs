@@ -37,11 +37,11 @@ pub struct ConnectString {
 }
 
 fn invalid(input: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidArgument {
-        op: crate::proto::OpCode::CreateSession,
-        path: input.to_owned(),
-        reason: format!("connection string: {}", reason.into()),
-    }
+    Error::invalid_argument(
+        Some(crate::proto::OpCode::CreateSession),
+        Some(input),
+        format!("connection string: {}", reason.into()),
+    )
 }
 
 impl ConnectString {

@@ -260,12 +260,7 @@ impl SessionTask {
 
     /// The error every remaining waiter gets once the session is over.
     fn terminal_error(state: SessionState) -> Error {
-        let (op, path) = (OpCode::Error, String::new());
-        match state {
-            SessionState::Expired => Error::SessionExpired { op, path },
-            SessionState::AuthFailed => Error::AuthFailed { op, path },
-            _ => Error::Closed { op, path },
-        }
+        Error::session_over(state, None, None)
     }
 
     /// Tells everyone the session is over and fails whatever is still waiting.
@@ -358,7 +353,7 @@ impl SessionTask {
                 // The next connection's SetWatches leaves the dropped stream out anyway.
                 Command::WatchDropped { .. } => continue,
             };
-            cmd.fail(Error::ConnectionLoss { op, path: String::new() }, &self.dispatcher);
+            cmd.fail(Error::ConnectionLoss { op: Some(op), path: None }, &self.dispatcher);
         }
     }
 
@@ -535,7 +530,7 @@ impl SessionTask {
         // Whatever was in flight on this connection is lost with it.
         let (op_err, state) = match &end {
             Ended::Lost(_) => (None, None),
-            Ended::Protocol(reason) => (Some(Error::Protocol { reason: reason.clone() }), None),
+            Ended::Protocol(reason) => (Some(Error::protocol(reason.clone())), None),
             Ended::Terminal(state) => (Some(Self::terminal_error(*state)), Some(*state)),
         };
         // Lost while closing: the close is done as far as this client goes. The server closes the
@@ -550,7 +545,7 @@ impl SessionTask {
             let error = match (&op_err, p.op) {
                 // The close reply itself completed the close future; anything after it is moot.
                 (Some(e), _) => e.clone(),
-                (None, op) => Error::ConnectionLoss { op, path: String::new() },
+                (None, op) => Error::ConnectionLoss { op: Some(op), path: None },
             };
             complete(&self.dispatcher, p.completion, Err(error));
         }
@@ -558,7 +553,7 @@ impl SessionTask {
             let error = match (state, &op_err) {
                 (Some(s), _) => Self::terminal_error(s),
                 (None, Some(e)) => e.clone(),
-                (None, None) => Error::ConnectionLoss { op: OpCode::Auth, path: String::new() },
+                (None, None) => Error::ConnectionLoss { op: Some(OpCode::Auth), path: None },
             };
             complete(&self.dispatcher, c, Err(error));
         }

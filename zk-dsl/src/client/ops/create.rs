@@ -53,11 +53,7 @@ impl CreateSpec {
         let mode = self.effective_mode();
         crate::proto::validate_path(&self.path, mode.is_sequential())
             .map_err(|reason| Error::InvalidPath { path: self.path.clone(), reason })?;
-        let invalid = |reason: &str| Error::InvalidArgument {
-            op: mode.opcode(),
-            path: self.path.clone(),
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: &str| Error::invalid_argument(Some(mode.opcode()), Some(&self.path), reason.to_owned());
         if self.acl.is_empty() {
             return Err(invalid("an empty ACL would make the node unusable; ZooKeeper rejects it"));
         }
@@ -225,8 +221,8 @@ fn decode_create(reply: RawReply, ctx: &ReplyContext) -> Result<(String, Stat), 
 /// named as a client path (it would name another node), so it is a protocol error rather than
 /// a wrong answer.
 pub(crate) fn created_path(ctx: &ReplyContext, server_path: &str) -> Result<String, Error> {
-    ctx.chroot.strip(server_path).ok_or_else(|| Error::Protocol {
-        reason: format!("{} {}: the server created {server_path:?}, outside the chroot", ctx.op, ctx.path),
+    ctx.chroot.strip(server_path).ok_or_else(|| {
+        Error::protocol(format!("{} {}: the server created {server_path:?}, outside the chroot", ctx.op, ctx.path))
     })
 }
 

@@ -190,7 +190,7 @@ fn decode_transaction(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResul
             MultiResult::Delete => Ok(OpResult::Deleted),
             MultiResult::SetData { stat } => Ok(OpResult::DataSet { stat }),
             MultiResult::Check => Ok(OpResult::Checked),
-            other => Err(Error::Protocol { reason: format!("unexpected result in a transaction reply: {other:?}") }),
+            other => Err(Error::protocol(format!("unexpected result in a transaction reply: {other:?}"))),
         })
         .collect()
 }
@@ -289,9 +289,7 @@ impl Op for MultiReadOp {
                 }
                 MultiResult::GetChildren { children } => ReadResult::Children(children),
                 MultiResult::Error { code } => ReadResult::Error(ctx.part_error(i, code)),
-                other => {
-                    ReadResult::Error(Error::Protocol { reason: format!("unexpected result in multiRead: {other:?}") })
-                }
+                other => ReadResult::Error(Error::protocol(format!("unexpected result in multiRead: {other:?}"))),
             })
             .collect())
     }

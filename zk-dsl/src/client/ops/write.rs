@@ -145,11 +145,11 @@ impl Op for SetAclOp {
     fn validate(&self) -> Result<(), Error> {
         check_deferred(&self.error, &self.path)?;
         if self.acl.is_empty() {
-            return Err(Error::InvalidArgument {
-                op: OpCode::SetAcl,
-                path: self.path.clone(),
-                reason: "an empty ACL would make the node unusable; ZooKeeper rejects it".into(),
-            });
+            return Err(Error::invalid_argument(
+                Some(OpCode::SetAcl),
+                Some(&self.path),
+                "an empty ACL would make the node unusable; ZooKeeper rejects it",
+            ));
         }
         Ok(())
     }

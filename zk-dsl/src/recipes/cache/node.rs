@@ -104,11 +104,11 @@ impl PersistentNode {
         let PersistentNode { source, path, data, protected, spec } = self;
         let data = data?;
         if spec.mode.is_sequential() {
-            return Err(Error::InvalidArgument {
-                op: OpCode::Create,
-                path,
-                reason: "a persistent node cannot be sequential (each re-creation would be a new node)".into(),
-            });
+            return Err(Error::invalid_argument(
+                Some(OpCode::Create),
+                Some(&path),
+                "a persistent node cannot be sequential (each re-creation would be a new node)",
+            ));
         }
         let path = if protected {
             let (parent, name) = split_path(&path)?;
@@ -231,11 +231,7 @@ impl Keeper {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::InvalidArgument {
-            op: OpCode::Create,
-            path: path.to_owned(),
-            reason: "the node kept changing while being created".into(),
-        })
+        Err(Error::invalid_argument(Some(OpCode::Create), Some(path), "the node kept changing while being created"))
     }
 }
 

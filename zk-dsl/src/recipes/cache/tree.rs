@@ -16,7 +16,6 @@ use crate::codec::ZNodeData;
 use crate::error::Error;
 use crate::proto::{EventType, KeeperState, Stat};
 use crate::recipes::protected::child_path;
-use crate::recipes::retry::RetryPolicy;
 use crate::watch::WatchedEvent;
 
 /// How many nodes one `multiRead` of the load covers (each node: its data, and its children
@@ -613,9 +612,7 @@ async fn load(client: &Client, scope: &Scope) -> Result<BTreeMap<String, CachedN
                     Some(ReadResult::Data(node)) => {
                         tree.insert(path.clone(), CachedNode::from(node));
                     }
-                    Some(ReadResult::Error(e)) if RetryPolicy::is_retryable(&e) || e.is_session_terminal() => {
-                        return Err(e)
-                    }
+                    Some(ReadResult::Error(e)) if e.is_retryable() || e.is_session_terminal() => return Err(e),
                     // Gone meanwhile (NoNode), or unreadable: not cached.
                     _ => continue,
                 }

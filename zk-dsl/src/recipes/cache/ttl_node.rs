@@ -58,11 +58,11 @@ impl PersistentTtlNode {
     pub async fn start(self) -> Result<PersistentTtlNodeHandle, Error> {
         let PersistentTtlNode { node, path, ttl } = self;
         if ttl < Duration::from_millis(2) {
-            return Err(Error::InvalidArgument {
-                op: OpCode::Create,
-                path,
-                reason: format!("a TTL of {ttl:?} leaves no time to touch the node"),
-            });
+            return Err(Error::invalid_argument(
+                Some(OpCode::Create),
+                Some(&path),
+                format!("a TTL of {ttl:?} leaves no time to touch the node"),
+            ));
         }
         let source = node.source().clone();
         let node = node.start().await?;

@@ -184,13 +184,16 @@ impl Latch {
             let _ = close.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.map_err(|e| Error::Protocol { reason: format!("the latch task failed: {e}") })?;
+            task.await.map_err(|e| Error::Protocol {
+                reason: "the latch task failed".into(),
+                source: Some(std::sync::Arc::new(e)),
+            })?;
         }
         Ok(())
     }
 
     fn ended_error(&self) -> Error {
-        Error::Closed { op: OpCode::Create, path: self.latch.dir.clone() }
+        Error::Closed { op: Some(OpCode::Create), path: Some(self.latch.dir.clone()) }
     }
 }
 

@@ -172,9 +172,10 @@ impl Selector {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => {
-                task.await.map_err(|e| Error::Protocol { reason: format!("the selector task failed: {e}") })?
-            }
+            Some(task) => task.await.map_err(|e| Error::Protocol {
+                reason: "the selector task failed".into(),
+                source: Some(std::sync::Arc::new(e)),
+            })?,
             None => Ok(()),
         }
     }

@@ -70,11 +70,11 @@ impl GroupMember {
 /// Refuses ids that are not one node name.
 fn check_member_id(path: &str, id: &str) -> Result<(), Error> {
     if id.is_empty() || id == "." || id == ".." || id.contains('/') || id.contains('\0') {
-        return Err(Error::InvalidArgument {
-            op: OpCode::Create,
-            path: path.to_owned(),
-            reason: format!("a member id is one node name, not {id:?}"),
-        });
+        return Err(Error::invalid_argument(
+            Some(OpCode::Create),
+            Some(path),
+            format!("a member id is one node name, not {id:?}"),
+        ));
     }
     Ok(())
 }

@@ -60,11 +60,11 @@ impl Party {
         let uuid = uuid::Uuid::new_v4().simple().to_string();
         let node = if self.shallow {
             if self.identifier.contains('/') || self.identifier.contains('\0') {
-                return Err(Error::InvalidArgument {
-                    op: OpCode::Create,
-                    path: self.path.clone(),
-                    reason: format!("a shallow party identifier is part of a node name, not {:?}", self.identifier),
-                });
+                return Err(Error::invalid_argument(
+                    Some(OpCode::Create),
+                    Some(&self.path),
+                    format!("a shallow party identifier is part of a node name, not {:?}", self.identifier),
+                ));
             }
             PersistentNode::new(&self.source, child_path(&self.path, &format!("{uuid}-{}", self.identifier)))
         } else {

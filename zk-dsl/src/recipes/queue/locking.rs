@@ -62,17 +62,17 @@ impl<T: ZNodeData> LockingQueue<T> {
         self.put_all(std::slice::from_ref(item), priority)
             .await?
             .pop()
-            .ok_or_else(|| Error::Protocol { reason: "a transaction of one create answered nothing".into() })
+            .ok_or_else(|| Error::protocol("a transaction of one create answered nothing"))
     }
 
     /// Adds several items with one `priority`, atomically (one multi).
     pub async fn put_all(&self, items: &[T], priority: u16) -> Result<Vec<String>, Error> {
         if priority > 999 {
-            return Err(Error::InvalidArgument {
-                op: OpCode::Create,
-                path: self.dir.clone(),
-                reason: format!("priority {priority} is outside 0..=999"),
-            });
+            return Err(Error::invalid_argument(
+                Some(OpCode::Create),
+                Some(&self.dir),
+                format!("priority {priority} is outside 0..=999"),
+            ));
         }
         let node = child_path(&self.entries(), &format!("entry-{priority:03}-"));
         let mut encoded = Vec::with_capacity(items.len());

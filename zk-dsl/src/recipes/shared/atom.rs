@@ -191,11 +191,11 @@ impl<T: ZNodeData + Clone + Send + Sync + 'static> Atom<T> {
 
     fn check(&self, value: &T) -> Result<(), Error> {
         match &self.validator {
-            Some(valid) if !valid(value) => Err(Error::InvalidArgument {
-                op: OpCode::SetData,
-                path: self.path.clone(),
-                reason: "the atom's validator refused the value".into(),
-            }),
+            Some(valid) if !valid(value) => Err(Error::invalid_argument(
+                Some(OpCode::SetData),
+                Some(&self.path),
+                "the atom's validator refused the value",
+            )),
             _ => Ok(()),
         }
     }

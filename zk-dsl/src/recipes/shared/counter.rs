@@ -98,11 +98,11 @@ impl<N: CounterValue> Counter<N> {
             })
             .await;
         if overflow {
-            return Err(Error::InvalidArgument {
-                op: crate::proto::OpCode::SetData,
-                path: self.atom.path().to_owned(),
-                reason: format!("adding {delta:?} overflows the counter"),
-            });
+            return Err(Error::invalid_argument(
+                Some(crate::proto::OpCode::SetData),
+                Some(self.atom.path()),
+                format!("adding {delta:?} overflows the counter"),
+            ));
         }
         result.map(|v| v.value)
     }

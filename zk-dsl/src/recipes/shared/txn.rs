@@ -122,7 +122,7 @@ impl Transaction {
             let result = match outcome {
                 Err(_) if state.conflict => None,
                 // A read lost with the connection: nothing was written, so the attempt reruns.
-                Err(e) if RetryPolicy::is_retryable(&e) => None,
+                Err(e) if e.is_retryable() => None,
                 Err(e) => return Err(e),
                 Ok(result) => match self.commit(&state).await? {
                     true => Some(result),
@@ -178,7 +178,7 @@ impl Transaction {
                             match make_containers(&self.client, parent).await {
                                 Ok(()) => {}
                                 // Nothing of the commit was applied: rerun.
-                                Err(e) if RetryPolicy::is_retryable(&e) => return Ok(false),
+                                Err(e) if e.is_retryable() => return Ok(false),
                                 Err(e) => return Err(e),
                             }
                         }
@@ -187,7 +187,7 @@ impl Transaction {
                     Error::NoNode { .. } => return Ok(false),
                     other => return Err(other),
                 },
-                Err(e) if RetryPolicy::is_retryable(&e) => return self.resolve(&marker).await,
+                Err(e) if e.is_retryable() => return self.resolve(&marker).await,
                 Err(e) => return Err(e),
             }
         }
@@ -298,20 +298,16 @@ impl Txn {
             ReadResult::Data(node) => Ok(Read { data: node.data, version: node.stat.version }),
             ReadResult::Error(Error::NoNode { .. }) => Ok(Read { data: None, version: -1 }),
             ReadResult::Error(e) => Err(e),
-            ReadResult::Children(_) => {
-                Err(Error::Protocol { reason: "a getData in a multiRead answered children".into() })
-            }
+            ReadResult::Children(_) => Err(Error::protocol("a getData in a multiRead answered children")),
         });
         for (p, version) in &earlier {
-            let current =
-                now.next().ok_or_else(|| Error::Protocol { reason: "a multiRead answered too few reads".into() })??;
+            let current = now.next().ok_or_else(|| Error::protocol("a multiRead answered too few reads"))??;
             if current.version != *version {
                 self.lock().conflict = true;
                 return Err(Error::BadVersion { op: OpCode::Check, path: p.clone() });
             }
         }
-        let read =
-            now.next().ok_or_else(|| Error::Protocol { reason: "a multiRead answered too few reads".into() })??;
+        let read = now.next().ok_or_else(|| Error::protocol("a multiRead answered too few reads"))??;
         let data = read.data.clone();
         self.lock().reads.insert(path.to_owned(), read);
         Ok(data)
