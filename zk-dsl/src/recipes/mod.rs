@@ -24,6 +24,8 @@
 //! * [`Cache`]: a local mirror of a subtree, one node or one level (Curator `CuratorCache`),
 //!   from one persistent recursive watch, resynchronised after every reconnection; and
 //!   [`PersistentNode`], an ephemeral node recreated whenever it goes missing.
+//! * [`discovery`] (feature `discovery`): service registration and discovery in
+//!   curator-x-discovery's layout and JSON, with cached providers (round-robin, random, sticky).
 //! * [`RetryPolicy`] and protected creates ([`ProtectedCreate`]): retrying only what is safe
 //!   to retry.
 //!
@@ -33,6 +35,8 @@
 pub mod barrier;
 pub mod cache;
 pub(crate) mod contenders;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 mod fence;
 pub mod leader;
 pub mod lock;

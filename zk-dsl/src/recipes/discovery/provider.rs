@@ -1,0 +1,198 @@
+//! [`ServiceProvider`]: a service's instances kept cached, one picked per request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::instance::ServiceInstance;
+use super::registry::ServiceDiscovery;
+use super::strategy::{DownInstancePolicy, DownInstances, Picker, Strategy};
+use crate::error::Error;
+use crate::proto::OpCode;
+use crate::recipes::cache::{Cache, CacheHandle};
+use crate::recipes::protected::child_path;
+
+/// Configures a [`ServiceProvider`]; from [`ServiceDiscovery::provider`].
+#[derive(Debug)]
+#[must_use = "start() it"]
+pub struct ProviderBuilder<P> {
+    discovery: ServiceDiscovery<P>,
+    name: String,
+    strategy: Strategy,
+    down: DownInstancePolicy,
+}
+
+impl<P: Serialize + DeserializeOwned> ServiceDiscovery<P> {
+    /// A provider of the service `name`'s instances (see [`ServiceProvider`]).
+    pub fn provider(&self, name: impl Into<String>) -> ProviderBuilder<P> {
+        ProviderBuilder {
+            discovery: self.clone(),
+            name: name.into(),
+            strategy: Strategy::default(),
+            down: DownInstancePolicy::default(),
+        }
+    }
+}
+
+impl<P: Serialize + DeserializeOwned + Clone> ProviderBuilder<P> {
+    /// How instances are picked (default [`Strategy::RoundRobin`]).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// When instances noted with [`ServiceProvider::note_error`] are left out.
+    pub fn down_instance_policy(mut self, policy: DownInstancePolicy) -> Self {
+        self.down = policy;
+        self
+    }
+
+    /// Starts caching the service's instances; resolves once the current ones are loaded.
+    pub async fn start(self) -> Result<ServiceProvider<P>, Error> {
+        let dir = self.discovery.service_path(OpCode::AddWatch, &self.name)?;
+        // Point reads only: nobody consumes the cache's events, so they are not queued.
+        let cache = Cache::new(&self.discovery.client, dir.as_str()).depth(1).events(false).start().await?;
+        Ok(ServiceProvider {
+            name: self.name,
+            dir,
+            cache,
+            strategy: self.strategy,
+            down: self.down,
+            state: Mutex::default(),
+        })
+    }
+}
+
+/// A service's instances from a [`Cache`] of `<base>/<name>` (its children only), so picking an
+/// instance per request costs no round trip and follows registrations as the server reports
+/// them (curator-x-discovery's `ServiceProvider` on a `ServiceCache`). Instances that are
+/// disabled, or down after errors you [noted](Self::note_error), are not handed out.
+///
+/// Nodes that are not readable instances are skipped and reported by
+/// [`unreadable`](Self::unreadable), never handed out and never an error for the others.
+///
+/// The cache lives with the session, like every [`Cache`]: after an expiry, start a provider
+/// on the new client.
+///
+/// ```no_run
+/// # async fn demo(client: &zk_dsl::Client) -> zk_dsl::Result<()> {
+/// use zk_dsl::recipes::discovery::{ServiceDiscovery, Strategy};
+///
+/// let discovery: ServiceDiscovery = ServiceDiscovery::new(client, "/services");
+/// let apis = discovery.provider("api").strategy(Strategy::RoundRobin).start().await?;
+/// if let Some(api) = apis.get_instance() {
+///     // ... call it; if that fails:
+///     apis.note_error(&api);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct ServiceProvider<P = serde_json::Value> {
+    name: String,
+    dir: String,
+    cache: CacheHandle,
+    strategy: Strategy,
+    down: DownInstancePolicy,
+    state: Mutex<State<P>>,
+}
+
+impl<P> std::fmt::Debug for ServiceProvider<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceProvider")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .field("strategy", &self.strategy)
+            .field("down", &self.down)
+            .finish()
+    }
+}
+
+/// What the provider remembers between calls.
+struct State<P> {
+    /// Each node's instance as last read, by node name, with the zxids it was read at (so a
+    /// node is parsed once per change, not once per pick).
+    parsed: HashMap<String, Parsed<P>>,
+    picker: Picker,
+    down: DownInstances,
+}
+
+impl<P> Default for State<P> {
+    fn default() -> Self {
+        State { parsed: HashMap::new(), picker: Picker::default(), down: DownInstances::default() }
+    }
+}
+
+struct Parsed<P> {
+    czxid: i64,
+    mzxid: i64,
+    instance: Result<ServiceInstance<P>, Error>,
+}
+
+impl<P: DeserializeOwned + Clone> ServiceProvider<P> {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The strategy's pick among the usable instances; `None` when there is none.
+    pub fn get_instance(&self) -> Option<ServiceInstance<P>> {
+        let mut state = self.lock();
+        let mut usable = self.usable(&mut state);
+        let ids: Vec<&str> = usable.iter().map(|i| i.id.as_str()).collect();
+        let at = state.picker.pick(self.strategy, &ids)?;
+        Some(usable.swap_remove(at))
+    }
+
+    /// Every usable instance (enabled, not down), sorted by id.
+    pub fn all_instances(&self) -> Vec<ServiceInstance<P>> {
+        let mut state = self.lock();
+        self.usable(&mut state)
+    }
+
+    /// Notes that `instance` failed a request: after the policy's threshold of errors it is
+    /// left out until the policy's timeout has passed (see [`DownInstancePolicy`]).
+    pub fn note_error(&self, instance: &ServiceInstance<P>) {
+        let mut state = self.lock();
+        state.down.note(&self.down, &instance.id);
+    }
+
+    /// An [`Error::Codec`] for each cached node that is not a readable instance.
+    pub fn unreadable(&self) -> Vec<Error> {
+        let mut state = self.lock();
+        self.refresh(&mut state);
+        state.parsed.values().filter_map(|p| p.instance.as_ref().err().cloned()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<P>> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Brings the parsed instances up to date with the cache.
+    fn refresh(&self, state: &mut State<P>) {
+        let names = self.cache.children(&self.dir);
+        state.parsed.retain(|name, _| names.binary_search(name).is_ok());
+        for name in names {
+            let path = child_path(&self.dir, &name);
+            let Some(node) = self.cache.get(&path) else { continue };
+            let fresh =
+                state.parsed.get(&name).is_some_and(|p| p.czxid == node.stat.czxid && p.mzxid == node.stat.mzxid);
+            if !fresh {
+                let instance = ServiceInstance::from_json(node.bytes(), &path);
+                if let Err(e) = &instance {
+                    tracing::debug!(error = %e, "skipping an unreadable service instance");
+                }
+                state.parsed.insert(name, Parsed { czxid: node.stat.czxid, mzxid: node.stat.mzxid, instance });
+            }
+        }
+    }
+
+    fn usable(&self, state: &mut State<P>) -> Vec<ServiceInstance<P>> {
+        self.refresh(state);
+        let mut usable: Vec<ServiceInstance<P>> =
+            state.parsed.values().filter_map(|p| p.instance.as_ref().ok()).filter(|i| i.enabled).cloned().collect();
+        usable.retain(|i| !state.down.is_down(&self.down, &i.id));
+        usable.sort_by(|a, b| a.id.cmp(&b.id));
+        usable
+    }
+}
