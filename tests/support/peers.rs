@@ -55,6 +55,7 @@ const DEBIAN_JARS: &[&str] = &[
     "curator-recipes.jar",
     "curator-framework.jar",
     "curator-client.jar",
+    "curator-x-discovery.jar",
     "zookeeper.jar",
     "zookeeper-jute.jar",
     "guava.jar",
@@ -70,6 +71,7 @@ const JAVA_SOURCES: &[(&str, &str)] = &[
     ("CuratorCounter.java", include_str!("../peers/java/CuratorCounter.java")),
     ("CuratorQueue.java", include_str!("../peers/java/CuratorQueue.java")),
     ("CuratorDoubleBarrier.java", include_str!("../peers/java/CuratorDoubleBarrier.java")),
+    ("CuratorDiscovery.java", include_str!("../peers/java/CuratorDiscovery.java")),
 ];
 const KAZOO_LOCK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_lock.py");
 const KAZOO_COUNTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_counter.py");
@@ -258,6 +260,9 @@ pub enum Role {
     CuratorQueue,
     /// `CuratorDoubleBarrier`: DistributedDoubleBarrier member (`join <round>`, `leave`, `die`).
     CuratorDoubleBarrier,
+    /// `CuratorDiscovery`: curator-x-discovery ServiceDiscovery, ServiceCache and ServiceProvider
+    /// (`register`, `unregister`, `query`, `cache`, `provider`, `get`, `names`).
+    CuratorDiscovery,
     /// `kazoo_lock.py`: kazoo `Lock`.
     KazooLock,
     /// `kazoo_counter.py`: kazoo `Counter(support_curator=True)` incrementer.
@@ -274,6 +279,7 @@ impl Role {
             Role::CuratorCounter => Some("CuratorCounter"),
             Role::CuratorQueue => Some("CuratorQueue"),
             Role::CuratorDoubleBarrier => Some("CuratorDoubleBarrier"),
+            Role::CuratorDiscovery => Some("CuratorDiscovery"),
             Role::KazooLock | Role::KazooCounter => None,
         }
     }
@@ -363,6 +369,13 @@ pub fn kazoo_counter(connect: &str, path: &str, id: &str) -> PeerBuilder {
 /// (see `tests/peers/java/CuratorDoubleBarrier.java`).
 pub fn curator_double_barrier(connect: &str, path: &str, id: &str, members: usize) -> PeerBuilder {
     builder(Role::CuratorDoubleBarrier, connect, path, id).arg("--members", &members.to_string())
+}
+
+/// A curator-x-discovery peer: a `ServiceDiscovery` on `base_path` with a `ServiceCache` and a
+/// round-robin `ServiceProvider` of `service`, driven by commands on stdin (see
+/// `tests/peers/java/CuratorDiscovery.java`).
+pub fn curator_discovery(connect: &str, base_path: &str, id: &str, service: &str) -> PeerBuilder {
+    builder(Role::CuratorDiscovery, connect, base_path, id).arg("--service", service)
 }
 
 /// A kazoo `Lock` contender, by default with `extra_lock_patterns=["-lock-"]` so it sees
