@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use suite::{children_until, eventually, TestEnv};
+use suite::{children_until, eventually, within, TestEnv};
 use zk_dsl::recipes::discovery::{
     DownInstancePolicy, ServiceDiscovery, ServiceInstance, ServiceProvider, ServiceType, Strategy, UriSpec,
 };
@@ -170,6 +170,26 @@ async fn round_robin_cycles_sticky_stays_random_covers() {
     }
     assert_eq!(counts.len(), 2, "{counts:?}");
     assert!(counts.values().all(|n| *n > 100), "roughly uniform: {counts:?}");
+}
+
+#[tokio::test]
+async fn a_tracking_provider_says_when_instances_change() {
+    let env = TestEnv::new().await;
+    let discovery = ServiceDiscovery::new(&env.client, BASE);
+    discovery.register(&instance("api", "a", 1)).await.unwrap();
+    let mut provider = discovery.provider("api").track_changes(true).start().await.unwrap();
+    assert_eq!(provider.all_instances().len(), 1, "loaded at start");
+    let other = env.another_client().await;
+    let theirs = ServiceDiscovery::new(&other, BASE);
+    theirs.register(&instance("api", "b", 2)).await.unwrap();
+    within("a change", provider.changed()).await.expect("a change, not the end");
+    provider_sees(&provider, &["a", "b"]).await;
+    other.close().await.unwrap();
+    within("a change", provider.changed()).await.expect("a change, not the end");
+    provider_sees(&provider, &["a"]).await;
+    // Closing deletes our own instance (a last change, maybe heard), then the stream ends.
+    env.client.close().await.unwrap();
+    within("the end", async { while provider.changed().await.is_some() {} }).await;
 }
 
 #[tokio::test]

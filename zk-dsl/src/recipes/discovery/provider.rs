@@ -11,7 +11,7 @@ use super::registry::ServiceDiscovery;
 use super::strategy::{DownInstancePolicy, DownInstances, Picker, Strategy};
 use crate::error::Error;
 use crate::proto::OpCode;
-use crate::recipes::cache::{Cache, CacheHandle};
+use crate::recipes::cache::{Cache, CacheEvent, CacheHandle};
 use crate::recipes::protected::child_path;
 
 /// Configures a [`ServiceProvider`]; from [`ServiceDiscovery::provider`].
@@ -22,6 +22,7 @@ pub struct ProviderBuilder<P> {
     name: String,
     strategy: Strategy,
     down: DownInstancePolicy,
+    events: bool,
 }
 
 impl<P: Serialize + DeserializeOwned> ServiceDiscovery<P> {
@@ -32,6 +33,7 @@ impl<P: Serialize + DeserializeOwned> ServiceDiscovery<P> {
             name: name.into(),
             strategy: Strategy::default(),
             down: DownInstancePolicy::default(),
+            events: false,
         }
     }
 }
@@ -49,17 +51,24 @@ impl<P: Serialize + DeserializeOwned + Clone> ProviderBuilder<P> {
         self
     }
 
+    /// Whether to follow changes for [`ServiceProvider::changed`] (default no: the cache's
+    /// events would queue up unread in a provider used only to pick instances).
+    pub fn track_changes(mut self, on: bool) -> Self {
+        self.events = on;
+        self
+    }
+
     /// Starts caching the service's instances; resolves once the current ones are loaded.
     pub async fn start(self) -> Result<ServiceProvider<P>, Error> {
         let dir = self.discovery.service_path(OpCode::AddWatch, &self.name)?;
-        // Point reads only: nobody consumes the cache's events, so they are not queued.
-        let cache = Cache::new(&self.discovery.client, dir.as_str()).depth(1).events(false).start().await?;
+        let cache = Cache::new(&self.discovery.client, dir.as_str()).depth(1).events(self.events).start().await?;
         Ok(ServiceProvider {
             name: self.name,
             dir,
             cache,
             strategy: self.strategy,
             down: self.down,
+            loaded: false,
             state: Mutex::default(),
         })
     }
@@ -94,6 +103,8 @@ pub struct ServiceProvider<P = serde_json::Value> {
     cache: CacheHandle,
     strategy: Strategy,
     down: DownInstancePolicy,
+    /// The cache's initial load has been taken off its event stream.
+    loaded: bool,
     state: Mutex<State<P>>,
 }
 
@@ -104,7 +115,7 @@ impl<P> std::fmt::Debug for ServiceProvider<P> {
             .field("dir", &self.dir)
             .field("strategy", &self.strategy)
             .field("down", &self.down)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -155,6 +166,28 @@ impl<P: DeserializeOwned + Clone> ServiceProvider<P> {
     pub fn note_error(&self, instance: &ServiceInstance<P>) {
         let mut state = self.lock();
         state.down.note(&self.down, &instance.id);
+    }
+
+    /// Waits until the service's instances change (one registered, updated or gone, also
+    /// while disconnected, reported once reconnected), after the ones there at
+    /// [`start`](ProviderBuilder::start); changes that came together are reported once. `None`
+    /// once the session has ended, or at once without
+    /// [`track_changes`](ProviderBuilder::track_changes). Curator's `ServiceCacheListener`.
+    pub async fn changed(&mut self) -> Option<()> {
+        loop {
+            match self.cache.next().await? {
+                CacheEvent::Initialized => self.loaded = true,
+                CacheEvent::Added { path, .. }
+                | CacheEvent::Updated { path, .. }
+                | CacheEvent::Removed { path, .. }
+                    if self.loaded && path != self.dir =>
+                {
+                    while self.cache.try_next().is_some() {}
+                    return Some(());
+                }
+                _ => {}
+            }
+        }
     }
 
     /// An [`Error::Codec`] for each cached node that is not a readable instance.
