@@ -137,6 +137,22 @@ async fn dynamic_instances_go_with_their_session_static_ones_stay() {
 }
 
 #[tokio::test]
+async fn a_sequential_instance_is_registered_updated_and_unregistered() {
+    let env = TestEnv::new().await;
+    let discovery = ServiceDiscovery::new(&env.client, BASE);
+    let seq = ServiceInstance { service_type: ServiceType::DynamicSequential, ..instance("api", "s-", 1) };
+    discovery.register(&seq).await.unwrap();
+    let names = env.client.children(format!("{BASE}/api")).await.unwrap();
+    assert_eq!(names.len(), 1);
+    assert!(names[0].starts_with("s-") && names[0]["s-".len()..].bytes().all(|b| b.is_ascii_digit()), "{names:?}");
+    discovery.update(&ServiceInstance { port: Some(2), ..seq.clone() }).await.unwrap();
+    let found = discovery.query("api").await.unwrap();
+    assert_eq!((found.len(), found[0].port), (1, Some(2)));
+    discovery.unregister("s-").await.unwrap();
+    assert!(discovery.query("api").await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn round_robin_cycles_sticky_stays_random_covers() {
     let env = TestEnv::new().await;
     let discovery: ServiceDiscovery<Details> = ServiceDiscovery::new(&env.client, BASE);

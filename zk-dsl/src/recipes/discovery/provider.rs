@@ -152,6 +152,7 @@ impl<P: DeserializeOwned + Clone> ServiceProvider<P> {
         let mut usable = self.usable(&mut state);
         let ids: Vec<&str> = usable.iter().map(|i| i.id.as_str()).collect();
         let at = state.picker.pick(self.strategy, &ids)?;
+        // In range: `at` indexes `ids`, which has one entry per usable instance.
         Some(usable.swap_remove(at))
     }
 

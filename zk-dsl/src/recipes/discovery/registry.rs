@@ -203,18 +203,21 @@ impl<P: Serialize + DeserializeOwned> ServiceDiscovery<P> {
         let registered = self.registered.lock().await;
         let refuse =
             |reason: &str| Error::InvalidArgument { op: OpCode::SetData, path: path.clone(), reason: reason.into() };
-        match registered.get(&instance.id) {
-            None => Err(refuse("this instance is not registered by this ServiceDiscovery")),
-            Some(Registration::Kept(node)) if node.path() != path => {
-                Err(refuse("a registered instance's name cannot change: unregister it and register it again"))
-            }
-            Some(Registration::Kept(node)) => node.set_data(&bytes[..]).await,
-            Some(Registration::Made(made))
-                if instance.service_type != ServiceType::DynamicSequential && *made != path =>
-            {
-                Err(refuse("a registered instance's name cannot change: unregister it and register it again"))
-            }
-            Some(Registration::Made(made)) => self.client.set_data(made.as_str(), &bytes[..]).await.map(drop),
+        let Some(registration) = registered.get(&instance.id) else {
+            return Err(refuse("this instance is not registered by this ServiceDiscovery"));
+        };
+        // A sequential node's name is the instance's path followed by its sequence number.
+        let made = registration.path();
+        let same_node = made == path
+            || made
+                .strip_prefix(path.as_str())
+                .is_some_and(|seq| !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()));
+        if !same_node {
+            return Err(refuse("a registered instance's name cannot change: unregister it and register it again"));
+        }
+        match registration {
+            Registration::Kept(node) => node.set_data(&bytes[..]).await,
+            Registration::Made(made) => self.client.set_data(made.as_str(), &bytes[..]).await.map(drop),
         }
     }
 

@@ -88,6 +88,7 @@ impl Picker {
                     return Some(i);
                 }
                 let i = self.next_turn(ids.len());
+                // In range: next_turn is below ids.len().
                 self.stuck = Some(ids[i].to_owned());
                 Some(i)
             }
