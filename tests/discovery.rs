@@ -1,17 +1,20 @@
 //! `ServiceDiscovery` and `ServiceProvider` against a real server: registration, queries and
-//! unregistration; an instance re-created after someone deletes it; instances going with their
+//! unregistration; an instance re-created after someone deletes it (also while its client is
+//! cut off); instances going with their
 //! session (static ones staying); the provider's strategies, disabled and down instances; and
 //! nodes that are not instances, which never break a query.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use suite::{children_until, eventually, within, TestEnv};
+use suite::{children_until, connect_through, eventually, server, within, TestEnv};
 use zk_dsl::recipes::discovery::{
     DownInstancePolicy, ServiceDiscovery, ServiceInstance, ServiceProvider, ServiceType, Strategy, UriSpec,
 };
+use zk_dsl::testing::FaultProxy;
 use zk_dsl::Error;
 
 const BASE: &str = "/services";
@@ -116,6 +119,30 @@ async fn a_deleted_instance_is_registered_again_and_a_stale_one_is_taken_over() 
     children_until(&other, &format!("{BASE}/api"), "the instance to come back", |c| c.iter().any(|n| n == "a")).await;
     assert_eq!(discovery.query_one("api", "a").await.unwrap(), Some(a));
     other.close().await.unwrap();
+}
+
+/// Deleted while the registering client is cut off (the server cannot tell it): back once it
+/// reconnects, still its session's.
+#[tokio::test]
+async fn an_instance_deleted_while_disconnected_is_back_after_reconnection() {
+    let env = TestEnv::new().await;
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
+    let client = connect_through(&proxy, &env.root, Duration::from_secs(10)).await;
+    let discovery = ServiceDiscovery::new(&client, BASE);
+    let a = instance("api", "a", 1);
+    discovery.register(&a).await.unwrap();
+    proxy.blackhole(true);
+    let cut = proxy.clone();
+    tokio::task::spawn_blocking(move || cut.drop_connections()).await.unwrap();
+    env.client.delete(format!("{BASE}/api/a")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.blackhole(false);
+    children_until(&env.client, &format!("{BASE}/api"), "the instance to come back", |c| c.iter().any(|n| n == "a"))
+        .await;
+    let node = env.client.get_data(format!("{BASE}/api/a")).await.unwrap();
+    assert_eq!(node.stat.ephemeral_owner, client.session_id());
+    assert_eq!(discovery.query_one("api", "a").await.unwrap(), Some(a));
+    client.close().await.unwrap();
 }
 
 #[tokio::test]

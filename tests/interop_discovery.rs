@@ -4,7 +4,8 @@
 //! `JsonInstanceSerializer`, a `ServiceCache` and a round-robin `ServiceProvider`), both ways:
 //!
 //! * Rust registers; Curator's query, cache and provider find the instance with its address,
-//!   port, typed payload and URI, see an update, and stop seeing it once the Rust session closes.
+//!   port, typed payload and URI, see an update, leave a disabled one out of the provider, and
+//!   stop seeing them once the Rust session closes.
 //! * Curator registers; zk-dsl's query and provider find it with the same fields (the payload
 //!   typed, its Java class kept), the JSON zk-dsl would write for it is the JSON Curator wrote,
 //!   and the provider drops it once the Java process quits.
@@ -101,6 +102,14 @@ async fn curator_finds_what_zk_dsl_registers_until_its_session_closes() {
     let moved = ServiceInstance { port: Some(8081), ..mine.clone() };
     discovery.update(&moved).await.unwrap();
     until_curator_lists(&mut java, "cache", &["rust-1@10.1.2.3:8081/eu-1/7/http://10.1.2.3:8081"]).await;
+
+    // A disabled instance (the one case zk-dsl writes `enabled`): listed, never provided.
+    let off = ServiceInstance { id: "rust-2".into(), enabled: false, ..moved.clone() };
+    discovery.register(&off).await.unwrap();
+    let both = ["rust-1@10.1.2.3:8081/eu-1/7/http://10.1.2.3:8081", "rust-2@10.1.2.3:8081/eu-1/7/http://10.1.2.3:8081"];
+    until_curator_lists(&mut java, "cache", &both).await;
+    until_curator_lists(&mut java, "query", &both).await;
+    until_curator_lists(&mut java, "provider", &both[..1]).await;
 
     // The session ends: the instance goes with it, for Curator's every view.
     rust.close().await.unwrap();

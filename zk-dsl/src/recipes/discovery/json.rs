@@ -314,5 +314,10 @@ mod tests {
         assert_eq!(back["enabled"], json!(false));
         let read: ServiceInstance = serde_json::from_value(back).unwrap();
         assert!(!read.enabled);
+        // Curator with compatibleSerializationMode off writes it always.
+        let full = br#"{"name":"a","id":"x","enabled":true,"payload":"text"}"#;
+        let read: ServiceInstance<String> = ServiceInstance::from_json(full, "/p").unwrap();
+        assert!(read.enabled);
+        assert_eq!(read.payload.as_deref(), Some("text"));
     }
 }
