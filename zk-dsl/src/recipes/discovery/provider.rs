@@ -1,6 +1,6 @@
 //! [`ServiceProvider`]: a service's instances kept cached, one picked per request.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
@@ -123,14 +123,14 @@ impl<P> std::fmt::Debug for ServiceProvider<P> {
 struct State<P> {
     /// Each node's instance as last read, by node name, with the zxids it was read at (so a
     /// node is parsed once per change, not once per pick).
-    parsed: HashMap<String, Parsed<P>>,
+    parsed: BTreeMap<String, Parsed<P>>,
     picker: Picker,
     down: DownInstances,
 }
 
 impl<P> Default for State<P> {
     fn default() -> Self {
-        State { parsed: HashMap::new(), picker: Picker::default(), down: DownInstances::default() }
+        State { parsed: BTreeMap::new(), picker: Picker::default(), down: DownInstances::default() }
     }
 }
 
@@ -149,17 +149,19 @@ impl<P: DeserializeOwned + Clone> ServiceProvider<P> {
     /// The strategy's pick among the usable instances; `None` when there is none.
     pub fn get_instance(&self) -> Option<ServiceInstance<P>> {
         let mut state = self.lock();
-        let mut usable = self.usable(&mut state);
+        self.refresh(&mut state);
+        let State { parsed, picker, down } = &mut *state;
+        let usable = usable(parsed, down, &self.down);
         let ids: Vec<&str> = usable.iter().map(|i| i.id.as_str()).collect();
-        let at = state.picker.pick(self.strategy, &ids)?;
-        // In range: `at` indexes `ids`, which has one entry per usable instance.
-        Some(usable.swap_remove(at))
+        let at = picker.pick(self.strategy, &ids)?;
+        usable.get(at).map(|i| (*i).clone())
     }
 
     /// Every usable instance (enabled, not down), sorted by id.
     pub fn all_instances(&self) -> Vec<ServiceInstance<P>> {
         let mut state = self.lock();
-        self.usable(&mut state)
+        self.refresh(&mut state);
+        usable(&state.parsed, &state.down, &self.down).into_iter().cloned().collect()
     }
 
     /// Notes that `instance` failed a request: after the policy's threshold of errors it is
@@ -191,7 +193,7 @@ impl<P: DeserializeOwned + Clone> ServiceProvider<P> {
         }
     }
 
-    /// An [`Error::Codec`] for each cached node that is not a readable instance.
+    /// An [`Error::Codec`] for each cached node that is not a readable instance, by path.
     pub fn unreadable(&self) -> Vec<Error> {
         let mut state = self.lock();
         self.refresh(&mut state);
@@ -220,13 +222,19 @@ impl<P: DeserializeOwned + Clone> ServiceProvider<P> {
             }
         }
     }
+}
 
-    fn usable(&self, state: &mut State<P>) -> Vec<ServiceInstance<P>> {
-        self.refresh(state);
-        let mut usable: Vec<ServiceInstance<P>> =
-            state.parsed.values().filter_map(|p| p.instance.as_ref().ok()).filter(|i| i.enabled).cloned().collect();
-        usable.retain(|i| !state.down.is_down(&self.down, &i.id));
-        usable.sort_by(|a, b| a.id.cmp(&b.id));
-        usable
-    }
+/// The instances a provider may hand out (read, enabled, not down), sorted by id.
+fn usable<'s, P>(
+    parsed: &'s BTreeMap<String, Parsed<P>>,
+    down: &DownInstances,
+    policy: &DownInstancePolicy,
+) -> Vec<&'s ServiceInstance<P>> {
+    let mut usable: Vec<&ServiceInstance<P>> = parsed
+        .values()
+        .filter_map(|p| p.instance.as_ref().ok())
+        .filter(|i| i.enabled && !down.is_down(policy, &i.id))
+        .collect();
+    usable.sort_by(|a, b| a.id.cmp(&b.id));
+    usable
 }

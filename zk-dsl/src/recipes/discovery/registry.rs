@@ -33,8 +33,9 @@ use crate::recipes::retry::RetryPolicy;
 ///   [`provider`](Self::provider) keeps a service's instances cached for picking one per
 ///   request.
 ///
-/// The handle is cheap to clone; clones share the registrations. `P` is the payload type of
-/// the instances (see [`ServiceInstance`]).
+/// The handle is cheap to clone; clones share the registrations. [`close`](Self::close)
+/// unregisters them; dropping the last clone only stops keeping them (their nodes stay until
+/// the session ends). `P` is the payload type of the instances (see [`ServiceInstance`]).
 ///
 /// ```no_run
 /// # async fn demo(client: &zk_dsl::Client) -> zk_dsl::Result<()> {

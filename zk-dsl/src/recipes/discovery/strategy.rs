@@ -50,18 +50,16 @@ pub(super) struct DownInstances {
 }
 
 impl DownInstances {
+    /// Counts an error of `id` (forgetting the errors whose time is up).
     pub fn note(&mut self, policy: &DownInstancePolicy, id: &str) {
-        self.purge(policy);
+        self.noted.retain(|_, (first, _)| first.elapsed() < policy.timeout);
         self.noted.entry(id.to_owned()).or_insert_with(|| (Instant::now(), 0)).1 += 1;
     }
 
-    pub fn is_down(&mut self, policy: &DownInstancePolicy, id: &str) -> bool {
-        self.purge(policy);
-        self.noted.get(id).is_some_and(|(_, errors)| *errors >= policy.error_threshold)
-    }
-
-    fn purge(&mut self, policy: &DownInstancePolicy) {
-        self.noted.retain(|_, (first, _)| first.elapsed() < policy.timeout);
+    pub fn is_down(&self, policy: &DownInstancePolicy, id: &str) -> bool {
+        self.noted
+            .get(id)
+            .is_some_and(|(first, errors)| *errors >= policy.error_threshold && first.elapsed() < policy.timeout)
     }
 }
 
