@@ -329,6 +329,40 @@ fn a_job_whose_worker_died_is_done_by_another() {
     assert!(!procs.stdout_of(a).contains("FINISHED"), "a was killed before finishing anything");
 }
 
+/// A finder sees instances register and leave: at once when one unregisters (end of its
+/// input), after its session times out when one is killed.
+#[test]
+fn a_finder_sees_services_register_and_leave() {
+    // A chroot of its own, so the example's fixed base path is this test's.
+    let root = format!("/{}", unique("discovery"));
+    let path = root.clone();
+    with_client(|client| async move { client.create(path).persistent().await.expect("create the root") });
+    let cs = format!("{}{root}", server().connect_string());
+    let mut procs = Procs::new("service_discovery");
+    let finder = procs.spawn("finder", &["find", &cs, "api"]);
+    procs.expect(finder, "INSTANCES api -", patience());
+
+    let a = procs.spawn("a", &["register", &cs, "api", "8081"]);
+    procs.expect_prefix(a, "REGISTERED api ", patience());
+    procs.expect(finder, "INSTANCES api http://127.0.0.1:8081", patience());
+    procs.expect(finder, "PICKED api http://127.0.0.1:8081", patience());
+    let b = procs.spawn("b", &["register", &cs, "api", "8082"]);
+    procs.expect_prefix(b, "REGISTERED api ", patience());
+    procs.expect(finder, "INSTANCES api http://127.0.0.1:8081,http://127.0.0.1:8082", patience());
+
+    // Leaving cleanly: at once.
+    procs.close_stdin(a);
+    procs.expect_prefix(a, "UNREGISTERED api ", patience());
+    procs.expect_success(a);
+    procs.expect(finder, "INSTANCES api http://127.0.0.1:8082", patience());
+    // Killed: when its session times out.
+    procs.kill(b);
+    procs.expect(finder, "INSTANCES api -", expiry());
+    procs.close_stdin(finder);
+    procs.expect(finder, "STOPPED api", patience());
+    procs.expect_success(finder);
+}
+
 // ----- the tour -----------------------------------------------------------------------------------
 
 /// The section titles the tour prints, in the seed README's order.
@@ -446,6 +480,7 @@ fn build_examples(cargo: &std::ffi::OsStr, profile_dir: &Path) {
         "bank",
         "work_queue",
         "cache",
+        "service_discovery",
     ] {
         command.args(["--example", example]);
     }

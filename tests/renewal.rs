@@ -165,3 +165,24 @@ async fn ttl_node_stays_while_touched_and_expires_after_close() {
     node.close();
     children_until(&client, "/", "the closed TTL node to expire", |c| !c.iter().any(|n| n == "kept")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_registered_on_sessions_is_registered_again_after_an_expiry() {
+    use zk_dsl::recipes::discovery::{ServiceDiscovery, ServiceInstance};
+    let env = TestEnv::new().await;
+    let proxy = FaultProxy::start(server().address()).expect("proxy");
+    let zk = sessions_through(&proxy, &env.root, short_session()).await;
+    let discovery: ServiceDiscovery = ServiceDiscovery::new(&zk, "/services");
+    let me = ServiceInstance::builder("api").id("api-1").address("10.0.0.7").port(8080).build();
+    discovery.register(&me).await.unwrap();
+    let before = env.client.get_data("/services/api/api-1").await.unwrap();
+
+    expire_owner_of(&proxy, &env.client, "/services/api", "api-1").await;
+    children_until(&env.client, "/services/api", "the instance to be back", |c| c.iter().any(|n| n == "api-1")).await;
+    let after = env.client.get_data("/services/api/api-1").await.unwrap();
+    assert_eq!(after.bytes(), before.bytes(), "registered again with the same JSON");
+    assert_eq!(after.stat.ephemeral_owner, zk.client().session_id(), "by the new session");
+    let found = ServiceDiscovery::<serde_json::Value>::new(&env.client, "/services").query("api").await.unwrap();
+    assert_eq!(found.instances.len(), 1);
+    zk.close().await.unwrap();
+}

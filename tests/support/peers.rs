@@ -55,6 +55,7 @@ const DEBIAN_JARS: &[&str] = &[
     "curator-recipes.jar",
     "curator-framework.jar",
     "curator-client.jar",
+    "curator-x-discovery.jar",
     "zookeeper.jar",
     "zookeeper-jute.jar",
     "guava.jar",
@@ -71,6 +72,7 @@ const JAVA_SOURCES: &[(&str, &str)] = &[
     ("CuratorQueue.java", include_str!("../peers/java/CuratorQueue.java")),
     ("CuratorDoubleBarrier.java", include_str!("../peers/java/CuratorDoubleBarrier.java")),
     ("CuratorGroupMember.java", include_str!("../peers/java/CuratorGroupMember.java")),
+    ("CuratorDiscovery.java", include_str!("../peers/java/CuratorDiscovery.java")),
 ];
 const KAZOO_LOCK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_lock.py");
 const KAZOO_COUNTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_counter.py");
@@ -262,6 +264,9 @@ pub enum Role {
     CuratorDoubleBarrier,
     /// `CuratorGroupMember`: GroupMember (`who`, `leave`).
     CuratorGroupMember,
+    /// `CuratorDiscovery`: curator-x-discovery ServiceDiscovery, ServiceCache and ServiceProvider
+    /// (`register`, `unregister`, `query`, `cache`, `provider`, `get`, `names`).
+    CuratorDiscovery,
     /// `kazoo_lock.py`: kazoo `Lock`.
     KazooLock,
     /// `kazoo_counter.py`: kazoo `Counter(support_curator=True)` incrementer.
@@ -281,6 +286,7 @@ impl Role {
             Role::CuratorQueue => Some("CuratorQueue"),
             Role::CuratorDoubleBarrier => Some("CuratorDoubleBarrier"),
             Role::CuratorGroupMember => Some("CuratorGroupMember"),
+            Role::CuratorDiscovery => Some("CuratorDiscovery"),
             Role::KazooLock | Role::KazooCounter | Role::KazooParty => None,
         }
     }
@@ -387,6 +393,13 @@ pub fn kazoo_party(connect: &str, path: &str, id: &str, shallow: bool) -> PeerBu
     } else {
         member
     }
+}
+
+/// A curator-x-discovery peer: a `ServiceDiscovery` on `base_path` with a `ServiceCache` and a
+/// round-robin `ServiceProvider` of `service`, driven by commands on stdin (see
+/// `tests/peers/java/CuratorDiscovery.java`).
+pub fn curator_discovery(connect: &str, base_path: &str, id: &str, service: &str) -> PeerBuilder {
+    builder(Role::CuratorDiscovery, connect, base_path, id).arg("--service", service)
 }
 
 /// A kazoo `Lock` contender, by default with `extra_lock_patterns=["-lock-"]` so it sees

@@ -14,13 +14,7 @@ import org.apache.curator.retry.RetryNTimes;
 
 public final class CuratorCounter {
     public static void main(String[] args) {
-        PeerSupport p = PeerSupport.start("CuratorCounter", args);
-        try {
-            run(p);
-        } catch (Throwable e) {
-            p.fail(e);
-        }
-        System.exit(0);
+        PeerSupport.main("CuratorCounter", args, CuratorCounter::run);
     }
 
     private static void run(PeerSupport p) throws Exception {

@@ -13,13 +13,7 @@ import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 
 public final class CuratorMutex {
     public static void main(String[] args) {
-        PeerSupport p = PeerSupport.start("CuratorMutex", args);
-        try {
-            run(p);
-        } catch (Throwable e) {
-            p.fail(e);
-        }
-        System.exit(0);
+        PeerSupport.main("CuratorMutex", args, CuratorMutex::run);
     }
 
     private static void run(PeerSupport p) throws Exception {

@@ -11,13 +11,7 @@ import org.apache.curator.framework.recipes.queue.SimpleDistributedQueue;
 
 public final class CuratorQueue {
     public static void main(String[] args) {
-        PeerSupport p = PeerSupport.start("CuratorQueue", args);
-        try {
-            run(p);
-        } catch (Throwable e) {
-            p.fail(e);
-        }
-        System.exit(0);
+        PeerSupport.main("CuratorQueue", args, CuratorQueue::run);
     }
 
     private static void run(PeerSupport p) throws Exception {

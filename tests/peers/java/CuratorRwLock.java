@@ -14,13 +14,7 @@ import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 
 public final class CuratorRwLock {
     public static void main(String[] args) {
-        PeerSupport p = PeerSupport.start("CuratorRwLock", args);
-        try {
-            run(p);
-        } catch (Throwable e) {
-            p.fail(e);
-        }
-        System.exit(0);
+        PeerSupport.main("CuratorRwLock", args, CuratorRwLock::run);
     }
 
     private static void run(PeerSupport p) throws Exception {

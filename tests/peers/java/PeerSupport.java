@@ -61,6 +61,25 @@ final class PeerSupport {
         }
     }
 
+    /** A contender's body, run by {@link #main}. */
+    interface Body {
+        void run(PeerSupport p) throws Exception;
+    }
+
+    /**
+     * The usual `main`: parses the arguments, runs `body`, reports a failure as `ERROR` (exit
+     * 1) and exits 0 when `body` returns.
+     */
+    static void main(String program, String[] args, Body body) {
+        PeerSupport p = start(program, args);
+        try {
+            body.run(p);
+        } catch (Throwable e) {
+            p.fail(e);
+        }
+        System.exit(0);
+    }
+
     String require(String key) {
         String v = opts.get(key);
         if (v == null) {

@@ -27,6 +27,8 @@
 //!   a TTL node kept alive by a touched child (Curator's).
 //! * [`GroupMember`] (Curator `GroupMember`) and [`Party`] (kazoo `Party`, `ShallowParty`):
 //!   group membership as a map and a stream of joins and leaves.
+//! * [`discovery`] (feature `discovery`): service registration and discovery in
+//!   curator-x-discovery's layout and JSON, with cached providers (round-robin, random, sticky).
 //! * [`RetryPolicy`] and protected creates ([`ProtectedCreate`]): retrying only what is safe
 //!   to retry.
 //!
@@ -38,6 +40,8 @@
 pub mod barrier;
 pub mod cache;
 pub(crate) mod contenders;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 mod fence;
 pub mod leader;
 pub mod lock;
