@@ -36,6 +36,8 @@ pub struct Connect {
     max_read_packet: Option<usize>,
     resume: Option<(i64, Vec<u8>)>,
     shuffle_hosts: bool,
+    #[cfg(feature = "sasl")]
+    sasl: Option<crate::session::sasl::SaslLogin>,
 }
 
 /// The longest timeout accepted: ZooKeeper carries timeouts as 32-bit milliseconds (about 24.8
@@ -63,6 +65,8 @@ impl Connect {
             max_read_packet: None,
             resume: None,
             shuffle_hosts: true,
+            #[cfg(feature = "sasl")]
+            sasl: None,
         }
     }
 
@@ -128,6 +132,20 @@ impl Connect {
     /// of creating one.
     pub fn resume(mut self, session_id: i64, password: Vec<u8>) -> Self {
         self.resume = Some((session_id, password));
+        self
+    }
+
+    /// Authenticates with SASL DIGEST-MD5 as `username` on every connection (feature `sasl`),
+    /// before any request: the session's identity is then `sasl:<username>`, which ACLs with
+    /// scheme `sasl` name. Refused credentials end the session with
+    /// [`Error::AuthFailed`](crate::Error::AuthFailed), as in the Java client. The server needs
+    /// `SASLAuthenticationProvider` and a JAAS `Server` section with `DigestLoginModule`
+    /// ([`ZkServerBuilder::sasl_digest_user`](crate::testing::ZkServerBuilder::sasl_digest_user)
+    /// sets one up for tests). DIGEST-MD5 proves the password without sending it, but does not
+    /// protect the connection: use TLS for that.
+    #[cfg(feature = "sasl")]
+    pub fn sasl_digest(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.sasl = Some(crate::session::sasl::SaslLogin { username: username.into(), password: password.into() });
         self
     }
 
@@ -200,6 +218,8 @@ impl Connect {
             resume: self.resume,
             set_watches_batch: 128 * 1024,
             shuffle_hosts: self.shuffle_hosts,
+            #[cfg(feature = "sasl")]
+            sasl: self.sasl,
         });
         let dispatcher = Dispatcher::new("zk-dsl-dispatch", self.watcher);
         // On a current-thread runtime the session task only runs while this thread drives the

@@ -197,6 +197,11 @@ fn children(body: Bytes, with_stat: bool) -> Result<ChildrenResponse, DecodeErro
     Ok(children)
 }
 
+/// The token of a `SetSASLResponse` (`None`: the server sent a null buffer).
+pub fn decode_sasl_token(body: Bytes) -> Result<Option<Bytes>, DecodeError> {
+    sasl_token(body, "SetSASLResponse")
+}
+
 fn sasl_token(body: Bytes, record: &'static str) -> Result<Option<Bytes>, DecodeError> {
     let mut r = Reader::new(body, record);
     let token = r.buffer("token")?;

@@ -48,6 +48,9 @@ pub mod xid {
     pub const AUTH: i32 = -4;
     /// SetWatches / SetWatches2 and their reply.
     pub const SET_WATCHES: i32 = -8;
+    /// The SASL exchange during a connection's setup (before any other request). The server
+    /// echoes it; the Java client uses ordinary xids, which the server does not distinguish.
+    pub const SASL: i32 = -10;
 }
 
 /// The bytes received do not form the record expected.

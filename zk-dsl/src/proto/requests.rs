@@ -226,6 +226,26 @@ impl std::fmt::Debug for AuthPacket<'_> {
     }
 }
 
+/// `GetSASLRequest` (opcode `sasl`): one token of a SASL exchange. The reply is
+/// `SetSASLResponse{buffer token}` (decoded by [`decode_sasl_token`](super::any::decode_sasl_token)).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaslRequest<'a> {
+    pub token: Cow<'a, [u8]>,
+}
+
+impl std::fmt::Debug for SaslRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A token may carry credentials' digests: like passwords, never printed.
+        f.debug_struct("SaslRequest").field("token", &super::Redacted(&self.token)).finish()
+    }
+}
+
+impl Encode for SaslRequest<'_> {
+    fn encode(&self, buf: &mut BytesMut) {
+        buf.put_buffer(Some(&self.token));
+    }
+}
+
 impl Encode for AuthPacket<'_> {
     fn encode(&self, buf: &mut BytesMut) {
         buf.put_i32(self.kind);

@@ -292,15 +292,17 @@ fn quote(value: &str) -> String {
     out
 }
 
-/// The bytes hashed for a user-supplied string: UTF-8 when the server said `charset=utf-8`,
-/// else ISO 8859-1 (RFC 2831 §2.1.2.1), which cannot hold every string.
+/// The bytes hashed for a user name, realm or password (RFC 2831 §2.1.2.1): ISO 8859-1
+/// whenever every character fits in it — even when the server offered `charset=utf-8` — and
+/// UTF-8 otherwise, which only a server that offered `charset=utf-8` accepts.
 fn encode_text(s: &str, utf8: bool) -> Result<Vec<u8>, SaslError> {
+    if let Some(latin1) = s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect::<Option<Vec<u8>>>() {
+        return Ok(latin1);
+    }
     if utf8 {
         return Ok(s.as_bytes().to_vec());
     }
-    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect::<Option<Vec<u8>>>().ok_or_else(|| {
-        SaslError::BadChallenge("the server did not offer UTF-8 and a credential is not ISO 8859-1".into())
-    })
+    Err(SaslError::BadChallenge("the server did not offer UTF-8 and a credential is not ISO 8859-1".into()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -380,8 +382,10 @@ mod tests {
     }
 
     #[test]
-    fn credentials_outside_latin_1_need_utf8() {
-        assert!(encode_text("José", false).is_ok());
+    fn credentials_are_hashed_as_latin_1_when_they_fit_and_utf8_otherwise() {
+        // "é" is one ISO 8859-1 byte (0xe9), also when the server offers UTF-8.
+        assert_eq!(encode_text("José", true).unwrap(), b"Jos\xe9");
+        assert_eq!(encode_text("José", false).unwrap(), b"Jos\xe9");
         assert!(encode_text("東京", false).is_err());
         assert_eq!(encode_text("東京", true).unwrap(), "東京".as_bytes());
     }

@@ -28,6 +28,9 @@ pub struct SessionConfig {
     pub set_watches_batch: usize,
     /// Try hosts in a random order (as every ZooKeeper client does, to spread load).
     pub shuffle_hosts: bool,
+    /// SASL DIGEST-MD5 credentials, authenticated on every connection.
+    #[cfg(feature = "sasl")]
+    pub sasl: Option<super::sasl::SaslLogin>,
 }
 
 impl std::fmt::Debug for SessionConfig {

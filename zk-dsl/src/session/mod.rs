@@ -8,6 +8,8 @@ pub mod chroot;
 pub mod config;
 pub mod connect_string;
 pub mod request;
+#[cfg(feature = "sasl")]
+pub(crate) mod sasl;
 pub mod state;
 pub mod task;
 

@@ -390,7 +390,7 @@ impl SessionTask {
                 limit = limit.min(deadline.saturating_duration_since(Instant::now()));
             }
             let limits = (self.cfg.max_write_packet, self.cfg.max_read_packet);
-            let attempt = handshake(host.clone(), request, limit, limits);
+            let attempt = handshake(host.clone(), request, limit, limits, self.cfg.clone());
             tokio::pin!(attempt);
             let outcome = loop {
                 tokio::select! {
@@ -413,9 +413,13 @@ impl SessionTask {
                     }
                     return Ok(self.established(stream, resp, frames, addr));
                 }
-                Err(reason) => {
+                Err(HandshakeError::Failed(reason)) => {
                     tracing::debug!(%host, %reason, "connection attempt failed");
                     self.round_failures += 1;
+                }
+                Err(HandshakeError::AuthFailed(reason)) => {
+                    tracing::warn!(%host, %reason, "authentication failed");
+                    return Err(SessionState::AuthFailed);
                 }
             }
         }
@@ -834,14 +838,32 @@ impl SessionTask {
     }
 }
 
-/// One connection attempt: resolve, connect, send ConnectRequest, read ConnectResponse.
-/// `limits` are the write and read packet limits.
+/// Why a connection attempt failed.
+enum HandshakeError {
+    /// This server could not be used now: try the next.
+    Failed(String),
+    /// The server refused the client's credentials: the session ends with `AuthFailed`.
+    #[cfg_attr(not(feature = "sasl"), allow(dead_code))]
+    AuthFailed(String),
+}
+
+impl From<String> for HandshakeError {
+    fn from(reason: String) -> Self {
+        HandshakeError::Failed(reason)
+    }
+}
+
+type Handshaken = (TcpStream, ConnectResponse, FrameReader, SocketAddr);
+
+/// One connection attempt: resolve, connect, send ConnectRequest, read ConnectResponse, then
+/// authenticate with SASL when configured. `limits` are the write and read packet limits.
 async fn handshake(
     host: HostPort,
     request: ConnectRequest,
     limit: Duration,
     limits: (usize, usize),
-) -> Result<(TcpStream, ConnectResponse, FrameReader, SocketAddr), String> {
+    cfg: Arc<SessionConfig>,
+) -> Result<Handshaken, HandshakeError> {
     let attempt = async {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.host.as_str(), host.port))
             .await
@@ -850,13 +872,38 @@ async fn handshake(
         let mut last_error = format!("{host} resolved to no address");
         for addr in addrs {
             match TcpStream::connect(addr).await {
-                Ok(stream) => return finish_handshake(stream, addr, &request, limits).await,
+                Ok(stream) => {
+                    let handshaken = finish_handshake(stream, addr, &request, limits).await?;
+                    return authenticate(handshaken, &cfg).await;
+                }
                 Err(e) => last_error = format!("connect to {addr}: {e}"),
             }
         }
-        Err(last_error)
+        Err(HandshakeError::Failed(last_error))
     };
     timeout(limit, attempt).await.map_err(|_| format!("{host}: no handshake within {limit:?}"))?
+}
+
+/// The SASL exchange on a new connection, when credentials are configured and the session is
+/// live (an expired session's connection is about to close anyway).
+#[cfg(feature = "sasl")]
+async fn authenticate(handshaken: Handshaken, cfg: &SessionConfig) -> Result<Handshaken, HandshakeError> {
+    let (mut stream, response, mut frames, addr) = handshaken;
+    if let (Some(login), false) = (&cfg.sasl, response.is_expired()) {
+        let server = addr.to_string();
+        super::sasl::authenticate(&mut stream, &mut frames, login, &server, cfg.max_write_packet).await.map_err(
+            |failure| match failure {
+                super::sasl::SaslFailure::Connection(reason) => HandshakeError::Failed(reason),
+                super::sasl::SaslFailure::Refused(reason) => HandshakeError::AuthFailed(reason),
+            },
+        )?;
+    }
+    Ok((stream, response, frames, addr))
+}
+
+#[cfg(not(feature = "sasl"))]
+async fn authenticate(handshaken: Handshaken, _cfg: &SessionConfig) -> Result<Handshaken, HandshakeError> {
+    Ok(handshaken)
 }
 
 async fn finish_handshake(
@@ -864,7 +911,7 @@ async fn finish_handshake(
     addr: SocketAddr,
     request: &ConnectRequest,
     (max_write, max_read): (usize, usize),
-) -> Result<(TcpStream, ConnectResponse, FrameReader, SocketAddr), String> {
+) -> Result<Handshaken, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = stream;
     stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;

@@ -53,6 +53,11 @@ impl Security {
                 .ok_or_else(|| HarnessError::InvalidConfig(format!("{} is not UTF-8", file.display())))?
                 .to_owned();
             jvm.system_properties.push(("java.security.auth.login.config".into(), file));
+            // The JAAS file is read in the JVM's default charset, which follows the locale on
+            // Java 17 (ASCII on a bare machine): the file is UTF-8, so non-ASCII passwords work.
+            if !jvm.system_properties.iter().any(|(k, _)| k == "file.encoding") {
+                jvm.system_properties.push(("file.encoding".into(), "UTF-8".into()));
+            }
             settings.extra.push(("authProvider.sasl".into(), SASL_PROVIDER.into()));
         }
         Ok((settings, jvm))
