@@ -138,7 +138,7 @@ impl Connect {
     /// Authenticates with SASL DIGEST-MD5 as `username` on every connection (feature `sasl`),
     /// before any request: the session's identity is then `sasl:<username>`, which ACLs with
     /// scheme `sasl` name. Refused credentials end the session with
-    /// [`Error::AuthFailed`](crate::Error::AuthFailed), as in the Java client. The server needs
+    /// [`Error::AuthFailed`], as in the Java client. The server needs
     /// `SASLAuthenticationProvider` and a JAAS `Server` section with `DigestLoginModule`
     /// ([`ZkServerBuilder::sasl_digest_user`](crate::testing::ZkServerBuilder::sasl_digest_user)
     /// sets one up for tests). DIGEST-MD5 proves the password without sending it, but does not
