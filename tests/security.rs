@@ -78,16 +78,7 @@ async fn the_identity_is_there_again_after_every_reconnection() {
     bob.create(path.as_str()).persistent().acl(vec![acl("sasl", "bob", Perms::ALL).unwrap()]).await.unwrap();
     let session = bob.session_id();
     for round in 0..3 {
-        let mut events = bob.session_events();
-        proxy.drop_connections();
-        within("the reconnection", async {
-            while let Some(event) = events.next().await {
-                if event == zk_dsl::SessionEvent::Reconnected {
-                    break;
-                }
-            }
-        })
-        .await;
+        suite::reconnect_after(&bob, || proxy.drop_connections()).await;
         assert_eq!(bob.session_id(), session, "round {round}: the same session");
         assert!(identities(bob.who_am_i().await.unwrap()).contains(&"sasl:bob".to_owned()), "round {round}");
         bob.set_data(path.as_str(), format!("round {round}").as_str()).await.unwrap();

@@ -159,3 +159,19 @@ where
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Runs `cut` (which drops `client`'s connection, e.g. `proxy.drop_connections()`) and waits
+/// until the session has reconnected; fails the test after `patience()`.
+pub async fn reconnect_after(client: &Client, cut: impl FnOnce()) {
+    let mut events = client.session_events();
+    cut();
+    within("the reconnection", async {
+        while let Some(event) = events.next().await {
+            if event == zk_dsl::SessionEvent::Reconnected {
+                return;
+            }
+        }
+        panic!("the session ended instead of reconnecting");
+    })
+    .await;
+}

@@ -58,6 +58,11 @@ pub enum Error {
     AuthFailed { op: Option<OpCode>, path: Option<String> },
     /// No reply (or no connection) within the allowed time.
     Timeout { op: OpCode, path: String },
+    /// No server of `connect_string` granted a session within the connect timeout, and the
+    /// attempts failed rather than just taking long: `last_failure` says how the last one
+    /// failed (refused connection, a TLS certificate not trusted or not for that host name, a
+    /// server that is not ZooKeeper ...). Retryable, like `Timeout`.
+    NoServer { connect_string: String, last_failure: String },
     /// The path breaks one of ZooKeeper's path rules (`reason`, also the error's source);
     /// nothing was sent.
     InvalidPath { path: String, reason: PathError },
@@ -213,7 +218,7 @@ impl Error {
     /// timed out, but the session may live on (ZooKeeper's "recoverable" errors). A write that
     /// failed this way may have been applied, so only retry what is safe to repeat.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::ConnectionLoss { .. } | Error::Timeout { .. })
+        matches!(self, Error::ConnectionLoss { .. } | Error::Timeout { .. } | Error::NoServer { .. })
     }
 
     /// Whether the session expired: its ephemeral nodes and watches are gone, and a new client
@@ -319,6 +324,9 @@ impl fmt::Display for Error {
             Error::WouldDeadlock { op, path, reason } => {
                 write_subject(f, Some(*op), Some(path))?;
                 write!(f, "a blocking wait here would never end: {reason}")
+            }
+            Error::NoServer { connect_string, last_failure } => {
+                write!(f, "no server of {connect_string} granted a session; last attempt: {last_failure}")
             }
             Error::Io { context, .. } => f.write_str(context),
             Error::Protocol { reason, .. } => write!(f, "protocol error: {reason}"),

@@ -17,6 +17,8 @@ pub mod recipes;
 #[cfg(feature = "sasl")]
 pub mod sasl;
 pub mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod typed;
 pub mod util;
 pub mod watch;

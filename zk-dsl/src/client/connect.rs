@@ -38,6 +38,8 @@ pub struct Connect {
     shuffle_hosts: bool,
     #[cfg(feature = "sasl")]
     sasl: Option<crate::session::sasl::SaslLogin>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The longest timeout accepted: ZooKeeper carries timeouts as 32-bit milliseconds (about 24.8
@@ -67,6 +69,8 @@ impl Connect {
             shuffle_hosts: true,
             #[cfg(feature = "sasl")]
             sasl: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -149,6 +153,15 @@ impl Connect {
         self
     }
 
+    /// Speaks TLS on every connection (feature `tls`; see [`crate::tls`]): give the servers'
+    /// `secureClientPort`s in the connection string. The configuration is checked (PEM read,
+    /// trust roots present) when the client starts, so a mistake fails `connect` at once.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Try hosts in the given order instead of a random one (useful in tests).
     pub fn ordered_hosts(mut self) -> Self {
         self.shuffle_hosts = false;
@@ -200,6 +213,13 @@ impl Connect {
     pub fn start(self) -> Result<Client, Error> {
         let parsed = ConnectString::parse(&self.connect_string)?;
         let max_read_packet = self.check_options()?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            // Read the PEM files now, so a wrong path or a bad key fails here, not in every attempt.
+            tls.client_config().map_err(|e| {
+                Error::invalid_argument(Some(OpCode::CreateSession), Some(&self.connect_string), e.to_string())
+            })?;
+        }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::invalid_argument(
                 Some(OpCode::CreateSession),
@@ -220,6 +240,8 @@ impl Connect {
             shuffle_hosts: self.shuffle_hosts,
             #[cfg(feature = "sasl")]
             sasl: self.sasl,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         });
         let dispatcher = Dispatcher::new("zk-dsl-dispatch", self.watcher);
         // On a current-thread runtime the session task only runs while this thread drives the
@@ -243,8 +265,9 @@ impl Connect {
         })
     }
 
-    /// Connects and waits until the session is established. If no server answers within the
-    /// connect timeout, the attempt is abandoned with [`Error::Timeout`].
+    /// Connects and waits until the session is established. If no server grants a session
+    /// within the connect timeout, the attempt is abandoned with [`Error::NoServer`] saying how
+    /// the last attempt failed, or [`Error::Timeout`] when none had finished.
     pub async fn connect(self) -> Result<Client, Error> {
         let wait = self.wait.unwrap_or(self.session_timeout);
         let connect_string = self.connect_string.clone();
@@ -259,7 +282,10 @@ impl Connect {
                     return Err(Error::session_over(state, Some(OpCode::CreateSession), Some(&connect_string)));
                 }
                 debug_assert_ne!(state, SessionState::Connected);
-                Err(Error::Timeout { op: OpCode::CreateSession, path: connect_string })
+                match client.inner.hub.last_failure() {
+                    Some(last_failure) => Err(Error::NoServer { connect_string, last_failure }),
+                    None => Err(Error::Timeout { op: OpCode::CreateSession, path: connect_string }),
+                }
             }
         }
     }

@@ -31,6 +31,9 @@ pub struct SessionConfig {
     /// SASL DIGEST-MD5 credentials, authenticated on every connection.
     #[cfg(feature = "sasl")]
     pub sasl: Option<super::sasl::SaslLogin>,
+    /// TLS for every connection.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl std::fmt::Debug for SessionConfig {

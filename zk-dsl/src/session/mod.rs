@@ -12,6 +12,7 @@ pub mod request;
 pub(crate) mod sasl;
 pub mod state;
 pub mod task;
+pub(crate) mod transport;
 
 pub use connect_string::{ConnectString, HostPort};
 pub use state::{SessionEvent, SessionState, SessionStatus};

@@ -104,6 +104,8 @@ impl SessionEvent {
 pub struct StateHub {
     status: watch::Sender<SessionStatus>,
     listeners: Mutex<Option<Vec<mpsc::UnboundedSender<SessionEvent>>>>,
+    /// How the last connection attempt failed, until one succeeds (for `NoServer`).
+    last_failure: Mutex<Option<String>>,
 }
 
 impl StateHub {
@@ -115,11 +117,21 @@ impl StateHub {
             negotiated_timeout: Duration::ZERO,
             server: None,
         });
-        StateHub { status, listeners: Mutex::new(Some(Vec::new())) }
+        StateHub { status, listeners: Mutex::new(Some(Vec::new())), last_failure: Mutex::new(None) }
     }
 
     pub fn status(&self) -> SessionStatus {
         self.status.borrow().clone()
+    }
+
+    /// Records how a connection attempt failed (`None`: one succeeded).
+    pub fn set_last_failure(&self, failure: Option<String>) {
+        *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+
+    /// How the last connection attempt failed, unless one has succeeded since.
+    pub fn last_failure(&self) -> Option<String> {
+        self.last_failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn state(&self) -> SessionState {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -26,6 +27,7 @@ use super::config::SessionConfig;
 use super::connect_string::HostPort;
 use super::request::{complete, Command, Completion, RawReply, Request, WatchAction};
 use super::state::{SessionEvent, SessionState, StateHub};
+use super::transport::Transport;
 use crate::error::Error;
 use crate::proto::{
     self, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode, ErrorCode, EventType,
@@ -70,7 +72,7 @@ struct Pending {
 
 /// Per-connection state; dropped with the connection.
 struct Conn {
-    stream: TcpStream,
+    stream: Transport,
     frames: FrameReader,
     wbuf: BytesMut,
     pending: VecDeque<Pending>,
@@ -87,6 +89,10 @@ struct Conn {
 impl Conn {
     /// Writes as much of the buffer as the socket takes now.
     fn flush(&mut self) -> Result<(), Ended> {
+        if self.wbuf.is_empty() {
+            // TLS records of earlier writes may still be waiting for the socket.
+            return self.stream.try_flush().map_err(|e| Ended::Lost(format!("write failed: {e}")));
+        }
         while !self.wbuf.is_empty() {
             match self.stream.try_write(&self.wbuf) {
                 Ok(0) => return Err(Ended::Lost("socket closed while writing".into())),
@@ -101,24 +107,9 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads what the socket has into the read buffer (`Ok(0)`: the server closed it). A read
-    /// that leaves room in the buffer drained the socket, so its readiness is cleared then, as
-    /// tokio's own `poll_read` does; otherwise the next `readable()` would report the socket
-    /// ready again and cost a `read` that finds nothing.
+    /// Reads what the socket has into the read buffer (`Ok(0)`: the server closed it).
     fn read_some(&mut self) -> std::io::Result<usize> {
-        let (stream, rbuf) = (&self.stream, self.frames.buffer());
-        let room = rbuf.capacity() - rbuf.len();
-        let mut drained = None;
-        let outcome = stream.try_io(tokio::io::Interest::READABLE, || {
-            let n = stream.try_read_buf(rbuf)?;
-            if n > 0 && n < room {
-                drained = Some(n);
-                // Tells try_io to clear the readiness it saw; the bytes are in the buffer.
-                return Err(std::io::ErrorKind::WouldBlock.into());
-            }
-            Ok(n)
-        });
-        drained.map_or(outcome, Ok)
+        self.stream.read_some(self.frames.buffer())
     }
 
     /// The earliest moment the timer must look again.
@@ -411,10 +402,12 @@ impl SessionTask {
                         );
                         return Err(SessionState::Expired);
                     }
+                    self.hub.set_last_failure(None);
                     return Ok(self.established(stream, resp, frames, addr));
                 }
                 Err(HandshakeError::Failed(reason)) => {
                     tracing::debug!(%host, %reason, "connection attempt failed");
+                    self.hub.set_last_failure(Some(reason));
                     self.round_failures += 1;
                 }
                 Err(HandshakeError::AuthFailed(reason)) => {
@@ -451,7 +444,7 @@ impl SessionTask {
         }
     }
 
-    fn established(&mut self, stream: TcpStream, resp: ConnectResponse, frames: FrameReader, addr: SocketAddr) -> Conn {
+    fn established(&mut self, stream: Transport, resp: ConnectResponse, frames: FrameReader, addr: SocketAddr) -> Conn {
         let reconnected = self.ever_connected;
         self.session_id = resp.session_id;
         self.password = resp.password;
@@ -585,7 +578,7 @@ impl SessionTask {
                 }
             }
             conn.flush()?;
-            let want_write = !conn.wbuf.is_empty();
+            let want_write = !conn.wbuf.is_empty() || conn.stream.wants_write();
             let take_commands = !self.closing && conn.wbuf.len() < WRITE_HIGH_WATER;
             tokio::select! {
                 biased;
@@ -853,10 +846,10 @@ impl From<String> for HandshakeError {
     }
 }
 
-type Handshaken = (TcpStream, ConnectResponse, FrameReader, SocketAddr);
+type Handshaken = (Transport, ConnectResponse, FrameReader, SocketAddr);
 
-/// One connection attempt: resolve, connect, send ConnectRequest, read ConnectResponse, then
-/// authenticate with SASL when configured. `limits` are the write and read packet limits.
+/// One connection attempt: resolve, connect, (TLS), send ConnectRequest, read ConnectResponse,
+/// (SASL). `limits` are the write and read packet limits.
 async fn handshake(
     host: HostPort,
     request: ConnectRequest,
@@ -873,8 +866,8 @@ async fn handshake(
         for addr in addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
-                    let handshaken = finish_handshake(stream, addr, &request, limits).await?;
-                    return authenticate(handshaken, &cfg).await;
+                    stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
+                    return over_stream(stream, &host, addr, &request, limits, &cfg).await;
                 }
                 Err(e) => last_error = format!("connect to {addr}: {e}"),
             }
@@ -884,47 +877,92 @@ async fn handshake(
     timeout(limit, attempt).await.map_err(|_| format!("{host}: no handshake within {limit:?}"))?
 }
 
-/// The SASL exchange on a new connection, when credentials are configured and the session is
+/// The session handshake (and SASL) over a fresh TCP connection, in TLS when configured.
+#[cfg(feature = "tls")]
+async fn over_stream(
+    tcp: TcpStream,
+    host: &HostPort,
+    addr: SocketAddr,
+    request: &ConnectRequest,
+    limits: (usize, usize),
+    cfg: &SessionConfig,
+) -> Result<Handshaken, HandshakeError> {
+    let Some(tls) = &cfg.tls else {
+        return session_handshake(tcp, addr, request, limits, cfg)
+            .await
+            .map(|(s, r, f)| (Transport::Plain(s), r, f, addr));
+    };
+    // A bad (reloaded) file fails this attempt, not the session: it may be fixed by the next.
+    let config = tls.client_config().map_err(|e| format!("{addr}: {e}"))?;
+    let name = tls.name_for(&host.host).map_err(|e| format!("{addr}: {e}"))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("{addr}: TLS handshake with {}: {e}", host.host))?;
+    let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
+    let (tcp, conn) = stream.into_inner();
+    Ok((Transport::Tls(Box::new(super::transport::TlsTransport::new(tcp, conn))), response, frames, addr))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn over_stream(
+    tcp: TcpStream,
+    _host: &HostPort,
+    addr: SocketAddr,
+    request: &ConnectRequest,
+    limits: (usize, usize),
+    cfg: &SessionConfig,
+) -> Result<Handshaken, HandshakeError> {
+    session_handshake(tcp, addr, request, limits, cfg).await.map(|(s, r, f)| (Transport::Plain(s), r, f, addr))
+}
+
+/// ConnectRequest → ConnectResponse, then the SASL exchange when configured and the session is
 /// live (an expired session's connection is about to close anyway).
-#[cfg(feature = "sasl")]
-async fn authenticate(handshaken: Handshaken, cfg: &SessionConfig) -> Result<Handshaken, HandshakeError> {
-    let (mut stream, response, mut frames, addr) = handshaken;
-    if let (Some(login), false) = (&cfg.sasl, response.is_expired()) {
-        let server = addr.to_string();
-        super::sasl::authenticate(&mut stream, &mut frames, login, &server, cfg.max_write_packet).await.map_err(
-            |failure| match failure {
-                super::sasl::SaslFailure::Connection(reason) => HandshakeError::Failed(reason),
-                super::sasl::SaslFailure::Refused(reason) => HandshakeError::AuthFailed(reason),
-            },
-        )?;
-    }
-    Ok((stream, response, frames, addr))
+async fn session_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    addr: SocketAddr,
+    request: &ConnectRequest,
+    limits: (usize, usize),
+    cfg: &SessionConfig,
+) -> Result<(S, ConnectResponse, FrameReader), HandshakeError> {
+    let (response, frames) = finish_handshake(&mut stream, addr, request, limits).await?;
+    #[cfg(feature = "sasl")]
+    let frames = {
+        let mut frames = frames;
+        if let (Some(login), false) = (&cfg.sasl, response.is_expired()) {
+            let server = addr.to_string();
+            super::sasl::authenticate(&mut stream, &mut frames, login, &server, cfg.max_write_packet).await.map_err(
+                |failure| match failure {
+                    super::sasl::SaslFailure::Connection(reason) => HandshakeError::Failed(reason),
+                    super::sasl::SaslFailure::Refused(reason) => HandshakeError::AuthFailed(reason),
+                },
+            )?;
+        }
+        frames
+    };
+    #[cfg(not(feature = "sasl"))]
+    let _ = cfg;
+    Ok((stream, response, frames))
 }
 
-#[cfg(not(feature = "sasl"))]
-async fn authenticate(handshaken: Handshaken, _cfg: &SessionConfig) -> Result<Handshaken, HandshakeError> {
-    Ok(handshaken)
-}
-
-async fn finish_handshake(
-    stream: TcpStream,
+async fn finish_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     addr: SocketAddr,
     request: &ConnectRequest,
     (max_write, max_read): (usize, usize),
-) -> Result<Handshaken, String> {
+) -> Result<(ConnectResponse, FrameReader), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = stream;
-    stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
     let mut out = BytesMut::with_capacity(64);
     encode_bare(&mut out, request, max_write).map_err(|e| e.to_string())?;
     stream.write_all(&out).await.map_err(|e| format!("{addr}: {e}"))?;
+    stream.flush().await.map_err(|e| format!("{addr}: {e}"))?;
     let mut frames = FrameReader::new(max_read);
     loop {
         match frames.next_frame().map_err(|e| format!("{addr}: {e}"))? {
             Some(Incoming::Frame(frame)) => {
                 let response = proto::decode_exact::<ConnectResponse>(frame, "ConnectResponse")
                     .map_err(|e| format!("{addr}: malformed handshake: {e}"))?;
-                return Ok((stream, response, frames, addr));
+                return Ok((response, frames));
             }
             Some(Incoming::TooLarge { length, .. }) => {
                 return Err(format!("{addr}: a handshake reply of {length} bytes is not ZooKeeper's"));

@@ -16,6 +16,7 @@ use super::log;
 use super::mode::Mode;
 use super::node::{Node, NodeSpec};
 use super::ports::free_ports;
+use super::server::with_secure_port;
 use super::server::ZkServerBuilder;
 use super::timeouts::{scaled, BASE_TIMEOUT};
 
@@ -116,7 +117,8 @@ impl EnsembleBuilder {
             .tempdir()
             .map_err(|e| HarnessError::io("creating a temporary directory for a ZooKeeper ensemble", e))?;
         let n = self.size;
-        let ports = free_ports(3 * n)?;
+        let tls = self.template.security.tls.is_some();
+        let ports = free_ports(if tls { 4 * n } else { 3 * n })?;
         let peers: Vec<Peer> =
             (0..n).map(|i| Peer { id: myid(i), quorum_port: ports[n + i], election_port: ports[2 * n + i] }).collect();
         let quorum = QuorumSettings { init_limit: self.init_limit, sync_limit: self.sync_limit, peers: peers.clone() };
@@ -126,7 +128,9 @@ impl EnsembleBuilder {
         for (index, peer) in peers.iter().enumerate() {
             let node_dir = dir.path().join(format!("member-{index}"));
             let port = ports[index];
-            let config = settings.render(&Node::data_dir_for(&node_dir), port, Some(&quorum))?;
+            let secure_port = tls.then(|| ports[3 * n + index]);
+            let config =
+                with_secure_port(&settings, secure_port).render(&Node::data_dir_for(&node_dir), port, Some(&quorum))?;
             let node = Node::create(NodeSpec {
                 label: format!("ensemble member {index} (myid {}, 127.0.0.1:{port})", peer.id),
                 dir: node_dir,
@@ -137,7 +141,7 @@ impl EnsembleBuilder {
                 config,
                 myid: Some(peer.id),
             })?;
-            members.push(Member { index, peer: *peer, node });
+            members.push(Member { index, peer: *peer, node, secure_port });
         }
         let ensemble = Ensemble {
             members,
@@ -166,6 +170,7 @@ pub struct Member {
     index: usize,
     peer: Peer,
     node: Node,
+    secure_port: Option<u16>,
 }
 
 impl Member {
@@ -192,6 +197,11 @@ impl Member {
     /// The connect string for this member alone.
     pub fn connect_string(&self) -> String {
         self.node.address().to_string()
+    }
+
+    /// This member's TLS port (for an ensemble built from a template with TLS).
+    pub fn secure_address(&self) -> Option<SocketAddr> {
+        self.secure_port.map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// The port followers use to talk to the leader.
@@ -299,6 +309,13 @@ impl Ensemble {
     /// The connect string listing every member, `"127.0.0.1:p1,127.0.0.1:p2,..."`.
     pub fn connect_string(&self) -> String {
         self.members.iter().map(Member::connect_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// The connect string of every member's TLS port (for a template with TLS).
+    pub fn secure_connect_string(&self) -> Option<String> {
+        let addresses: Option<Vec<String>> =
+            self.members.iter().map(|m| m.secure_address().map(|a| a.to_string())).collect();
+        addresses.map(|a| a.join(","))
     }
 
     /// Whether member `index`'s JVM is alive (false for an index out of range).

@@ -135,10 +135,15 @@ fn debian_classpath(dir: &Path) -> Result<OsString, HarnessError> {
         });
     }
     let mut entries = vec![jar];
-    // The package's jar depends on slf4j-api but ships no binding; without one the server's log is empty.
-    let simple = dir.join("slf4j-simple.jar");
-    if simple.is_file() {
-        entries.push(simple);
+    // The package's jar depends on slf4j-api but ships no binding; without one the server's log
+    // is empty. And its manifest leaves out netty's codec (and what it needs), which the Netty
+    // connection factory — TLS on `secureClientPort` — cannot run without.
+    for extra in ["slf4j-simple.jar", "netty-codec.jar", "netty-resolver.jar", "netty-transport-native-unix-common.jar"]
+    {
+        let extra = dir.join(extra);
+        if extra.is_file() {
+            entries.push(extra);
+        }
     }
     join(&entries)
 }

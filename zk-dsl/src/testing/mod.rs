@@ -54,6 +54,7 @@
 //! The server, ensemble and four-letter-word APIs block; [`four_letter_async`] is the async variant.
 //! [`FaultProxy`] runs its own runtime thread and works from sync and async tests alike.
 
+mod certs;
 mod config;
 mod ensemble;
 mod error;
@@ -70,11 +71,13 @@ mod server;
 mod timeouts;
 mod watchdog;
 
+pub use certs::{IssuedCert, TestCa};
 pub use ensemble::{Ensemble, EnsembleBuilder, Member};
 pub use error::HarnessError;
 pub use four_letter::{four_letter, four_letter_async, four_letter_with_timeout, session_ids_from_cons};
 pub use install::{InstallSource, Installation, CLASSPATH_ENV, HOME_ENV};
 pub use mode::Mode;
 pub use proxy::FaultProxy;
+pub use security::ClientAuth;
 pub use server::{ZkServer, ZkServerBuilder};
 pub use timeouts::{scaled, timeout_scale, BASE_TIMEOUT, TIMEOUT_SCALE_ENV};

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::certs::TestCa;
 use super::config::ServerSettings;
 use super::error::HarnessError;
 use super::four_letter::session_ids_from_cons;
@@ -13,7 +14,7 @@ use super::jvm::{JvmSettings, STANDALONE_MAIN};
 use super::mode::Mode;
 use super::node::{Node, NodeSpec};
 use super::ports::free_port;
-use super::security::Security;
+use super::security::{ClientAuth, Security, ServerTls};
 use super::timeouts::{scaled, BASE_TIMEOUT};
 
 /// Fresh-port attempts when another process steals the port between picking and binding it.
@@ -138,6 +139,36 @@ impl ZkServerBuilder {
         self
     }
 
+    /// Also serves TLS on a `secureClientPort` (Netty), with a server certificate from `ca`
+    /// for `localhost` and `127.0.0.1`. Clients may present certificates from `ca` and are then
+    /// `x509:<subject>` (see [`tls_client_auth`](Self::tls_client_auth)). The plain client port
+    /// stays open too (the harness watches the server through it).
+    pub fn tls(mut self, ca: &TestCa) -> Self {
+        self.security.tls = Some(ServerTls {
+            ca: ca.clone(),
+            names: vec!["localhost".into(), "127.0.0.1".into()],
+            client_auth: ClientAuth::Want,
+        });
+        self
+    }
+
+    /// The names the TLS server certificate carries instead of `localhost` and `127.0.0.1`
+    /// (to test host name verification). Needs [`tls`](Self::tls) first.
+    pub fn tls_server_names(mut self, names: &[&str]) -> Self {
+        if let Some(tls) = &mut self.security.tls {
+            tls.names = names.iter().map(|n| n.to_string()).collect();
+        }
+        self
+    }
+
+    /// Whether TLS clients must present a certificate (default [`ClientAuth::Want`]).
+    pub fn tls_client_auth(mut self, auth: ClientAuth) -> Self {
+        if let Some(tls) = &mut self.security.tls {
+            tls.client_auth = auth;
+        }
+        self
+    }
+
     /// Uses this Java and class path instead of [`Installation::locate`].
     pub fn installation(mut self, install: Installation) -> Self {
         self.install = Some(install);
@@ -184,7 +215,8 @@ impl ZkServerBuilder {
                 None => free_port()?,
             };
             let node_dir = dir.path().to_path_buf();
-            let config = settings.render(&Node::data_dir_for(&node_dir), port, None)?;
+            let secure_port = self.security.tls.as_ref().map(|_| free_port()).transpose()?;
+            let config = with_secure_port(&settings, secure_port).render(&Node::data_dir_for(&node_dir), port, None)?;
             let node = Node::create(NodeSpec {
                 label: format!("ZooKeeper at 127.0.0.1:{port}"),
                 dir: node_dir,
@@ -199,7 +231,7 @@ impl ZkServerBuilder {
             match node.wait_serving(Instant::now() + start_timeout) {
                 Ok(_) => {
                     tracing::info!(address = %node.address(), dir = %dir.path().display(), "ZooKeeper test server ready");
-                    return Ok(ZkServer { node, start_timeout, _dir: dir });
+                    return Ok(ZkServer { node, secure_port, start_timeout, _dir: dir });
                 }
                 Err(e) if e.is_port_in_use() && attempt < attempts => {
                     tracing::debug!(port, attempt, "port taken before ZooKeeper could bind it; retrying");
@@ -223,6 +255,7 @@ impl ZkServerBuilder {
 pub struct ZkServer {
     // Field order matters: the JVM must die before its directory is deleted.
     node: Node,
+    secure_port: Option<u16>,
     start_timeout: Duration,
     _dir: tempfile::TempDir,
 }
@@ -251,6 +284,16 @@ impl ZkServer {
     /// The connect string for clients, `"127.0.0.1:port"`.
     pub fn connect_string(&self) -> String {
         self.node.address().to_string()
+    }
+
+    /// The TLS port's address (with [`ZkServerBuilder::tls`]).
+    pub fn secure_address(&self) -> Option<SocketAddr> {
+        self.secure_port.map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// The connect string of the TLS port, `"127.0.0.1:port"` (with [`ZkServerBuilder::tls`]).
+    pub fn secure_connect_string(&self) -> Option<String> {
+        self.secure_address().map(|a| a.to_string())
     }
 
     /// The data directory (snapshots and transaction logs).
@@ -318,4 +361,14 @@ impl ZkServer {
     pub fn connected_sessions(&self) -> io::Result<Vec<i64>> {
         self.four_letter("cons").map(|reply| session_ids_from_cons(&reply))
     }
+}
+
+/// `settings` with a `secureClientPort` on loopback when there is one.
+pub(crate) fn with_secure_port(settings: &ServerSettings, secure_port: Option<u16>) -> ServerSettings {
+    let mut settings = settings.clone();
+    if let Some(port) = secure_port {
+        settings.extra.push(("secureClientPort".into(), port.to_string()));
+        settings.extra.push(("secureClientPortAddress".into(), "127.0.0.1".into()));
+    }
+    settings
 }
