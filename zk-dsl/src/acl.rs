@@ -63,16 +63,32 @@ pub const KNOWN_SCHEMES: [&str; 7] = ["world", "auth", "digest", "ip", "x509", "
 #[non_exhaustive]
 pub enum AclError {
     /// The scheme is not one of [`KNOWN_SCHEMES`].
-    UnknownScheme { scheme: String },
+    UnknownScheme {
+        /// The scheme as given.
+        scheme: String,
+    },
     /// A permission name other than `read`, `write`, `create`, `delete`, `admin` or `all`.
-    UnknownPerm { name: String },
+    UnknownPerm {
+        /// The name as given.
+        name: String,
+    },
     /// No permission at all: the entry would grant nothing.
     NoPerms,
     /// Bits outside [`Perms::ALL`], which name no permission.
-    InvalidPermBits { bits: u32 },
+    InvalidPermBits {
+        /// The bits as given.
+        bits: u32,
+    },
     /// The id is not of the form the scheme needs. For `digest` only the user name is kept, so
     /// that a password given by mistake does not end up in logs.
-    InvalidId { scheme: String, id: String, reason: &'static str },
+    InvalidId {
+        /// The entry's scheme.
+        scheme: String,
+        /// The id (for `digest`, the user name only).
+        id: String,
+        /// What the scheme needs.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for AclError {

@@ -3,7 +3,7 @@
 //! See the repository's README for a tour and ARCHITECTURE.md for how the pieces fit.
 
 #![forbid(unsafe_code)]
-#![warn(missing_debug_implementations, rust_2018_idioms)]
+#![warn(missing_debug_implementations, missing_docs, rust_2018_idioms)]
 
 pub mod acl;
 pub mod blocking;
@@ -11,6 +11,9 @@ pub mod client;
 pub mod codec;
 pub mod data;
 pub mod error;
+// The wire records are documented by ZooKeeper's jute definitions, field by field; the module
+// gets its own crate (zk-dsl-proto) next, with its own lint level.
+#[allow(missing_docs)]
 pub mod proto;
 #[cfg(feature = "recipes")]
 pub mod recipes;
@@ -31,7 +34,7 @@ pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, KeeperState, Perms, S
 #[cfg(feature = "regex")]
 pub use regex;
 /// The port a connection string's host gets when it names none (2181).
-pub use session::connect_string::DEFAULT_PORT;
+pub use session::DEFAULT_PORT;
 pub use session::{SessionEvent, SessionState};
 pub use watch::WatchedEvent;
 /// The DSL's macros (see each for its grammar). `ZNodeData` the derive and `ZNodeData` the

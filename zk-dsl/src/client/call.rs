@@ -97,10 +97,20 @@ pub(crate) fn check_deferred(deferred: &Option<Error>, path: &str) -> Result<(),
     }
 }
 
-/// One ZooKeeper operation: how to check, encode and decode it.
-pub trait Op: Send + Sized + 'static {
+/// The seal of [`Op`], [`Watchable`], [`ReadKind`](super::ReadKind) and
+/// [`Versioned`](super::Versioned): a public trait in a private module, so the traits can
+/// appear in public bounds but only zk-dsl implements them.
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+/// One ZooKeeper operation: how to check, encode and decode it. Sealed: the operations are
+/// zk-dsl's (one per verb); its methods are the client's internals.
+pub trait Op: sealed::Sealed + Send + Sized + 'static {
+    /// What the call resolves to.
     type Output: Send + 'static;
 
+    /// The request's opcode.
     fn opcode(&self) -> OpCode;
 
     /// The client path the operation is about (for errors; `""` when there is none).
@@ -119,13 +129,13 @@ pub trait Op: Send + Sized + 'static {
         self.path().len()
     }
 
-    /// For multi and multiRead: each part's op and path (see [`ReplyContext::parts`]).
+    /// For multi and multiRead: each part's op and path (the reply context's `parts`).
     fn parts(&self) -> Vec<(OpCode, String)> {
         Vec::new()
     }
 
     /// State the decoder needs that only exists at dispatch (the receiving end of a watch, say);
-    /// the decoder gets it back with [`ReplyContext::take_carry`].
+    /// the decoder gets it back with `ReplyContext::take_carry`.
     fn carry(&mut self) -> Option<Box<dyn Any + Send>> {
         None
     }
@@ -135,6 +145,7 @@ pub trait Op: Send + Sized + 'static {
         None
     }
 
+    /// The call's result from the server's reply.
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error>;
 }
 
@@ -331,8 +342,9 @@ impl<T> Future for Pending<T> {
     }
 }
 
-/// The watch options shared by exists, get_data and children.
-pub trait Watchable {
+/// The watch options shared by exists, get_data and children. Sealed.
+pub trait Watchable: sealed::Sealed {
+    /// Where the call's watcher goes.
     fn watch_slot(&mut self) -> &mut Option<Watcher>;
 }
 
@@ -393,6 +405,8 @@ impl<O: std::fmt::Debug> std::fmt::Debug for WithWatch<O> {
         f.debug_struct("WithWatch").field("inner", &self.inner).finish()
     }
 }
+
+impl<O: Op> crate::client::call::sealed::Sealed for WithWatch<O> {}
 
 impl<O: Op> Op for WithWatch<O> {
     type Output = (O::Output, WatchFuture);

@@ -2,12 +2,12 @@
 //!
 //! Every verb returns a [`Call`] whose options are builder methods
 //! (`client.create("/a").persistent().data("x")`), which can be awaited, `.send()`-ed for a
-//! handle, or given a `.callback(f)`. See [`call`] for the dispatch rules.
+//! handle, or given a `.callback(f)`. See [`Call`] for the dispatch rules.
 
-pub mod call;
-pub mod compound;
-pub mod connect;
-pub mod ops;
+pub(crate) mod call;
+pub(crate) mod compound;
+pub(crate) mod connect;
+pub(crate) mod ops;
 pub mod reconnect;
 
 use std::pin::Pin;
@@ -16,17 +16,18 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use call::{Call, Pending, WatchFuture};
+pub use call::{Call, Op, Pending, WatchFuture, Watchable};
 pub use compound::{Compound, CreateAll, ResultExt};
 pub use connect::Connect;
 pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
 pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};
 pub use ops::multi::{MultiReadOp, OpResult, ReadResult, TransactionOp, TxnCreate};
+pub use ops::read::ReadKind;
 pub use ops::read::{
     ChildrenOp, ChildrenWithStatOp, ExistsOp, GetAclOp, GetDataAsOp, GetDataOp, NodeData, WatchableRead,
 };
 pub use ops::watches::{AddWatchOp, RemoveWatchesOp, WatchStream};
-pub use ops::write::{DeleteOp, SetAclOp, SetDataOp};
+pub use ops::write::{DeleteOp, SetAclOp, SetDataOp, Versioned};
 
 use crate::codec::ToZNodeBytes;
 use crate::error::Error;

@@ -226,6 +226,8 @@ pub(crate) fn created_path(ctx: &ReplyContext, server_path: &str) -> Result<Stri
     })
 }
 
+impl crate::client::call::sealed::Sealed for CreateOp {}
+
 impl Op for CreateOp {
     type Output = String;
 
@@ -254,6 +256,8 @@ impl Op for CreateOp {
 pub struct CreateWithStatOp(CreateOp);
 
 create_options!(Call<'_, CreateWithStatOp>, op.0.spec);
+
+impl crate::client::call::sealed::Sealed for CreateWithStatOp {}
 
 impl Op for CreateWithStatOp {
     type Output = (String, Stat);

@@ -20,6 +20,9 @@ macro_rules! path_op {
             pub(crate) path: String,
         }
 
+        impl crate::client::call::sealed::Sealed for $name {}
+
+
         impl Op for $name {
             type Output = $output;
 
@@ -83,6 +86,8 @@ path_op!(
 /// `whoAmI`: the identities this session authenticated as.
 #[derive(Debug)]
 pub struct WhoAmIOp;
+
+impl crate::client::call::sealed::Sealed for WhoAmIOp {}
 
 impl Op for WhoAmIOp {
     type Output = Vec<ClientInfo>;

@@ -81,14 +81,19 @@ pub enum OpResult {
     /// `stat` is `None` there; it is never made up (an all-zero Stat would claim version 0,
     /// czxid 0, ...). Read the node (`exists`) when the Stat matters.
     Created {
+        /// The created node's path (with its sequence suffix, chroot stripped).
         path: String,
+        /// The new node's Stat, when the server sent one (see above).
         stat: Option<Stat>,
     },
+    /// A delete succeeded.
     Deleted,
     /// The node's Stat after the write.
     DataSet {
+        /// The Stat after the write.
         stat: Stat,
     },
+    /// A version check passed.
     Checked,
 }
 
@@ -144,6 +149,8 @@ impl<'c> Call<'c, TransactionOp> {
     }
 }
 
+impl crate::client::call::sealed::Sealed for TransactionOp {}
+
 impl Op for TransactionOp {
     type Output = Vec<OpResult>;
 
@@ -198,8 +205,11 @@ fn decode_transaction(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResul
 /// One read of a [`multi_read`](crate::Client::multi_read): each succeeds or fails on its own.
 #[derive(Debug, Clone)]
 pub enum ReadResult {
+    /// A `get_data`'s node.
     Data(NodeData),
+    /// A `get_children`'s names.
     Children(Vec<String>),
+    /// This read's refusal (`NoNode`, `NoAuth`, ...); the other reads still answered.
     Error(Error),
 }
 
@@ -236,6 +246,8 @@ impl ReadEntry {
         }
     }
 }
+
+impl crate::client::call::sealed::Sealed for MultiReadOp {}
 
 impl Op for MultiReadOp {
     type Output = Vec<ReadResult>;

@@ -59,6 +59,8 @@ impl Call<'_, AddWatchOp> {
     }
 }
 
+impl crate::client::call::sealed::Sealed for AddWatchOp {}
+
 impl Op for AddWatchOp {
     type Output = WatchStream;
 
@@ -164,6 +166,8 @@ pub struct RemoveWatchesOp {
     pub(crate) kind: WatcherType,
     pub(crate) check_only: bool,
 }
+
+impl crate::client::call::sealed::Sealed for RemoveWatchesOp {}
 
 impl Op for RemoveWatchesOp {
     type Output = ();

@@ -13,7 +13,8 @@ use crate::session::chroot::Chroot;
 use crate::session::request::RawReply;
 
 /// The expected-version option shared by the writes.
-pub trait Versioned {
+pub trait Versioned: crate::client::call::sealed::Sealed {
+    /// Where the expected version goes.
     fn version_slot(&mut self) -> &mut i32;
 }
 
@@ -45,6 +46,8 @@ impl Versioned for SetDataOp {
         &mut self.version
     }
 }
+
+impl crate::client::call::sealed::Sealed for SetDataOp {}
 
 impl Op for SetDataOp {
     type Output = Stat;
@@ -86,6 +89,8 @@ impl Versioned for DeleteOp {
         &mut self.version
     }
 }
+
+impl crate::client::call::sealed::Sealed for DeleteOp {}
 
 impl Op for DeleteOp {
     type Output = ();
@@ -132,6 +137,8 @@ impl Versioned for SetAclOp {
         &mut self.version
     }
 }
+
+impl crate::client::call::sealed::Sealed for SetAclOp {}
 
 impl Op for SetAclOp {
     type Output = Stat;
