@@ -11,10 +11,9 @@ pub mod client;
 pub mod codec;
 pub mod data;
 pub mod error;
-// The wire records are documented by ZooKeeper's jute definitions, field by field; the module
-// gets its own crate (zk-dsl-proto) next, with its own lint level.
-#[allow(missing_docs)]
-pub mod proto;
+/// ZooKeeper's client wire protocol, sans IO: the `zk-dsl-proto` crate (records, opcodes,
+/// error codes, path rules, frames), which zk-dsl speaks.
+pub use zk_dsl_proto as proto;
 #[cfg(feature = "recipes")]
 pub mod recipes;
 pub mod session;

@@ -130,6 +130,8 @@ impl WatchKind {
             WatcherType::Children => self == WatchKind::Child,
             WatcherType::Persistent => self == WatchKind::Persistent,
             WatcherType::PersistentRecursive => self == WatchKind::PersistentRecursive,
+            // A kind a later protocol version adds (the enum is non-exhaustive) names none of ours.
+            _ => false,
         }
     }
 }

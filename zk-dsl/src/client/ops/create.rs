@@ -186,7 +186,7 @@ macro_rules! create_options {
                     Err(e) => {
                         let spec = &mut self.$($field).+;
                         let op = spec.effective_mode().opcode();
-                        spec.error = Some(e.for_request(op, spec.path.clone()));
+                        spec.error = Some(crate::acl::refused_in_request(e, op, &spec.path));
                     }
                 }
                 self

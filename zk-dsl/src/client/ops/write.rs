@@ -126,7 +126,7 @@ impl Call<'_, SetAclOp> {
     pub fn try_acl(mut self, acl: Result<Vec<Acl>, crate::acl::AclError>) -> Self {
         match acl {
             Ok(acl) => self.op.acl = acl,
-            Err(e) => self.op.error = Some(e.for_request(OpCode::SetAcl, self.op.path.clone())),
+            Err(e) => self.op.error = Some(crate::acl::refused_in_request(e, OpCode::SetAcl, &self.op.path)),
         }
         self
     }
