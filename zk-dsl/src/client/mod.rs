@@ -218,7 +218,8 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         let ctx = call::ReplyContext::new(OpCode::Auth, scheme.clone(), self.inner.chroot.clone());
         self.inner.submit(Command::Auth { scheme, auth: auth.into(), completion: Completion::Future(tx) });
-        Pending::raw(rx, ctx, |reply, ctx| ctx.ok(reply).map(drop), self.inner.hub.clone(), self.inner.driver_thread)
+        let decode: call::Decoder<()> = Box::new(|reply, ctx| ctx.ok(reply).map(drop));
+        Pending::raw(rx, ctx, decode, self.inner.hub.clone(), self.inner.driver_thread)
     }
 
     /// Closes the session: requests sent before are answered first, ephemeral nodes are

@@ -230,6 +230,7 @@ impl crate::client::call::sealed::Sealed for CreateOp {}
 
 impl Op for CreateOp {
     type Output = String;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         self.spec.effective_mode().opcode()
@@ -246,7 +247,7 @@ impl Op for CreateOp {
     fn size_hint(&self) -> usize {
         self.spec.path.len() + self.spec.data.as_ref().map_or(0, Bytes::len) + 32 * self.spec.acl.len()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<String, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<String, Error> {
         decode_create(reply, ctx).map(|(path, _)| path)
     }
 }
@@ -261,6 +262,7 @@ impl crate::client::call::sealed::Sealed for CreateWithStatOp {}
 
 impl Op for CreateWithStatOp {
     type Output = (String, Stat);
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         self.0.opcode()
@@ -277,7 +279,7 @@ impl Op for CreateWithStatOp {
     fn size_hint(&self) -> usize {
         self.0.size_hint()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(String, Stat), Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(String, Stat), Error> {
         decode_create(reply, ctx)
     }
 }

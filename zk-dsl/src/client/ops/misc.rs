@@ -25,6 +25,7 @@ macro_rules! path_op {
 
         impl Op for $name {
             type Output = $output;
+            type Carry = ();
 
             fn opcode(&self) -> OpCode {
                 $opcode
@@ -35,7 +36,7 @@ macro_rules! path_op {
             fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
                 PathRequest { path: server_path(chroot, &self.path) }.encode(buf);
             }
-            fn decode($reply: RawReply, $ctx: &ReplyContext) -> Result<$output, Error> {
+            fn decode($reply: RawReply, $ctx: &ReplyContext, _: ()) -> Result<$output, Error> {
                 $decode
             }
         }
@@ -91,6 +92,7 @@ impl crate::client::call::sealed::Sealed for WhoAmIOp {}
 
 impl Op for WhoAmIOp {
     type Output = Vec<ClientInfo>;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::WhoAmI
@@ -102,7 +104,7 @@ impl Op for WhoAmIOp {
         Ok(())
     }
     fn encode_body(&self, _: &mut BytesMut, _: &Chroot) {}
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<ClientInfo>, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<ClientInfo>, Error> {
         let body = ctx.ok(reply)?;
         ctx.decode::<WhoAmIResponse>(body, "WhoAmIResponse").map(|r| r.clients)
     }

@@ -153,6 +153,7 @@ impl crate::client::call::sealed::Sealed for TransactionOp {}
 
 impl Op for TransactionOp {
     type Output = Vec<OpResult>;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::Multi
@@ -175,7 +176,7 @@ impl Op for TransactionOp {
     fn parts(&self) -> Vec<(OpCode, String)> {
         self.entries.iter().map(|e| (e.opcode(), e.path().to_owned())).collect()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResult>, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<OpResult>, Error> {
         decode_transaction(reply, ctx)
     }
 }
@@ -251,6 +252,7 @@ impl crate::client::call::sealed::Sealed for MultiReadOp {}
 
 impl Op for MultiReadOp {
     type Output = Vec<ReadResult>;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::MultiRead
@@ -287,7 +289,7 @@ impl Op for MultiReadOp {
             })
             .collect()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<ReadResult>, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<ReadResult>, Error> {
         let body = ctx.ok(reply)?;
         let response: MultiResponse = ctx.decode(body, "MultiResponse")?;
         Ok(response

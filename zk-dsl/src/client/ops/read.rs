@@ -73,6 +73,7 @@ impl<K> crate::client::call::sealed::Sealed for WatchableRead<K> {}
 
 impl<K: ReadKind> Op for WatchableRead<K> {
     type Output = K::Output;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         K::OP
@@ -87,7 +88,7 @@ impl<K: ReadKind> Op for WatchableRead<K> {
         let path = self.path.clone();
         self.watch.take().map(|watcher| K::watch_action(path, watcher))
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<K::Output, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<K::Output, Error> {
         K::decode(reply, ctx)
     }
 }
@@ -272,6 +273,7 @@ impl crate::client::call::sealed::Sealed for GetAclOp {}
 
 impl Op for GetAclOp {
     type Output = (Vec<crate::proto::Acl>, Stat);
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::GetAcl
@@ -282,7 +284,7 @@ impl Op for GetAclOp {
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         PathRequest { path: server_path(chroot, &self.path) }.encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Self::Output, Error> {
         let body = ctx.ok(reply)?;
         let r: GetAclResponse = ctx.decode(body, "GetACLResponse")?;
         Ok((r.acl, r.stat))

@@ -51,6 +51,7 @@ impl crate::client::call::sealed::Sealed for SetDataOp {}
 
 impl Op for SetDataOp {
     type Output = Stat;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::SetData
@@ -72,7 +73,7 @@ impl Op for SetDataOp {
     fn size_hint(&self) -> usize {
         self.path.len() + self.data.as_ref().map_or(0, Bytes::len)
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Stat, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Stat, Error> {
         decode_stat(reply, ctx, "SetDataResponse")
     }
 }
@@ -94,6 +95,7 @@ impl crate::client::call::sealed::Sealed for DeleteOp {}
 
 impl Op for DeleteOp {
     type Output = ();
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::Delete
@@ -104,7 +106,7 @@ impl Op for DeleteOp {
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         PathVersionRequest { path: server_path(chroot, &self.path), version: self.version }.encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(), Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(), Error> {
         ctx.ok(reply).map(drop)
     }
 }
@@ -142,6 +144,7 @@ impl crate::client::call::sealed::Sealed for SetAclOp {}
 
 impl Op for SetAclOp {
     type Output = Stat;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::SetAcl
@@ -164,7 +167,7 @@ impl Op for SetAclOp {
         SetAclRequest { path: server_path(chroot, &self.path), acl: Cow::Borrowed(&self.acl), version: self.version }
             .encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Stat, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Stat, Error> {
         decode_stat(reply, ctx, "SetACLResponse")
     }
 }
