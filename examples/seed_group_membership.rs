@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use zk_dsl::blocking::Client;
-use zk_dsl::watch::registry::WatchFn;
+use zk_dsl::watch::WatchFn;
 use zk_dsl::{ResultExt, WatchedEvent};
 
 /// As the seed's `connect` default: how long the group keeps a member whose process died.

@@ -161,7 +161,7 @@ async fn reads() {
     );
     same_requests!(c => zk!(c, data "/d" watcher = |_| {}), c.get_data("/d").watcher(|_| {}));
     same_requests!(c => zk!(c, exists "/e" watcher_once = |_| {}), c.exists("/e").watcher_once(|_| {}));
-    let shared: zk_dsl::watch::registry::WatchFn = Arc::new(|_| {});
+    let shared: zk_dsl::watch::WatchFn = Arc::new(|_| {});
     same_requests!(
         c => zk!(c, children "/k" watcher_shared = shared.clone()),
         c.children("/k").watcher_shared(shared.clone()),

@@ -132,7 +132,7 @@ async fn same_callback_on_one_path_fires_once() {
     c.create("/dup").persistent().await.unwrap();
     let count = Arc::new(Mutex::new(0));
     let n = count.clone();
-    let cb: zk_dsl::watch::registry::WatchFn = Arc::new(move |_| *n.lock().unwrap() += 1);
+    let cb: zk_dsl::watch::WatchFn = Arc::new(move |_| *n.lock().unwrap() += 1);
     c.get_data("/dup").watcher_shared(cb.clone()).await.unwrap();
     c.exists("/dup").watcher_shared(cb.clone()).await.unwrap();
     c.delete("/dup").await.unwrap();

@@ -9,8 +9,8 @@ use std::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use zk_dsl::proto::any::{decode_reply_body, decode_request_body};
-use zk_dsl::proto::{
+use zk_dsl_proto::any::{decode_reply_body, decode_request_body};
+use zk_dsl_proto::{
     decode_exact, decode_frame, ConnectRequest, ConnectResponse, Decode, Encode, GetAclResponse, GetDataResponse,
     MultiRequest, MultiResponse, OpCode, Reader, ReplyHeader, RequestHeader, WatcherEvent, DEFAULT_MAX_PACKET,
 };

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zk_dsl::proto::{validate_path, PathError};
+use zk_dsl_proto::{validate_path, PathError};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(path) = std::str::from_utf8(data) else {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClientKind {
-    /// `zk_dsl::proto` over a bare socket: the ceiling one session can reach.
+    /// `zk_dsl_proto` over a bare socket: the ceiling one session can reach.
     Raw,
     /// zk-dsl, a window of N `.send()` handles in a `FuturesUnordered` per session.
     ZkDsl,

@@ -1,4 +1,4 @@
-//! zk-bench: zk-dsl against the single-session ceiling (raw `zk_dsl::proto` over a socket) and
+//! zk-bench: zk-dsl against the single-session ceiling (raw `zk_dsl_proto` over a socket) and
 //! the peer clients (kezhuw's `zookeeper-client`, the Java client, kazoo), side by side against
 //! one server, clients alternating round after round. See `cli::USAGE`; the published run is
 //! `zk-bench/results/` (results.md, results.json, the plots).

@@ -48,7 +48,7 @@ pub fn main(args: &[String]) -> ExitCode {
 /// The client and its version, for the report.
 fn describe(kind: ClientKind, runtime: Runtime) -> String {
     let what = match kind {
-        ClientKind::Raw => "zk_dsl::proto over a tokio TcpStream".to_string(),
+        ClientKind::Raw => "zk_dsl_proto over a tokio TcpStream".to_string(),
         ClientKind::ZkDsl => "zk-dsl, .send() window".to_string(),
         ClientKind::ZkDslTasks => "zk-dsl, N tasks".to_string(),
         ClientKind::ZkDslMacro => "zk-dsl via zk!, .send() window".to_string(),

@@ -32,7 +32,6 @@
 //! # }
 //! ```
 
-use std::fmt;
 use std::net::IpAddr;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -40,6 +39,7 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 use crate::error::Error;
+pub use crate::proto::acl::{AclError, KNOWN_SCHEMES};
 use crate::proto::OpCode;
 pub use crate::proto::{Acl, Id, Perms};
 
@@ -48,62 +48,15 @@ pub use crate::proto::{Acl, Id, Perms};
 pub const DEFAULT_PERMS: Perms =
     Perms::from_bits(Perms::READ.bits() | Perms::WRITE.bits() | Perms::CREATE.bits() | Perms::DELETE.bits());
 
-/// The schemes [`acl`] accepts.
-///
-/// `world`, `auth`, `digest` and `ip` are built into every ZooKeeper server; `x509` and `sasl`
-/// are the stock providers a server enables for TLS client certificates and SASL (Kerberos,
-/// DIGEST-MD5). `host` is in the seed's API and is accepted so seed code ports, but a stock
-/// server has no `host` provider and refuses such an ACL with `InvalidAcl`. `super` is not here:
-/// it is an identity the server gives a session that authenticated with the super digest, not a
-/// scheme an ACL can name (the server refuses it).
-pub const KNOWN_SCHEMES: [&str; 7] = ["world", "auth", "digest", "ip", "x509", "sasl", "host"];
-
-/// An ACL this module refused to build.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AclError {
-    /// The scheme is not one of [`KNOWN_SCHEMES`].
-    UnknownScheme { scheme: String },
-    /// A permission name other than `read`, `write`, `create`, `delete`, `admin` or `all`.
-    UnknownPerm { name: String },
-    /// No permission at all: the entry would grant nothing.
-    NoPerms,
-    /// Bits outside [`Perms::ALL`], which name no permission.
-    InvalidPermBits { bits: u32 },
-    /// The id is not of the form the scheme needs. For `digest` only the user name is kept, so
-    /// that a password given by mistake does not end up in logs.
-    InvalidId { scheme: String, id: String, reason: &'static str },
-}
-
-impl fmt::Display for AclError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AclError::UnknownScheme { scheme } => {
-                write!(f, "unknown ACL scheme {scheme:?} (known: {})", KNOWN_SCHEMES.join(", "))
-            }
-            AclError::UnknownPerm { name } => {
-                write!(f, "unknown permission {name:?} (known: read, write, create, delete, admin, all)")
-            }
-            AclError::NoPerms => f.write_str("an ACL entry needs at least one permission"),
-            AclError::InvalidPermBits { bits } => write!(f, "permission bits {bits:#x} are outside read..admin (0x1f)"),
-            AclError::InvalidId { scheme, id, reason } => write!(f, "invalid {scheme} ACL id {id:?}: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for AclError {}
-
-impl AclError {
-    /// The crate error for this failure in a request: [`Error::InvalidArgument`] with the
-    /// request's operation and path. Client calls that check their ACL list use this.
-    pub fn for_request(self, op: OpCode, path: impl Into<String>) -> Error {
-        let path: String = path.into();
-        Error::InvalidArgument {
-            op: Some(op),
-            path: crate::error::some_path(&path),
-            reason: "invalid ACL".to_owned(),
-            source: Some(std::sync::Arc::new(self)),
-        }
+/// The crate error for an ACL refused in a request: [`Error::InvalidArgument`] with the
+/// request's operation and path, and the [`AclError`] as its source. Client calls that check
+/// their ACL list use this.
+pub(crate) fn refused_in_request(e: AclError, op: OpCode, path: &str) -> Error {
+    Error::InvalidArgument {
+        op: Some(op),
+        path: crate::error::some_path(path),
+        reason: "invalid ACL".to_owned(),
+        source: Some(std::sync::Arc::new(e)),
     }
 }
 
@@ -118,25 +71,6 @@ impl From<AclError> for Error {
             reason: "invalid ACL".to_owned(),
             source: Some(std::sync::Arc::new(e)),
         }
-    }
-}
-
-impl Perms {
-    /// The union of permissions given by name (`read`, `write`, `create`, `delete`, `admin`,
-    /// `all`): the seed's keyword perms. One name is enough, unknown names are an error, and so
-    /// is an empty list, since an entry granting nothing is never what was meant.
-    ///
-    /// (Defined here rather than beside `Perms` because its error is an [`AclError`].)
-    pub fn from_names<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<Perms, AclError> {
-        let mut perms = Perms::NONE;
-        for name in names {
-            let name = name.as_ref();
-            perms |= Perms::from_name(name).ok_or_else(|| AclError::UnknownPerm { name: name.to_owned() })?;
-        }
-        if perms.is_empty() {
-            return Err(AclError::NoPerms);
-        }
-        Ok(perms)
     }
 }
 
@@ -360,7 +294,7 @@ mod tests {
 
     #[test]
     fn acl_error_in_a_request_names_it() {
-        let e = AclError::NoPerms.for_request(OpCode::Create, "/p");
+        let e = refused_in_request(AclError::NoPerms, OpCode::Create, "/p");
         assert!(
             matches!(&e, Error::InvalidArgument { op: Some(OpCode::Create), path: Some(path), .. } if path == "/p")
         );

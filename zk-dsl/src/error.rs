@@ -32,69 +32,198 @@ pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum Error {
     /// The node does not exist (or, for create, its parent does not).
-    NoNode { op: OpCode, path: String },
+    NoNode {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// The node already exists.
-    NodeExists { op: OpCode, path: String },
+    NodeExists {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// The expected version did not match the node's.
-    BadVersion { op: OpCode, path: String },
+    BadVersion {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// The node has children, so it cannot be deleted.
-    NotEmpty { op: OpCode, path: String },
+    NotEmpty {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// The session lacks the permission the node's ACL requires.
-    NoAuth { op: OpCode, path: String },
+    NoAuth {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// The ACL is invalid (for example an `auth` ACL from a session with no identity).
-    InvalidAcl { op: OpCode, path: String },
+    InvalidAcl {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// Ephemeral nodes cannot have children.
-    NoChildrenForEphemerals { op: OpCode, path: String },
+    NoChildrenForEphemerals {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// Any other refusal by the server.
-    Server { code: ErrorCode, op: OpCode, path: String },
+    Server {
+        /// The server's error code.
+        code: ErrorCode,
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// The connection dropped before the reply arrived. The request may or may not have been
     /// applied; the session may still be alive.
-    ConnectionLoss { op: Option<OpCode>, path: Option<String> },
+    ConnectionLoss {
+        /// The operation that failed, if there was one.
+        op: Option<OpCode>,
+        /// The node path, if there was one.
+        path: Option<String>,
+    },
     /// The session is gone (expired, or closed by this client); make a new client.
-    SessionExpired { op: Option<OpCode>, path: Option<String> },
+    SessionExpired {
+        /// The operation that failed, if there was one.
+        op: Option<OpCode>,
+        /// The node path, if there was one.
+        path: Option<String>,
+    },
     /// The client was closed by [`close`](crate::Client::close); no more requests are accepted.
-    Closed { op: Option<OpCode>, path: Option<String> },
+    Closed {
+        /// The operation that failed, if there was one.
+        op: Option<OpCode>,
+        /// The node path, if there was one.
+        path: Option<String>,
+    },
     /// Authentication failed; the server closed the connection and the session is unusable.
-    AuthFailed { op: Option<OpCode>, path: Option<String> },
+    AuthFailed {
+        /// The operation that failed, if there was one.
+        op: Option<OpCode>,
+        /// The node path, if there was one.
+        path: Option<String>,
+    },
     /// No reply (or no connection) within the allowed time.
-    Timeout { op: OpCode, path: String },
+    Timeout {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// No server of `connect_string` granted a session within the connect timeout, and the
     /// attempts failed rather than just taking long: `last_failure` says how the last one
     /// failed (refused connection, a TLS certificate not trusted or not for that host name, a
     /// server that is not ZooKeeper ...). Retryable, like `Timeout`.
-    NoServer { connect_string: String, last_failure: String },
+    NoServer {
+        /// The connection string that was tried.
+        connect_string: String,
+        /// How the last attempt failed.
+        last_failure: String,
+    },
     /// The path breaks one of ZooKeeper's path rules (`reason`, also the error's source);
     /// nothing was sent.
-    InvalidPath { path: String, reason: PathError },
+    InvalidPath {
+        /// The node path the operation was about.
+        path: String,
+        /// The rule it breaks (also the error's source).
+        reason: PathError,
+    },
     /// An argument the server would refuse (oversized data, a bad TTL, an empty ACL ...);
     /// nothing was sent. `source` is the typed cause when there is one (an `AclError`, a
     /// `FrameError`, ...).
-    InvalidArgument { op: Option<OpCode>, path: Option<String>, reason: String, source: Option<Cause> },
+    InvalidArgument {
+        /// The operation that failed, if there was one.
+        op: Option<OpCode>,
+        /// The node path, if there was one.
+        path: Option<String>,
+        /// Why, in words.
+        reason: String,
+        /// The typed cause, when there is one.
+        source: Option<Cause>,
+    },
     /// The server's reply to this request was `size` bytes, over the client's read limit
     /// ([`Connect::max_read_packet`](crate::Connect::max_read_packet)), so it was discarded
     /// unread as it arrived. Only this request failed: the connection and the session carry on.
     /// The request *was* executed by the server (this is not `InvalidArgument`, which means
     /// nothing was sent), and retrying it gets the same answer (so it is not retryable); raise
     /// the read limit, or ask for less (fewer children per parent, smaller multi-reads).
-    ReplyTooLarge { op: OpCode, path: String, size: usize, limit: usize },
+    ReplyTooLarge {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+        /// The reply's size in bytes.
+        size: usize,
+        /// The read limit in bytes.
+        limit: usize,
+    },
     /// Node data could not be encoded or decoded as the requested Rust type (`source`, which
     /// names the type).
-    Codec { path: Option<String>, source: CodecError },
+    Codec {
+        /// The node path, if there was one.
+        path: Option<String>,
+        /// The conversion failure, naming the Rust type.
+        source: CodecError,
+    },
     /// A write guarded by a lock (or leadership) was refused because the lock `lock` is no
     /// longer held: its node is gone (the session expired, or it was deleted). Nothing was
     /// written.
-    LockLost { op: OpCode, path: String, lock: String },
+    LockLost {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+        /// The lock node whose loss refused the write.
+        lock: String,
+    },
     /// A blocking wait (`.wait()`) was refused because it could never end: it was made on the
     /// thread that must run for the result to arrive. `reason` says which and what to do.
-    WouldDeadlock { op: OpCode, path: String, reason: &'static str },
+    WouldDeadlock {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+        /// Which thread, and what to do instead.
+        reason: &'static str,
+    },
     /// A socket error (`source`) while doing `context`.
-    Io { context: String, source: Arc<io::Error> },
+    Io {
+        /// What the client was doing.
+        context: String,
+        /// The socket error.
+        source: Arc<io::Error>,
+    },
     /// The server sent something that is not valid ZooKeeper protocol. The connection is closed.
     /// `source` is the decoder's typed error when there is one.
-    Protocol { reason: String, source: Option<Cause> },
+    Protocol {
+        /// Why, in words.
+        reason: String,
+        /// The typed cause, when there is one.
+        source: Option<Cause>,
+    },
     /// A transaction (multi) was rolled back because its operation number `index` (from 0)
     /// failed with `source`, which names that operation and its path.
-    TransactionFailed { index: usize, source: Box<Error> },
+    TransactionFailed {
+        /// Which operation of the transaction failed (from 0).
+        index: usize,
+        /// The failed operation's error, naming its op and path.
+        source: Box<Error>,
+    },
 }
 
 impl Error {

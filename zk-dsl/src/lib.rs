@@ -3,7 +3,7 @@
 //! See the repository's README for a tour and ARCHITECTURE.md for how the pieces fit.
 
 #![forbid(unsafe_code)]
-#![warn(missing_debug_implementations, rust_2018_idioms)]
+#![warn(missing_debug_implementations, missing_docs, rust_2018_idioms)]
 
 pub mod acl;
 pub mod blocking;
@@ -11,7 +11,9 @@ pub mod client;
 pub mod codec;
 pub mod data;
 pub mod error;
-pub mod proto;
+/// ZooKeeper's client wire protocol, sans IO: the `zk-dsl-proto` crate (records, opcodes,
+/// error codes, path rules, frames), which zk-dsl speaks.
+pub use zk_dsl_proto as proto;
 #[cfg(feature = "recipes")]
 pub mod recipes;
 #[cfg(feature = "sasl")]
@@ -36,7 +38,7 @@ pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, KeeperState, Perms, S
 #[cfg(feature = "regex")]
 pub use regex;
 /// The port a connection string's host gets when it names none (2181).
-pub use session::connect_string::DEFAULT_PORT;
+pub use session::DEFAULT_PORT;
 pub use session::{SessionEvent, SessionState};
 pub use watch::WatchedEvent;
 /// The DSL's macros (see each for its grammar). `ZNodeData` the derive and `ZNodeData` the

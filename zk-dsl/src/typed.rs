@@ -47,37 +47,40 @@ use crate::error::Error;
 use crate::proto::{EventType, KeeperState, OpCode, Stat};
 use crate::{Client, SessionState, WatchFuture};
 
-/// The node at one path, read and written as `T`. Cheap: a client reference and the path.
-pub struct TypedNode<'c, T> {
-    client: &'c Client,
+/// The node at one path, read and written as `T`. Cheap: a client handle (a clone, so the
+/// node can move into a spawned task) and the path.
+pub struct TypedNode<T> {
+    client: Client,
     path: String,
     _type: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for TypedNode<'_, T> {
+impl<T> std::fmt::Debug for TypedNode<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TypedNode").field("path", &self.path).field("type", &std::any::type_name::<T>()).finish()
     }
 }
 
-impl<T> Clone for TypedNode<'_, T> {
+impl<T> Clone for TypedNode<T> {
     fn clone(&self) -> Self {
-        TypedNode { client: self.client, path: self.path.clone(), _type: PhantomData }
+        TypedNode { client: self.client.clone(), path: self.path.clone(), _type: PhantomData }
     }
 }
 
-impl<'c, T: ZNodeData> TypedNode<'c, T> {
+impl<T: ZNodeData> TypedNode<T> {
     /// The node at `path`, as `T`.
-    pub fn new(client: &'c Client, path: impl Into<String>) -> Self {
-        TypedNode { client, path: path.into(), _type: PhantomData }
+    pub fn new(client: &Client, path: impl Into<String>) -> Self {
+        TypedNode { client: client.clone(), path: path.into(), _type: PhantomData }
     }
 
+    /// The node's path.
     pub fn path(&self) -> &str {
         &self.path
     }
 
-    pub fn client(&self) -> &'c Client {
-        self.client
+    /// The client the node is read and written through.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The node's value and Stat. `NoNode` if it does not exist (`.absent_ok()` makes that
@@ -90,17 +93,17 @@ impl<'c, T: ZNodeData> TypedNode<'c, T> {
     /// Creates the node holding `value`: the `create` builder with the data set, so every
     /// create option applies (`.persistent()`, `.acl(…)`, …). Ephemeral unless told otherwise,
     /// as `create` is.
-    pub fn create(&self, value: &T) -> Call<'c, CreateOp> {
+    pub fn create(&self, value: &T) -> Call<'_, CreateOp> {
         self.client.create(self.path.as_str()).data(value)
     }
 
     /// Stores `value`: the `set_data` builder; add `.version(v)` to make it conditional.
-    pub fn set(&self, value: &T) -> Call<'c, SetDataOp> {
+    pub fn set(&self, value: &T) -> Call<'_, SetDataOp> {
         self.client.set_data(self.path.as_str(), value)
     }
 
     /// Deletes the node: the `delete` builder; add `.version(v)` to make it conditional.
-    pub fn delete(&self) -> Call<'c, DeleteOp> {
+    pub fn delete(&self) -> Call<'_, DeleteOp> {
         self.client.delete(self.path.as_str())
     }
 
@@ -133,7 +136,7 @@ impl<'c, T: ZNodeData> TypedNode<'c, T> {
     }
 }
 
-impl<'c, T: ZNodeData + Send + 'c> TypedNode<'c, T> {
+impl<T: ZNodeData + Send + 'static> TypedNode<T> {
     /// The node's values as they change: a stream that yields the current value first, then
     /// each new one.
     ///
@@ -145,9 +148,9 @@ impl<'c, T: ZNodeData + Send + 'c> TypedNode<'c, T> {
     /// is yielded as `Err(Error::Codec)` and the stream goes on; a lost connection is yielded
     /// as its error and the stream reads again once the session has reconnected; any other
     /// error, and the end of the session, is yielded once and ends the stream.
-    pub fn watch(&self) -> NodeWatch<'c, T> {
+    pub fn watch(&self) -> NodeWatch<T> {
         let cursor = Cursor {
-            client: self.client,
+            client: self.client.clone(),
             path: self.path.clone(),
             watch: None,
             last: Seen::Nothing,
@@ -170,8 +173,8 @@ enum Seen {
     Present(i64),
 }
 
-struct Cursor<'c> {
-    client: &'c Client,
+struct Cursor {
+    client: Client,
     path: String,
     watch: Option<WatchFuture>,
     last: Seen,
@@ -180,32 +183,32 @@ struct Cursor<'c> {
     reconnect: bool,
 }
 
-type Step<'c, T> = Pin<Box<dyn Future<Output = (Cursor<'c>, Option<NodeValue<T>>)> + Send + 'c>>;
+type Step<T> = Pin<Box<dyn Future<Output = (Cursor, Option<NodeValue<T>>)> + Send>>;
 
 /// The stream of [`TypedNode::watch`]. Use [`next`](NodeWatch::next), or the `futures`
 /// `Stream` trait it implements.
 #[must_use = "a watch stream does nothing unless polled"]
-pub struct NodeWatch<'c, T> {
-    cursor: Option<Cursor<'c>>,
-    step: Option<Step<'c, T>>,
+pub struct NodeWatch<T> {
+    cursor: Option<Cursor>,
+    step: Option<Step<T>>,
     _type: PhantomData<fn() -> T>,
 }
 
-impl<T> std::fmt::Debug for NodeWatch<'_, T> {
+impl<T> std::fmt::Debug for NodeWatch<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = self.cursor.as_ref().map(|c| c.path.as_str());
         f.debug_struct("NodeWatch").field("path", &path).finish()
     }
 }
 
-impl<'c, T: ZNodeData + Send + 'c> NodeWatch<'c, T> {
+impl<T: ZNodeData + Send + 'static> NodeWatch<T> {
     /// The next value; `None` once the stream has ended.
     pub async fn next(&mut self) -> Option<NodeValue<T>> {
         std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
     }
 }
 
-impl<'c, T: ZNodeData + Send + 'c> futures_core::Stream for NodeWatch<'c, T> {
+impl<T: ZNodeData + Send + 'static> futures_core::Stream for NodeWatch<T> {
     type Item = NodeValue<T>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<NodeValue<T>>> {
@@ -229,7 +232,7 @@ impl<'c, T: ZNodeData + Send + 'c> futures_core::Stream for NodeWatch<'c, T> {
 }
 
 /// Waits for the next change worth yielding (or the first read), and yields it.
-async fn step<T: ZNodeData>(mut cursor: Cursor<'_>) -> (Cursor<'_>, Option<NodeValue<T>>) {
+async fn step<T: ZNodeData>(mut cursor: Cursor) -> (Cursor, Option<NodeValue<T>>) {
     loop {
         if cursor.done {
             return (cursor, None);
@@ -280,7 +283,7 @@ async fn step<T: ZNodeData>(mut cursor: Cursor<'_>) -> (Cursor<'_>, Option<NodeV
     }
 }
 
-fn failed<T>(mut cursor: Cursor<'_>, error: Error) -> (Cursor<'_>, Option<NodeValue<T>>) {
+fn failed<T>(mut cursor: Cursor, error: Error) -> (Cursor, Option<NodeValue<T>>) {
     if error.is_retryable() {
         cursor.reconnect = true;
     } else {
@@ -296,4 +299,19 @@ fn ended(state: KeeperState, path: &str) -> Error {
         _ => SessionState::Closed,
     };
     Error::session_over(state, Some(OpCode::GetData), Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Typed nodes, their watch streams and `create_all` own a client handle, so they can move
+    /// into `tokio::spawn` (`Send + 'static`). A compile-time check.
+    #[allow(dead_code)]
+    fn spawnable(client: &Client) {
+        fn check<T: Send + 'static>(_: T) {}
+        check(TypedNode::<String>::new(client, "/a"));
+        check(TypedNode::<String>::new(client, "/a").watch());
+        check(client.create_all("/a/b").persistent());
+    }
 }

@@ -54,11 +54,22 @@ pub const SEQUENCE_DIGITS: usize = 10;
 #[non_exhaustive]
 pub enum SequenceError {
     /// The name is shorter than the ten-character suffix.
-    TooShort { name: String },
+    TooShort {
+        /// The name.
+        name: String,
+    },
     /// The suffix is not a decimal `i32` as ZooKeeper writes it.
-    NotANumber { name: String },
+    NotANumber {
+        /// The name.
+        name: String,
+    },
     /// The name does not start with the prefix it was said to have.
-    PrefixMismatch { name: String, prefix: String },
+    PrefixMismatch {
+        /// The name.
+        name: String,
+        /// The prefix it should have started with.
+        prefix: String,
+    },
 }
 
 impl fmt::Display for SequenceError {

@@ -1,4 +1,4 @@
-//! The ceiling: `zk_dsl::proto` over a bare tokio `TcpStream`, nothing else. One connection per
+//! The ceiling: `zk_dsl_proto` over a bare tokio `TcpStream`, nothing else. One connection per
 //! session, a window of N units outstanding, everything queued written with one `write_all`,
 //! replies split from one read buffer and matched FIFO by xid. Only reply headers are looked at.
 
@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use zk_dsl::proto::{
-    self, decode_frame, encode_bare, encode_request, xid, ConnectRequest, ConnectResponse, CreateMode, CreateRequest,
-    Decode, Encode, MultiOp, MultiRequest, OpCode, PathVersionRequest, PathWatchRequest, Reader, ReplyHeader,
-    SetDataRequest, DEFAULT_MAX_PACKET,
+use zk_dsl_proto as proto;
+use zk_dsl_proto::{
+    decode_frame, encode_bare, encode_request, xid, ConnectRequest, ConnectResponse, CreateMode, CreateRequest, Decode,
+    Encode, MultiOp, MultiRequest, OpCode, PathVersionRequest, PathWatchRequest, Reader, ReplyHeader, SetDataRequest,
+    DEFAULT_MAX_PACKET,
 };
 
 use super::Ctx;

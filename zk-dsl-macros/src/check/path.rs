@@ -1,17 +1,13 @@
 //! ZooKeeper's path rules at compile time.
 //!
-//! The rules are not restated here: `zk-dsl/src/proto/path.rs`, the file the client checks
-//! every path with at run time, is compiled into this crate as well (it uses nothing but
-//! `std` for that reason). One file, so the compile-time and run-time checks cannot drift.
-
-#[path = "../../../zk-dsl/src/proto/path.rs"]
-#[allow(dead_code)]
-mod rules;
+//! The rules are not restated here: they are `zk-dsl-proto`'s `path` module, the code the
+//! client checks every path with at run time. One source, so the compile-time and run-time
+//! checks cannot drift.
 
 use crate::ctxt::Ctxt;
 use crate::model::path::{PathArg, Template};
 
-pub use rules::{validate_path, PathError};
+pub use zk_dsl_proto::path::{validate_path, PathError};
 
 /// What a path names, which decides whether it may end with `/` and what the messages suggest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

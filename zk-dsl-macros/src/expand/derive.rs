@@ -39,7 +39,6 @@ fn typed_node(container: &Container) -> Option<TokenStream> {
     let vis = &container.vis;
     let (impl_generics, ty_generics, where_clause) = container.generics.split_for_impl();
     let client = Ident::new("client", Span::mixed_site());
-    let lifetime = syn::Lifetime::new("'__zk_client", Span::mixed_site());
     let (params, value) = match &path.template {
         None => {
             let lit = &path.lit;
@@ -74,10 +73,10 @@ fn typed_node(container: &Container) -> Option<TokenStream> {
         #[automatically_derived]
         impl #impl_generics #ident #ty_generics #where_clause {
             #[doc = #doc]
-            #vis fn node<#lifetime>(
-                #client: &#lifetime ::zk_dsl::Client,
+            #vis fn node(
+                #client: &::zk_dsl::Client,
                 #(#params: impl ::core::fmt::Display),*
-            ) -> ::zk_dsl::typed::TypedNode<#lifetime, Self> {
+            ) -> ::zk_dsl::typed::TypedNode<Self> {
                 ::zk_dsl::typed::TypedNode::new(#client, #value)
             }
         }

@@ -141,7 +141,7 @@ impl<T> crate::Pending<T> {
     }
 }
 
-impl crate::client::CreateAll<'_> {
+impl crate::client::CreateAll {
     /// Creates the node and its ancestors, blocking (see [`crate::Client::create_all`]).
     pub fn wait(self) -> Result<String, Error> {
         block_on(self.into_future())

@@ -12,7 +12,6 @@
 //! Dispatch happens when `send`/`callback`/`into_future` is called, not when the future is first
 //! polled, so requests go out in the order the program issued them.
 
-use std::any::Any;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -40,19 +39,11 @@ pub struct ReplyContext {
     pub chroot: Chroot,
     /// For multi and multiRead: each op and path, so a failure names the op that failed.
     pub parts: Vec<(OpCode, String)>,
-    /// What the op handed over at dispatch for its decoder (see [`Op::carry`]).
-    carry: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl ReplyContext {
     pub(crate) fn new(op: OpCode, path: String, chroot: Chroot) -> ReplyContext {
-        ReplyContext { op, path, chroot, parts: Vec::new(), carry: Mutex::new(None) }
-    }
-
-    /// Takes what the op carried over from dispatch, if it is a `T`.
-    pub fn take_carry<T: 'static>(&self) -> Option<T> {
-        let mut slot = self.carry.lock().unwrap_or_else(|e| e.into_inner());
-        slot.take().and_then(|b| b.downcast::<T>().ok()).map(|b| *b)
+        ReplyContext { op, path, chroot, parts: Vec::new() }
     }
 
     /// The error for a non-zero reply code.
@@ -97,10 +88,20 @@ pub(crate) fn check_deferred(deferred: &Option<Error>, path: &str) -> Result<(),
     }
 }
 
-/// One ZooKeeper operation: how to check, encode and decode it.
-pub trait Op: Send + Sized + 'static {
+/// The seal of [`Op`], [`Watchable`], [`ReadKind`](super::ReadKind) and
+/// [`Versioned`](super::Versioned): a public trait in a private module, so the traits can
+/// appear in public bounds but only zk-dsl implements them.
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}
+
+/// One ZooKeeper operation: how to check, encode and decode it. Sealed: the operations are
+/// zk-dsl's (one per verb); its methods are the client's internals.
+pub trait Op: sealed::Sealed + Send + Sized + 'static {
+    /// What the call resolves to.
     type Output: Send + 'static;
 
+    /// The request's opcode.
     fn opcode(&self) -> OpCode;
 
     /// The client path the operation is about (for errors; `""` when there is none).
@@ -119,15 +120,18 @@ pub trait Op: Send + Sized + 'static {
         self.path().len()
     }
 
-    /// For multi and multiRead: each part's op and path (see [`ReplyContext::parts`]).
+    /// For multi and multiRead: each part's op and path (the reply context's `parts`).
     fn parts(&self) -> Vec<(OpCode, String)> {
         Vec::new()
     }
 
-    /// State the decoder needs that only exists at dispatch (the receiving end of a watch, say);
-    /// the decoder gets it back with [`ReplyContext::take_carry`].
-    fn carry(&mut self) -> Option<Box<dyn Any + Send>> {
-        None
+    /// What the decoder needs that only exists from dispatch on (the receiving end of a watch);
+    /// `()` for most operations.
+    type Carry: Default + Send + 'static;
+
+    /// Hands the carry over at dispatch; [`decode`](Op::decode) gets it back, typed.
+    fn carry(&mut self) -> Self::Carry {
+        Self::Carry::default()
     }
 
     /// The watch to register or remove when the reply comes back.
@@ -135,7 +139,8 @@ pub trait Op: Send + Sized + 'static {
         None
     }
 
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error>;
+    /// The call's result from the server's reply and what [`carry`](Op::carry) handed over.
+    fn decode(reply: RawReply, ctx: &ReplyContext, carry: Self::Carry) -> Result<Self::Output, Error>;
 }
 
 /// An operation about to be sent: options are methods on it (see each op's module).
@@ -162,8 +167,11 @@ impl<'c, O: Op> Call<'c, O> {
         let ctx = self.context();
         let inner = &self.client.inner;
         let (hub, driver) = (inner.hub.clone(), inner.driver_thread);
+        let carry = self.op.carry();
         self.dispatch(ctx.op, &ctx.path, Completion::Future(tx));
-        Pending::raw(rx, ctx, O::decode, hub, driver)
+        // For the carry-less ops (every plain read and write) the closure is zero-sized, so
+        // boxing it does not allocate.
+        Pending::raw(rx, ctx, Box::new(move |reply, ctx| O::decode(reply, ctx, carry)), hub, driver)
     }
 
     /// Dispatches the request now; `f` runs with the result on the dispatcher thread (in wire
@@ -176,9 +184,10 @@ impl<'c, O: Op> Call<'c, O> {
         let (tx, rx) = oneshot::channel();
         let ctx = self.context();
         let (op, path) = (ctx.op, ctx.path.clone());
+        let carry = self.op.carry();
         let completion = Completion::Callback(Box::new(move |raw: Result<RawReply, Error>| {
             let result = match raw {
-                Ok(reply) => O::decode(reply, &ctx),
+                Ok(reply) => O::decode(reply, &ctx, carry),
                 Err(e) => Err(e.for_request(ctx.op, &ctx.path)),
             };
             // A panicking callback must not cost the handle its result.
@@ -194,7 +203,6 @@ impl<'c, O: Op> Call<'c, O> {
     fn context(&mut self) -> ReplyContext {
         let mut ctx = ReplyContext::new(self.op.opcode(), self.op.path().to_owned(), self.client.inner.chroot.clone());
         ctx.parts = self.op.parts();
-        *ctx.carry.get_mut().unwrap_or_else(|e| e.into_inner()) = self.op.carry();
         ctx
     }
 
@@ -234,12 +242,16 @@ impl<'c, O: Op> IntoFuture for Call<'c, O> {
     }
 }
 
+/// A reply's decoder, made at dispatch: the op's `decode` with its carry.
+pub(crate) type Decoder<T> = Box<dyn FnOnce(RawReply, &ReplyContext) -> Result<T, Error> + Send>;
+
 enum State<T> {
     /// Completed by the session task with the raw reply; decoded by whoever polls.
     Raw {
         rx: oneshot::Receiver<Result<RawReply, Error>>,
         ctx: ReplyContext,
-        decode: fn(RawReply, &ReplyContext) -> Result<T, Error>,
+        /// Taken when the reply is decoded (a future is not polled after it is ready).
+        decode: Option<Decoder<T>>,
         hub: Arc<StateHub>,
     },
     /// Completed on the dispatcher thread, after the reply callback ran.
@@ -266,11 +278,11 @@ impl<T> Pending<T> {
     pub(crate) fn raw(
         rx: oneshot::Receiver<Result<RawReply, Error>>,
         ctx: ReplyContext,
-        decode: fn(RawReply, &ReplyContext) -> Result<T, Error>,
+        decode: Decoder<T>,
         hub: Arc<StateHub>,
         driver: Option<std::thread::ThreadId>,
     ) -> Pending<T> {
-        Pending { state: State::Raw { rx, ctx, decode, hub }, driver }
+        Pending { state: State::Raw { rx, ctx, decode: Some(decode), hub }, driver }
     }
 
     /// Refuses a blocking wait that could never end: on the thread that drives the session's
@@ -315,7 +327,11 @@ impl<T> Future for Pending<T> {
         match &mut this.state {
             State::Raw { rx, ctx, decode, hub } => match Pin::new(rx).poll(cx) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(Ok(reply))) => Poll::Ready(decode(reply, ctx)),
+                Poll::Ready(Ok(Ok(reply))) => match decode.take() {
+                    Some(decode) => Poll::Ready(decode(reply, ctx)),
+                    // Polled again after it was ready: the reply was already handed out.
+                    None => Poll::Ready(Err(ended(hub, ctx.op, &ctx.path))),
+                },
                 Poll::Ready(Ok(Err(e))) => Poll::Ready(Err(e.for_request(ctx.op, &ctx.path))),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(ended(hub, ctx.op, &ctx.path))),
             },
@@ -331,8 +347,9 @@ impl<T> Future for Pending<T> {
     }
 }
 
-/// The watch options shared by exists, get_data and children.
-pub trait Watchable {
+/// The watch options shared by exists, get_data and children. Sealed.
+pub trait Watchable: sealed::Sealed {
+    /// Where the call's watcher goes.
     fn watch_slot(&mut self) -> &mut Option<Watcher>;
 }
 
@@ -394,8 +411,11 @@ impl<O: std::fmt::Debug> std::fmt::Debug for WithWatch<O> {
     }
 }
 
+impl<O: Op> crate::client::call::sealed::Sealed for WithWatch<O> {}
+
 impl<O: Op> Op for WithWatch<O> {
     type Output = (O::Output, WatchFuture);
+    type Carry = (O::Carry, Option<mpsc::UnboundedReceiver<WatchedEvent>>);
 
     fn opcode(&self) -> OpCode {
         self.inner.opcode()
@@ -412,15 +432,15 @@ impl<O: Op> Op for WithWatch<O> {
     fn size_hint(&self) -> usize {
         self.inner.size_hint()
     }
-    fn carry(&mut self) -> Option<Box<dyn Any + Send>> {
-        self.rx.take().map(|rx| Box::new(rx) as Box<dyn Any + Send>)
+    fn carry(&mut self) -> Self::Carry {
+        (self.inner.carry(), self.rx.take())
     }
     fn take_watch(&mut self) -> Option<WatchAction> {
         self.inner.take_watch()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error> {
-        let value = O::decode(reply, ctx)?;
-        Ok((value, WatchFuture { rx: ctx.take_carry(), done: false }))
+    fn decode(reply: RawReply, ctx: &ReplyContext, (inner, rx): Self::Carry) -> Result<Self::Output, Error> {
+        let value = O::decode(reply, ctx, inner)?;
+        Ok((value, WatchFuture { rx, done: false }))
     }
 }
 

@@ -18,36 +18,36 @@ use crate::util;
 
 /// `create_all`: creates every missing ancestor as a persistent node, then the node itself with
 /// the builder's options (ephemeral by default, as in the seed). Resolves to the created path,
-/// with its suffix for a sequential node.
+/// with its suffix for a sequential node. Holds a client handle (a clone), so it can move into a
+/// spawned task.
 #[must_use = "nothing is created until the builder is awaited"]
-pub struct CreateAll<'c> {
-    client: &'c Client,
+pub struct CreateAll {
+    client: Client,
     spec: CreateSpec,
 }
 
-impl std::fmt::Debug for CreateAll<'_> {
+impl std::fmt::Debug for CreateAll {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateAll").field("spec", &self.spec).finish()
     }
 }
 
-create_options!(CreateAll<'_>, spec);
+create_options!(CreateAll, spec);
 
-impl<'c> CreateAll<'c> {
-    pub(crate) fn new(client: &'c Client, path: String) -> Self {
-        CreateAll { client, spec: CreateSpec::new(path) }
+impl CreateAll {
+    pub(crate) fn new(client: &Client, path: String) -> Self {
+        CreateAll { client: client.clone(), spec: CreateSpec::new(path) }
     }
 
     /// Creates the node and any missing ancestors.
     pub async fn run(self) -> Result<String, Error> {
-        let client = self.client.clone();
-        create_all(&client, self.spec).await
+        create_all(&self.client, self.spec).await
     }
 }
 
-impl<'c> IntoFuture for CreateAll<'c> {
+impl IntoFuture for CreateAll {
     type Output = Result<String, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send + 'c>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
@@ -133,7 +133,7 @@ impl Client {
     /// Creates a node and every missing ancestor (the seed's `create-all`): ancestors are
     /// persistent; the options apply to the node itself (ephemeral by default). Concurrent
     /// `create_all`s of overlapping paths do not fail each other.
-    pub fn create_all(&self, path: impl Into<String>) -> CreateAll<'_> {
+    pub fn create_all(&self, path: impl Into<String>) -> CreateAll {
         CreateAll::new(self, path.into())
     }
 

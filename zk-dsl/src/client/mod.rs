@@ -2,12 +2,12 @@
 //!
 //! Every verb returns a [`Call`] whose options are builder methods
 //! (`client.create("/a").persistent().data("x")`), which can be awaited, `.send()`-ed for a
-//! handle, or given a `.callback(f)`. See [`call`] for the dispatch rules.
+//! handle, or given a `.callback(f)`. See [`Call`] for the dispatch rules.
 
-pub mod call;
-pub mod compound;
-pub mod connect;
-pub mod ops;
+pub(crate) mod call;
+pub(crate) mod compound;
+pub(crate) mod connect;
+pub(crate) mod ops;
 pub mod reconnect;
 pub mod sessions;
 
@@ -17,17 +17,18 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use call::{Call, Pending, WatchFuture};
+pub use call::{Call, Op, Pending, WatchFuture, Watchable};
 pub use compound::{Compound, CreateAll, ResultExt};
 pub use connect::Connect;
 pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
 pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};
 pub use ops::multi::{MultiReadOp, OpResult, ReadResult, TransactionOp, TxnCreate};
+pub use ops::read::ReadKind;
 pub use ops::read::{
     ChildrenOp, ChildrenWithStatOp, ExistsOp, GetAclOp, GetDataAsOp, GetDataOp, NodeData, WatchableRead,
 };
 pub use ops::watches::{AddWatchOp, RemoveWatchesOp, WatchStream};
-pub use ops::write::{DeleteOp, SetAclOp, SetDataOp};
+pub use ops::write::{DeleteOp, SetAclOp, SetDataOp, Versioned};
 pub use sessions::{SessionSource, Sessions};
 
 use crate::codec::ToZNodeBytes;
@@ -219,7 +220,8 @@ impl Client {
         let (tx, rx) = oneshot::channel();
         let ctx = call::ReplyContext::new(OpCode::Auth, scheme.clone(), self.inner.chroot.clone());
         self.inner.submit(Command::Auth { scheme, auth: auth.into(), completion: Completion::Future(tx) });
-        Pending::raw(rx, ctx, |reply, ctx| ctx.ok(reply).map(drop), self.inner.hub.clone(), self.inner.driver_thread)
+        let decode: call::Decoder<()> = Box::new(|reply, ctx| ctx.ok(reply).map(drop));
+        Pending::raw(rx, ctx, decode, self.inner.hub.clone(), self.inner.driver_thread)
     }
 
     /// Closes the session: requests sent before are answered first, ephemeral nodes are

@@ -114,6 +114,7 @@ pub struct CodecError {
 }
 
 impl CodecError {
+    /// A failure converting `type_name`, because of `reason`.
     pub fn new(type_name: &'static str, reason: impl Into<String>) -> CodecError {
         CodecError { type_name, reason: reason.into() }
     }

@@ -47,6 +47,7 @@ pub struct Contender {
     pub name: String,
     /// The sequence number, parsed.
     pub sequence: i32,
+    /// Which recipe family's node it is.
     pub kind: ContenderKind,
 }
 

@@ -14,7 +14,9 @@ pub const DEFAULT_PORT: u16 = 2181;
 /// server that moved is found again).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostPort {
+    /// The host name or address (IPv6 without brackets).
     pub host: String,
+    /// The port.
     pub port: u16,
 }
 
@@ -31,6 +33,7 @@ impl fmt::Display for HostPort {
 /// A parsed connection string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectString {
+    /// The servers, in the order written.
     pub hosts: Vec<HostPort>,
     /// The chroot, without trailing slash; `None` when absent or `/`.
     pub chroot: Option<String>,
@@ -45,6 +48,7 @@ fn invalid(input: &str, reason: impl Into<String>) -> Error {
 }
 
 impl ConnectString {
+    /// Parses `host:port,...[/chroot]`.
     pub fn parse(input: &str) -> Result<ConnectString, Error> {
         let input_trimmed = input.trim();
         let (hosts_part, chroot) = match input_trimmed.find('/') {

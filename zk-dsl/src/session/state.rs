@@ -27,6 +27,7 @@ impl SessionState {
         matches!(self, SessionState::Expired | SessionState::AuthFailed | SessionState::Closed)
     }
 
+    /// Whether requests can be sent now.
     pub fn is_connected(self) -> bool {
         self == SessionState::Connected
     }
@@ -69,7 +70,9 @@ pub enum SessionEvent {
 /// session over ([`Connect::resume`](crate::Connect::resume)), and statuses end up in logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionStatus {
+    /// Where the session is.
     pub state: SessionState,
+    /// The session id (0 before the first handshake).
     pub session_id: i64,
     /// The session's password (a secret: with the id it resumes the session from anywhere).
     pub password: Vec<u8>,

@@ -10,7 +10,9 @@ use crate::proto::{EventType, KeeperState};
 /// Session events (`event_type == EventType::None`) have no path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WatchedEvent {
+    /// What happened (`None` for session events).
     pub event_type: EventType,
+    /// The session's state when the event was sent.
     pub keeper_state: KeeperState,
     /// The node's path as the client sees it (chroot stripped); `None` for session events.
     pub path: Option<String>,

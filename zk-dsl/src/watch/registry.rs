@@ -112,10 +112,6 @@ impl WatchKind {
     pub const ALL: [WatchKind; 5] =
         [WatchKind::Data, WatchKind::Exist, WatchKind::Child, WatchKind::Persistent, WatchKind::PersistentRecursive];
 
-    fn is_persistent(self) -> bool {
-        matches!(self, WatchKind::Persistent | WatchKind::PersistentRecursive)
-    }
-
     /// The event a watcher of this kind receives when its watch is removed.
     fn removed_event(self) -> EventType {
         match self {
@@ -134,6 +130,8 @@ impl WatchKind {
             WatcherType::Children => self == WatchKind::Child,
             WatcherType::Persistent => self == WatchKind::Persistent,
             WatcherType::PersistentRecursive => self == WatchKind::PersistentRecursive,
+            // A kind a later protocol version adds (the enum is non-exhaustive) names none of ours.
+            _ => false,
         }
     }
 }
@@ -173,6 +171,7 @@ impl WatchRegistry {
         WatchKind::ALL.iter().any(|k| k.removed_by(kind) && self.tables[*k as usize].contains_key(path))
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.tables.iter().all(HashMap::is_empty)
     }
@@ -350,11 +349,6 @@ impl WatchRegistry {
             batches.push(current);
         }
         batches
-    }
-
-    /// Whether `kind` may hold this watcher (one-shot senders cannot be persistent).
-    pub fn accepts(kind: WatchKind, watcher: &Watcher) -> bool {
-        !(kind.is_persistent() && matches!(watcher, Watcher::Oneshot(_)))
     }
 }
 

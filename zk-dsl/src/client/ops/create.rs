@@ -186,7 +186,7 @@ macro_rules! create_options {
                     Err(e) => {
                         let spec = &mut self.$($field).+;
                         let op = spec.effective_mode().opcode();
-                        spec.error = Some(e.for_request(op, spec.path.clone()));
+                        spec.error = Some(crate::acl::refused_in_request(e, op, &spec.path));
                     }
                 }
                 self
@@ -226,8 +226,11 @@ pub(crate) fn created_path(ctx: &ReplyContext, server_path: &str) -> Result<Stri
     })
 }
 
+impl crate::client::call::sealed::Sealed for CreateOp {}
+
 impl Op for CreateOp {
     type Output = String;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         self.spec.effective_mode().opcode()
@@ -244,7 +247,7 @@ impl Op for CreateOp {
     fn size_hint(&self) -> usize {
         self.spec.path.len() + self.spec.data.as_ref().map_or(0, Bytes::len) + 32 * self.spec.acl.len()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<String, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<String, Error> {
         decode_create(reply, ctx).map(|(path, _)| path)
     }
 }
@@ -255,8 +258,11 @@ pub struct CreateWithStatOp(CreateOp);
 
 create_options!(Call<'_, CreateWithStatOp>, op.0.spec);
 
+impl crate::client::call::sealed::Sealed for CreateWithStatOp {}
+
 impl Op for CreateWithStatOp {
     type Output = (String, Stat);
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         self.0.opcode()
@@ -273,7 +279,7 @@ impl Op for CreateWithStatOp {
     fn size_hint(&self) -> usize {
         self.0.size_hint()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(String, Stat), Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(String, Stat), Error> {
         decode_create(reply, ctx)
     }
 }

@@ -20,8 +20,12 @@ macro_rules! path_op {
             pub(crate) path: String,
         }
 
+        impl crate::client::call::sealed::Sealed for $name {}
+
+
         impl Op for $name {
             type Output = $output;
+            type Carry = ();
 
             fn opcode(&self) -> OpCode {
                 $opcode
@@ -32,7 +36,7 @@ macro_rules! path_op {
             fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
                 PathRequest { path: server_path(chroot, &self.path) }.encode(buf);
             }
-            fn decode($reply: RawReply, $ctx: &ReplyContext) -> Result<$output, Error> {
+            fn decode($reply: RawReply, $ctx: &ReplyContext, _: ()) -> Result<$output, Error> {
                 $decode
             }
         }
@@ -84,8 +88,11 @@ path_op!(
 #[derive(Debug)]
 pub struct WhoAmIOp;
 
+impl crate::client::call::sealed::Sealed for WhoAmIOp {}
+
 impl Op for WhoAmIOp {
     type Output = Vec<ClientInfo>;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::WhoAmI
@@ -97,7 +104,7 @@ impl Op for WhoAmIOp {
         Ok(())
     }
     fn encode_body(&self, _: &mut BytesMut, _: &Chroot) {}
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<ClientInfo>, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<ClientInfo>, Error> {
         let body = ctx.ok(reply)?;
         ctx.decode::<WhoAmIResponse>(body, "WhoAmIResponse").map(|r| r.clients)
     }

@@ -81,14 +81,19 @@ pub enum OpResult {
     /// `stat` is `None` there; it is never made up (an all-zero Stat would claim version 0,
     /// czxid 0, ...). Read the node (`exists`) when the Stat matters.
     Created {
+        /// The created node's path (with its sequence suffix, chroot stripped).
         path: String,
+        /// The new node's Stat, when the server sent one (see above).
         stat: Option<Stat>,
     },
+    /// A delete succeeded.
     Deleted,
     /// The node's Stat after the write.
     DataSet {
+        /// The Stat after the write.
         stat: Stat,
     },
+    /// A version check passed.
     Checked,
 }
 
@@ -144,8 +149,11 @@ impl<'c> Call<'c, TransactionOp> {
     }
 }
 
+impl crate::client::call::sealed::Sealed for TransactionOp {}
+
 impl Op for TransactionOp {
     type Output = Vec<OpResult>;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::Multi
@@ -168,7 +176,7 @@ impl Op for TransactionOp {
     fn parts(&self) -> Vec<(OpCode, String)> {
         self.entries.iter().map(|e| (e.opcode(), e.path().to_owned())).collect()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResult>, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<OpResult>, Error> {
         decode_transaction(reply, ctx)
     }
 }
@@ -198,8 +206,11 @@ fn decode_transaction(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResul
 /// One read of a [`multi_read`](crate::Client::multi_read): each succeeds or fails on its own.
 #[derive(Debug, Clone)]
 pub enum ReadResult {
+    /// A `get_data`'s node.
     Data(NodeData),
+    /// A `get_children`'s names.
     Children(Vec<String>),
+    /// This read's refusal (`NoNode`, `NoAuth`, ...); the other reads still answered.
     Error(Error),
 }
 
@@ -237,8 +248,11 @@ impl ReadEntry {
     }
 }
 
+impl crate::client::call::sealed::Sealed for MultiReadOp {}
+
 impl Op for MultiReadOp {
     type Output = Vec<ReadResult>;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::MultiRead
@@ -275,7 +289,7 @@ impl Op for MultiReadOp {
             })
             .collect()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<ReadResult>, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<ReadResult>, Error> {
         let body = ctx.ok(reply)?;
         let response: MultiResponse = ctx.decode(body, "MultiResponse")?;
         Ok(response

@@ -17,10 +17,14 @@ use crate::watch::{WatchKind, Watcher};
 
 /// One of the reads that can leave a one-shot watch: what it is on the wire, where its watch
 /// goes and how its reply decodes. The op itself is [`WatchableRead`].
-pub trait ReadKind: Send + 'static {
+pub trait ReadKind: crate::client::call::sealed::Sealed + Send + 'static {
+    /// The read's opcode.
     const OP: OpCode;
+    /// What the read resolves to.
     type Output: Send + 'static;
+    /// The watch the read leaves at `path`.
     fn watch_action(path: String, watcher: Watcher) -> WatchAction;
+    /// The result from the server's reply.
     fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error>;
 }
 
@@ -65,8 +69,11 @@ impl<K> Watchable for WatchableRead<K> {
     }
 }
 
+impl<K> crate::client::call::sealed::Sealed for WatchableRead<K> {}
+
 impl<K: ReadKind> Op for WatchableRead<K> {
     type Output = K::Output;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         K::OP
@@ -81,7 +88,7 @@ impl<K: ReadKind> Op for WatchableRead<K> {
         let path = self.path.clone();
         self.watch.take().map(|watcher| K::watch_action(path, watcher))
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<K::Output, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<K::Output, Error> {
         K::decode(reply, ctx)
     }
 }
@@ -90,6 +97,8 @@ impl<K: ReadKind> Op for WatchableRead<K> {
 /// fires when it is created.
 #[derive(Debug)]
 pub enum Exists {}
+
+impl crate::client::call::sealed::Sealed for Exists {}
 
 impl ReadKind for Exists {
     const OP: OpCode = OpCode::Exists;
@@ -113,6 +122,7 @@ impl ReadKind for Exists {
 pub struct NodeData {
     /// `None` when the node holds null (created or set with no data), as the seed's `:data nil`.
     pub data: Option<Bytes>,
+    /// The node's Stat at the read.
     pub stat: Stat,
     /// The node's path, as the read named it (chroot-relative).
     pub path: String,
@@ -134,6 +144,8 @@ impl NodeData {
 /// `getData`: the node's data and Stat.
 #[derive(Debug)]
 pub enum GetData {}
+
+impl crate::client::call::sealed::Sealed for GetData {}
 
 impl ReadKind for GetData {
     const OP: OpCode = OpCode::GetData;
@@ -163,6 +175,8 @@ impl<T> std::fmt::Debug for GetDataAs<T> {
     }
 }
 
+impl<T: ZNodeData + Send + 'static> crate::client::call::sealed::Sealed for GetDataAs<T> {}
+
 impl<T: ZNodeData + Send + 'static> ReadKind for GetDataAs<T> {
     const OP: OpCode = OpCode::GetData;
     type Output = T;
@@ -189,6 +203,8 @@ fn decode_children(reply: RawReply, ctx: &ReplyContext) -> Result<(Vec<String>, 
 #[derive(Debug)]
 pub enum Children {}
 
+impl crate::client::call::sealed::Sealed for Children {}
+
 impl ReadKind for Children {
     const OP: OpCode = OpCode::GetChildren2;
     type Output = Vec<String>;
@@ -205,6 +221,8 @@ impl ReadKind for Children {
 #[derive(Debug)]
 pub enum ChildrenWithStat {}
 
+impl crate::client::call::sealed::Sealed for ChildrenWithStat {}
+
 impl ReadKind for ChildrenWithStat {
     const OP: OpCode = OpCode::GetChildren2;
     type Output = (Vec<String>, Stat);
@@ -217,10 +235,15 @@ impl ReadKind for ChildrenWithStat {
     }
 }
 
+/// [`Client::exists`](crate::Client::exists).
 pub type ExistsOp = WatchableRead<Exists>;
+/// [`Client::get_data`](crate::Client::get_data).
 pub type GetDataOp = WatchableRead<GetData>;
+/// [`Client::children`](crate::Client::children).
 pub type ChildrenOp = WatchableRead<Children>;
+/// `children(..).with_stat()`.
 pub type ChildrenWithStatOp = WatchableRead<ChildrenWithStat>;
+/// `get_data(..).decode::<T>()`.
 pub type GetDataAsOp<T> = WatchableRead<GetDataAs<T>>;
 
 impl<'c> Call<'c, GetDataOp> {
@@ -246,8 +269,11 @@ pub struct GetAclOp {
     pub(crate) path: String,
 }
 
+impl crate::client::call::sealed::Sealed for GetAclOp {}
+
 impl Op for GetAclOp {
     type Output = (Vec<crate::proto::Acl>, Stat);
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::GetAcl
@@ -258,7 +284,7 @@ impl Op for GetAclOp {
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         PathRequest { path: server_path(chroot, &self.path) }.encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Self::Output, Error> {
         let body = ctx.ok(reply)?;
         let r: GetAclResponse = ctx.decode(body, "GetACLResponse")?;
         Ok((r.acl, r.stat))

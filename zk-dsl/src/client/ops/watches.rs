@@ -37,8 +37,10 @@ impl AddWatchOp {
 }
 
 /// What the decoder of an `addWatch` gets from dispatch: the stream's receiving end and how it
-/// reports being dropped.
-struct StreamCarry {
+/// reports being dropped. (Nominally `pub`, as `AddWatchOp::Carry`; unreachable outside the
+/// crate.)
+#[derive(Debug)]
+pub struct StreamCarry {
     rx: mpsc::UnboundedReceiver<WatchedEvent>,
     notice: DropNotice,
 }
@@ -59,8 +61,11 @@ impl Call<'_, AddWatchOp> {
     }
 }
 
+impl crate::client::call::sealed::Sealed for AddWatchOp {}
+
 impl Op for AddWatchOp {
     type Output = WatchStream;
+    type Carry = Option<StreamCarry>;
 
     fn opcode(&self) -> OpCode {
         OpCode::AddWatch
@@ -71,9 +76,9 @@ impl Op for AddWatchOp {
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         AddWatchRequest { path: server_path(chroot, &self.path), mode: self.mode }.encode(buf);
     }
-    fn carry(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+    fn carry(&mut self) -> Option<StreamCarry> {
         let notice = DropNotice { tx: self.commands.clone(), path: self.path.clone() };
-        self.events.take().map(|rx| Box::new(StreamCarry { rx, notice }) as Box<dyn std::any::Any + Send>)
+        self.events.take().map(|rx| StreamCarry { rx, notice })
     }
     fn take_watch(&mut self) -> Option<WatchAction> {
         let kind = match self.mode {
@@ -83,9 +88,9 @@ impl Op for AddWatchOp {
         let path = self.path.clone();
         self.watcher.take().map(|watcher| WatchAction::Register { kind, path, watcher })
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<WatchStream, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, carry: Option<StreamCarry>) -> Result<WatchStream, Error> {
         ctx.ok(reply)?;
-        Ok(match ctx.take_carry::<StreamCarry>() {
+        Ok(match carry {
             Some(StreamCarry { rx, notice }) => WatchStream { rx: Some(rx), on_drop: Some(notice) },
             // `.watcher(f)`: the callback gets the events; the stream is empty.
             None => WatchStream { rx: None, on_drop: None },
@@ -165,8 +170,11 @@ pub struct RemoveWatchesOp {
     pub(crate) check_only: bool,
 }
 
+impl crate::client::call::sealed::Sealed for RemoveWatchesOp {}
+
 impl Op for RemoveWatchesOp {
     type Output = ();
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         if self.check_only {
@@ -186,7 +194,7 @@ impl Op for RemoveWatchesOp {
         // refused locally when this client holds no such watch, as the Java client does.
         Some(WatchAction::Remove { path: self.path.clone(), kind: self.kind, check_only: self.check_only })
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(), Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(), Error> {
         ctx.ok(reply).map(drop)
     }
 }

@@ -13,7 +13,8 @@ use crate::session::chroot::Chroot;
 use crate::session::request::RawReply;
 
 /// The expected-version option shared by the writes.
-pub trait Versioned {
+pub trait Versioned: crate::client::call::sealed::Sealed {
+    /// Where the expected version goes.
     fn version_slot(&mut self) -> &mut i32;
 }
 
@@ -46,8 +47,11 @@ impl Versioned for SetDataOp {
     }
 }
 
+impl crate::client::call::sealed::Sealed for SetDataOp {}
+
 impl Op for SetDataOp {
     type Output = Stat;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::SetData
@@ -69,7 +73,7 @@ impl Op for SetDataOp {
     fn size_hint(&self) -> usize {
         self.path.len() + self.data.as_ref().map_or(0, Bytes::len)
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Stat, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Stat, Error> {
         decode_stat(reply, ctx, "SetDataResponse")
     }
 }
@@ -87,8 +91,11 @@ impl Versioned for DeleteOp {
     }
 }
 
+impl crate::client::call::sealed::Sealed for DeleteOp {}
+
 impl Op for DeleteOp {
     type Output = ();
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::Delete
@@ -99,7 +106,7 @@ impl Op for DeleteOp {
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         PathVersionRequest { path: server_path(chroot, &self.path), version: self.version }.encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(), Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(), Error> {
         ctx.ok(reply).map(drop)
     }
 }
@@ -121,7 +128,7 @@ impl Call<'_, SetAclOp> {
     pub fn try_acl(mut self, acl: Result<Vec<Acl>, crate::acl::AclError>) -> Self {
         match acl {
             Ok(acl) => self.op.acl = acl,
-            Err(e) => self.op.error = Some(e.for_request(OpCode::SetAcl, self.op.path.clone())),
+            Err(e) => self.op.error = Some(crate::acl::refused_in_request(e, OpCode::SetAcl, &self.op.path)),
         }
         self
     }
@@ -133,8 +140,11 @@ impl Versioned for SetAclOp {
     }
 }
 
+impl crate::client::call::sealed::Sealed for SetAclOp {}
+
 impl Op for SetAclOp {
     type Output = Stat;
+    type Carry = ();
 
     fn opcode(&self) -> OpCode {
         OpCode::SetAcl
@@ -157,7 +167,7 @@ impl Op for SetAclOp {
         SetAclRequest { path: server_path(chroot, &self.path), acl: Cow::Borrowed(&self.acl), version: self.version }
             .encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Stat, Error> {
+    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Stat, Error> {
         decode_stat(reply, ctx, "SetACLResponse")
     }
 }

@@ -28,7 +28,9 @@ type Nodes = Arc<RwLock<BTreeMap<String, CachedNode>>>;
 /// A cached node: its data (`None` for null) and the Stat it was read with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedNode {
+    /// The data; `None` for null.
     pub data: Option<Bytes>,
+    /// The Stat it was read with.
     pub stat: Stat,
 }
 
@@ -54,11 +56,28 @@ impl From<NodeData> for CachedNode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CacheEvent {
     /// A node entered the cache (at the initial load, created, or found by a resync).
-    Added { path: String, node: CachedNode },
+    Added {
+        /// The node's path.
+        path: String,
+        /// The node as cached.
+        node: CachedNode,
+    },
     /// A cached node's data (or the node itself: deleted and created again) changed.
-    Updated { path: String, old: CachedNode, new: CachedNode },
+    Updated {
+        /// The node's path.
+        path: String,
+        /// The node before.
+        old: CachedNode,
+        /// The node now.
+        new: CachedNode,
+    },
     /// A node left the cache.
-    Removed { path: String, node: CachedNode },
+    Removed {
+        /// The node's path.
+        path: String,
+        /// The node as last cached.
+        node: CachedNode,
+    },
     /// The initial load is complete: every node present at start has been reported as `Added`.
     Initialized,
     /// The connection was lost: the cache may be stale until `Reconnected`. Also the last event

@@ -83,11 +83,24 @@ fn check_member_id(path: &str, id: &str) -> Result<(), Error> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberEvent {
     /// A member joined (or was there when the membership started).
-    Joined { id: String, payload: Bytes },
+    Joined {
+        /// The member's id (its node's name).
+        id: String,
+        /// Its payload.
+        payload: Bytes,
+    },
     /// A member changed its payload.
-    Updated { id: String, payload: Bytes },
+    Updated {
+        /// The member's id.
+        id: String,
+        /// Its new payload.
+        payload: Bytes,
+    },
     /// A member left (its session ended or it closed).
-    Left { id: String },
+    Left {
+        /// The member's id.
+        id: String,
+    },
     /// Every member present at start has been reported.
     Initialized,
     /// The connection was lost: the view may be stale until `Reconnected`.

@@ -17,7 +17,9 @@ use crate::watch::WatchedEvent;
 /// value is the atom's initial one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned<T> {
+    /// The value.
     pub value: T,
+    /// The node's data version it was read at (what a compare-and-set expects).
     pub version: i32,
 }
 

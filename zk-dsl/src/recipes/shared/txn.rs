@@ -66,8 +66,8 @@ impl<T: ZNodeData + Clone> Ref<T> {
 ///         async move {
 ///             let from = tx.get(&alice).await?;
 ///             if from < 30 {
-///                 let op = Some(zk_dsl::proto::OpCode::Multi);
-///                 return Err(zk_dsl::Error::invalid_argument(op, Some(alice.path()), "insufficient funds"));
+///                 let multi = Some(zk_dsl::proto::OpCode::Multi);
+///                 return Err(zk_dsl::Error::invalid_argument(multi, Some(alice.path()), "insufficient funds"));
 ///             }
 ///             tx.set(&alice, &(from - 30)).await?;
 ///             tx.alter(&bob, |b| b + 30).await?;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
-use zk_dsl::proto::{
+use zk_dsl_proto::{
     decode_exact, decode_frame, encode_bare, encode_request, xid, Acl, AddWatchMode, AddWatchRequest, AuthPacket,
     ChildrenResponse, ClientInfo, ConnectRequest, ConnectResponse, Create2Response, CreateMode, CreateRequest, Decode,
     DecodeError, Encode, EventType, GetAclResponse, GetDataResponse, Id, IntResponse, KeeperState, MultiOp,

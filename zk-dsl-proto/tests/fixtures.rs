@@ -6,8 +6,8 @@
 use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
-use zk_dsl::proto::any::{decode_reply_body, decode_request_body, ReplyBody, RequestBody};
-use zk_dsl::proto::{
+use zk_dsl_proto::any::{decode_reply_body, decode_request_body, ReplyBody, RequestBody};
+use zk_dsl_proto::{
     decode_exact, decode_frame, encode_bare, encode_request, Acl, AuthPacket, ChildrenResponse, ConnectRequest,
     CreateMode, CreateRequest, Decode, Encode, ErrorCode, EventType, KeeperState, MultiResponse, MultiResult, OpCode,
     Perms, Reader, ReplyHeader, RequestHeader, Stat, WatcherEvent, DEFAULT_MAX_PACKET,

@@ -216,10 +216,10 @@ mod tests {
     use bytes::{BufMut, BytesMut};
 
     use super::*;
-    use crate::proto::codes::CreateMode;
-    use crate::proto::jute::Encode;
-    use crate::proto::multi::{MultiOp, MultiResult};
-    use crate::proto::records::Acl;
+    use crate::codes::CreateMode;
+    use crate::jute::Encode;
+    use crate::multi::{MultiOp, MultiResult};
+    use crate::records::Acl;
 
     fn enc(value: &dyn Encode) -> Bytes {
         let mut b = BytesMut::new();

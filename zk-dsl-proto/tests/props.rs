@@ -15,9 +15,9 @@ use std::mem::size_of;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
-use zk_dsl::proto::any::{decode_reply_body, decode_request_body};
-use zk_dsl::proto::jute::decode_java_utf8;
-use zk_dsl::proto::{
+use zk_dsl_proto::any::{decode_reply_body, decode_request_body};
+use zk_dsl_proto::jute::decode_java_utf8;
+use zk_dsl_proto::{
     decode_exact, decode_frame, validate_path, Acl, AddWatchMode, AddWatchRequest, AuthPacket, ChildrenResponse,
     ClientInfo, ConnectRequest, ConnectResponse, Create2Response, CreateMode, CreateRequest, Decode, Encode, EventType,
     GetAclResponse, GetDataResponse, IntResponse, KeeperState, MultiOp, MultiRequest, MultiResponse, MultiResult,
@@ -122,7 +122,7 @@ fn plain<T: Decode>(b: Bytes) -> bool {
 fn versioned<T>(
     b: Bytes,
     exact: bool,
-    decode: impl FnOnce(&mut Reader) -> Result<T, zk_dsl::proto::DecodeError>,
+    decode: impl FnOnce(&mut Reader) -> Result<T, zk_dsl_proto::DecodeError>,
 ) -> bool {
     let mut r = Reader::new(b, "prop");
     decode(&mut r).is_ok() && (!exact || r.finish().is_ok())

@@ -6,8 +6,20 @@
 //! of the frame it reads (declared lengths and counts are checked against the bytes present first).
 //!
 //! Layout: [`jute`] (primitives), [`codes`] (typed enums), [`records`] (handshake, headers,
-//! Stat, ACL), [`requests`] and [`responses`] (operation bodies), [`multi`], [`path`], [`frame`].
+//! Stat, ACL), [`requests`] and [`responses`] (operation bodies), [`multi`], [`path`], [`frame`],
+//! [`acl`] (what an ACL entry can fail), [`any`] (any body by opcode, for fuzzing and scripted
+//! servers).
+//!
+//! This is zk-dsl's protocol layer as a crate of its own (as tokio-postgres keeps its wire format
+//! in `postgres-protocol`): `zk-dsl` re-exports it as `zk_dsl::proto`, `zk-dsl-macros` checks
+//! paths with its [`path`] rules at compile time, and the fuzz targets and the benchmark's raw
+//! driver use it alone. The record fields follow ZooKeeper's jute definitions
+//! (`zookeeper.jute`), which document them.
 
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+pub mod acl;
 pub mod any;
 pub mod codes;
 pub mod frame;
