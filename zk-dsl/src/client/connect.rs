@@ -36,6 +36,7 @@ pub struct Connect {
     max_read_packet: Option<usize>,
     resume: Option<(i64, Vec<u8>)>,
     shuffle_hosts: bool,
+    resolver: Option<crate::session::config::Resolver>,
     #[cfg(feature = "sasl")]
     sasl: Option<crate::session::sasl::SaslLogin>,
     #[cfg(feature = "tls")]
@@ -67,6 +68,7 @@ impl Connect {
             max_read_packet: None,
             resume: None,
             shuffle_hosts: true,
+            resolver: None,
             #[cfg(feature = "sasl")]
             sasl: None,
             #[cfg(feature = "tls")]
@@ -162,6 +164,18 @@ impl Connect {
         self
     }
 
+    /// Resolves the connection string's host names with `resolve` instead of the system's
+    /// resolver (a service registry, a test's fake DNS). Like the system resolver it is asked
+    /// before every connection attempt, so a name whose addresses change is followed at the
+    /// next reconnection. It runs on the session task: keep it quick and non-blocking.
+    pub fn resolver(
+        mut self,
+        resolve: impl Fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Some(Arc::new(resolve));
+        self
+    }
+
     /// Try hosts in the given order instead of a random one (useful in tests).
     pub fn ordered_hosts(mut self) -> Self {
         self.shuffle_hosts = false;
@@ -238,6 +252,7 @@ impl Connect {
             resume: self.resume,
             set_watches_batch: 128 * 1024,
             shuffle_hosts: self.shuffle_hosts,
+            resolver: self.resolver,
             #[cfg(feature = "sasl")]
             sasl: self.sasl,
             #[cfg(feature = "tls")]

@@ -224,6 +224,27 @@ impl Client {
         Pending::raw(rx, ctx, decode, self.inner.hub.clone(), self.inner.driver_thread)
     }
 
+    /// Gives the session a new server list (`host:port,...`, no chroot: the session keeps its
+    /// own), for ensembles that grew, shrank or moved. From the next connection attempt on only
+    /// these servers are tried; and to spread clients evenly, this one may move now, with
+    /// ZooKeeper's probabilistic rule (ZOOKEEPER-1355): when the ensemble grows from N to M
+    /// servers each client moves to a new server with probability 1 - N/M, when a server is
+    /// removed its clients spread over the rest, and otherwise nobody moves. Moving drops the
+    /// connection (requests in flight fail with `ConnectionLoss`, as in the Java client) and
+    /// resumes the same session on the chosen server.
+    pub fn update_servers(&self, connect_string: &str) -> Result<(), Error> {
+        let parsed = crate::session::ConnectString::parse(connect_string)?;
+        if parsed.chroot.is_some() {
+            return Err(Error::invalid_argument(
+                Some(OpCode::CreateSession),
+                Some(connect_string),
+                "a new server list cannot change the chroot",
+            ));
+        }
+        self.inner.submit(Command::UpdateServers { hosts: parsed.hosts });
+        Ok(())
+    }
+
     /// Closes the session: requests sent before are answered first, ephemeral nodes are
     /// deleted, every watcher hears `Closed`, and later calls fail with [`Error::Closed`].
     pub fn close(&self) -> Compound<'_, ()> {

@@ -6,6 +6,10 @@ use super::chroot::Chroot;
 use super::connect_string::HostPort;
 use crate::watch::registry::WatchFn;
 
+/// A host name resolver: the addresses of `host` (with `port`), asked before every connection
+/// attempt, so a name whose addresses change is followed.
+pub type Resolver = std::sync::Arc<dyn Fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>> + Send + Sync>;
+
 /// Everything the session task needs to know up front.
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -31,6 +35,8 @@ pub struct SessionConfig {
     /// SASL DIGEST-MD5 credentials, authenticated on every connection.
     #[cfg(feature = "sasl")]
     pub sasl: Option<super::sasl::SaslLogin>,
+    /// Resolves host names instead of the system resolver (called on every attempt).
+    pub resolver: Option<Resolver>,
     /// TLS for every connection.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::TlsConfig>,

@@ -7,6 +7,7 @@
 pub(crate) mod chroot;
 pub(crate) mod config;
 pub(crate) mod connect_string;
+pub(crate) mod rebalance;
 pub(crate) mod request;
 #[cfg(feature = "sasl")]
 pub(crate) mod sasl;

@@ -77,6 +77,11 @@ pub enum Command {
     WatchDropped {
         path: String,
     },
+    /// A new server list (`Client::update_servers`): used from now on, and this connection
+    /// moved to rebalance the load when the rule says so.
+    UpdateServers {
+        hosts: Vec<super::connect_string::HostPort>,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -91,6 +96,7 @@ impl std::fmt::Debug for Command {
                 .finish(),
             Command::Close { completion } => f.debug_struct("Close").field("completion", completion).finish(),
             Command::WatchDropped { path } => f.debug_struct("WatchDropped").field("path", path).finish(),
+            Command::UpdateServers { hosts } => f.debug_struct("UpdateServers").field("hosts", hosts).finish(),
         }
     }
 }
@@ -101,8 +107,8 @@ impl Command {
         let completion = match self {
             Command::Request(r) => r.completion,
             Command::Auth { completion, .. } | Command::Close { completion } => completion,
-            // Nobody waits for it.
-            Command::WatchDropped { .. } => return,
+            // Nobody waits for them.
+            Command::WatchDropped { .. } | Command::UpdateServers { .. } => return,
         };
         complete(dispatcher, completion, Err(error));
     }

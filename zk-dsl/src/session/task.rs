@@ -25,6 +25,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use super::config::SessionConfig;
 use super::connect_string::HostPort;
+use super::rebalance::{rebalance, Rebalance};
 use super::request::{complete, Command, Completion, RawReply, Request, WatchAction};
 use super::state::{SessionEvent, SessionState, StateHub};
 use super::transport::Transport;
@@ -73,6 +74,10 @@ struct Pending {
 /// Per-connection state; dropped with the connection.
 struct Conn {
     stream: Transport,
+    /// The server as the list names it (for rebalancing).
+    host: HostPort,
+    /// A new server list says this client should move: end the connection.
+    moving: bool,
     frames: FrameReader,
     wbuf: BytesMut,
     pending: VecDeque<Pending>,
@@ -315,11 +320,30 @@ impl SessionTask {
                 complete(&self.dispatcher, completion, Ok(RawReply { zxid: 0, err: 0, body: Bytes::new() }));
                 Some(SessionState::Closed)
             }
+            Some(Command::UpdateServers { hosts }) => {
+                // Not connected: nothing to move, the next attempt starts on the new list.
+                self.use_hosts(hosts, Vec::new());
+                None
+            }
             Some(cmd) => {
                 self.queued.push_back(cmd);
                 None
             }
         }
+    }
+
+    /// Replaces the server list: `first` (shuffled) before the rest (in the configured order),
+    /// starting a fresh round.
+    fn use_hosts(&mut self, hosts: Vec<HostPort>, mut first: Vec<HostPort>) {
+        let mut rest: Vec<HostPort> = hosts.into_iter().filter(|h| !first.contains(h)).collect();
+        if self.cfg.shuffle_hosts {
+            fastrand::shuffle(&mut first);
+            fastrand::shuffle(&mut rest);
+        }
+        first.extend(rest);
+        self.hosts = first;
+        self.host_cursor = 0;
+        self.round_failures = 0;
     }
 
     /// Whether the client-side expiry deadline has passed.
@@ -343,6 +367,10 @@ impl SessionTask {
                 Command::Close { .. } => OpCode::CloseSession,
                 // The next connection's SetWatches leaves the dropped stream out anyway.
                 Command::WatchDropped { .. } => continue,
+                Command::UpdateServers { hosts } => {
+                    self.use_hosts(hosts.clone(), Vec::new());
+                    continue;
+                }
             };
             cmd.fail(Error::ConnectionLoss { op: Some(op), path: None }, &self.dispatcher);
         }
@@ -403,7 +431,7 @@ impl SessionTask {
                         return Err(SessionState::Expired);
                     }
                     self.hub.set_last_failure(None);
-                    return Ok(self.established(stream, resp, frames, addr));
+                    return Ok(self.established(stream, resp, frames, addr, host));
                 }
                 Err(HandshakeError::Failed(reason)) => {
                     tracing::debug!(%host, %reason, "connection attempt failed");
@@ -444,7 +472,14 @@ impl SessionTask {
         }
     }
 
-    fn established(&mut self, stream: Transport, resp: ConnectResponse, frames: FrameReader, addr: SocketAddr) -> Conn {
+    fn established(
+        &mut self,
+        stream: Transport,
+        resp: ConnectResponse,
+        frames: FrameReader,
+        addr: SocketAddr,
+        host: HostPort,
+    ) -> Conn {
         let reconnected = self.ever_connected;
         self.session_id = resp.session_id;
         self.password = resp.password;
@@ -458,6 +493,8 @@ impl SessionTask {
         let read_timeout = self.negotiated * 2 / 3;
         let conn = Conn {
             stream,
+            host,
+            moving: false,
             frames,
             wbuf: BytesMut::with_capacity(WRITE_CHUNK),
             pending: VecDeque::new(),
@@ -577,6 +614,11 @@ impl SessionTask {
                     }
                 }
             }
+            if conn.moving {
+                // Like the Java client: the connection is dropped (what is in flight fails with
+                // ConnectionLoss) and the session resumes on a server of the new list.
+                return Err(Ended::Lost("moving to another server of the new server list".into()));
+            }
             conn.flush()?;
             let want_write = !conn.wbuf.is_empty() || conn.stream.wants_write();
             let take_commands = !self.closing && conn.wbuf.len() < WRITE_HIGH_WATER;
@@ -635,6 +677,17 @@ impl SessionTask {
                 }
             }
             Command::WatchDropped { path } => self.forget_watch(conn, path),
+            Command::UpdateServers { hosts } => {
+                let old = std::mem::take(&mut self.hosts);
+                match rebalance(&old, Some(&conn.host), &hosts, fastrand::f64()) {
+                    Rebalance::Stay => self.use_hosts(hosts, Vec::new()),
+                    Rebalance::Move { first } => {
+                        tracing::info!(from = %conn.host, "moving to another server to rebalance the new server list");
+                        self.use_hosts(hosts, first);
+                        conn.moving = true;
+                    }
+                }
+            }
             Command::Close { completion } => {
                 self.closing = true;
                 let xid = self.next_xid();
@@ -858,10 +911,14 @@ async fn handshake(
     cfg: Arc<SessionConfig>,
 ) -> Result<Handshaken, HandshakeError> {
     let attempt = async {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.host.as_str(), host.port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
+        // Resolved on every attempt: a name whose addresses changed is followed.
+        let addrs: Vec<SocketAddr> = match &cfg.resolver {
+            Some(resolve) => resolve(&host.host, host.port).map_err(|e| format!("cannot resolve {host}: {e}"))?,
+            None => tokio::net::lookup_host((host.host.as_str(), host.port))
+                .await
+                .map_err(|e| format!("cannot resolve {host}: {e}"))?
+                .collect(),
+        };
         let mut last_error = format!("{host} resolved to no address");
         for addr in addrs {
             match TcpStream::connect(addr).await {

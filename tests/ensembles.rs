@@ -1,0 +1,125 @@
+//! Ensembles that change under connected clients: `update_servers` rebalancing (ZooKeeper's
+//! probabilistic rule, checked on 30 clients against a real 3-member ensemble) and host names
+//! resolved again on every connection attempt (through a resolver hook standing in for DNS).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use suite::ensemble::{blocking, kill, one_at_a_time, session_timeout, start};
+use suite::{eventually, patience};
+use zk_dsl::{Client, SessionState};
+
+async fn connect(connect_string: &str) -> Client {
+    Client::connect(connect_string)
+        .session_timeout(session_timeout())
+        .attempt_timeout(Duration::from_secs(2))
+        .connect_timeout(patience())
+        .await
+        .unwrap_or_else(|e| panic!("connect to {connect_string}: {e}"))
+}
+
+/// Waits until every client is connected again, and returns where each is.
+async fn settled(clients: &[Client]) -> Vec<SocketAddr> {
+    eventually("every client connected", || async {
+        clients
+            .iter()
+            .map(|c| (c.state() == SessionState::Connected).then(|| c.status().server).flatten())
+            .collect::<Option<Vec<_>>>()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_server_list_moves_the_right_share_of_clients_and_no_more() {
+    let _one = one_at_a_time().await;
+    let ensemble = start().await;
+    let members: Vec<SocketAddr> = ensemble.addresses();
+    let two = format!("{},{}", members[0], members[1]);
+    let mut clients = Vec::new();
+    for _ in 0..30 {
+        clients.push(connect(&two).await);
+    }
+    let sessions: Vec<i64> = clients.iter().map(Client::session_id).collect();
+    let before = settled(&clients).await;
+    assert!(before.iter().all(|a| *a != members[2]));
+
+    // Growing from 2 to 3 servers: each client moves with probability 1/3, only to the new one.
+    for c in &clients {
+        c.update_servers(&ensemble.connect_string()).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = settled(&clients).await;
+    let moved: Vec<usize> = (0..30).filter(|&i| after[i] != before[i]).collect();
+    assert!(moved.iter().all(|&i| after[i] == members[2]), "moves only to the new server: {before:?} -> {after:?}");
+    // Binomial(30, 1/3): mean 10, sd 2.58; 3.5 sd either side.
+    assert!((1..=19).contains(&moved.len()), "{} of 30 moved", moved.len());
+    assert_eq!(clients.iter().map(Client::session_id).collect::<Vec<_>>(), sessions, "the same sessions");
+
+    // Member 0 leaves the list: exactly its clients move, spread over the other two.
+    let on_zero: Vec<usize> = (0..30).filter(|&i| after[i] == members[0]).collect();
+    let without_zero = format!("{},{}", members[1], members[2]);
+    for c in &clients {
+        c.update_servers(&without_zero).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let last = settled(&clients).await;
+    for i in 0..30 {
+        if on_zero.contains(&i) {
+            assert_ne!(last[i], members[0], "client {i} had to leave member 0");
+        } else {
+            assert_eq!(last[i], after[i], "client {i} had no reason to move");
+        }
+    }
+    // Whatever the coins said, the list is enforced from now on: member 0 is never used again.
+    blocking({
+        let e = ensemble.clone();
+        move || e.stop(1)
+    })
+    .await
+    .unwrap();
+    let survivors = settled(&clients).await;
+    assert!(survivors.iter().all(|a| *a == members[2]), "{survivors:?}");
+    for c in &clients {
+        c.exists("/").await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_whose_address_changes_is_followed() {
+    let _one = one_at_a_time().await;
+    let ensemble = start().await;
+    let members = ensemble.addresses();
+    // "zk.test" resolves to member 0 alone, until the test says otherwise.
+    let dns = Arc::new(Mutex::new(vec![members[0]]));
+    let lookups = Arc::new(Mutex::new(0usize));
+    let client = Client::connect(format!("zk.test:{}", members[0].port()))
+        .resolver({
+            let (dns, lookups) = (dns.clone(), lookups.clone());
+            move |host, _port| {
+                assert_eq!(host, "zk.test");
+                *lookups.lock().unwrap() += 1;
+                Ok(dns.lock().unwrap().clone())
+            }
+        })
+        .session_timeout(session_timeout())
+        .attempt_timeout(Duration::from_secs(1))
+        .connect_timeout(patience())
+        .await
+        .unwrap();
+    assert_eq!(client.status().server, Some(members[0]));
+    client.create("/followed").persistent().await.unwrap();
+    let session = client.session_id();
+
+    // The name now points at member 2, and member 0 dies: the client follows the name.
+    *dns.lock().unwrap() = vec![members[2]];
+    kill(&ensemble, 0).await;
+    let now = eventually("the client at the name's new address", || async {
+        (client.state() == SessionState::Connected).then(|| client.status().server).flatten()
+    })
+    .await;
+    assert_eq!(now, members[2]);
+    assert_eq!(client.session_id(), session, "the same session");
+    assert!(client.exists("/followed").await.unwrap().is_some());
+    assert!(*lookups.lock().unwrap() >= 2, "resolved again for the reconnection");
+}
