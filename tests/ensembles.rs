@@ -123,3 +123,84 @@ async fn a_name_whose_address_changes_is_followed() {
     assert!(client.exists("/followed").await.unwrap().is_some());
     assert!(*lookups.lock().unwrap() >= 2, "resolved again for the reconnection");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_mode_serves_reads_refuses_writes_and_moves_back_to_read_write() {
+    use zk_dsl::testing::{Ensemble, ZkServer};
+    use zk_dsl::{Error, EventType};
+    let _one = one_at_a_time().await;
+    // Read-only servers create sessions only as local sessions.
+    let members = ZkServer::builder()
+        .max_session_timeout(Duration::from_secs(60))
+        .system_property("readonlymode.enabled", "true")
+        .cfg("localSessionsEnabled", "true");
+    let ensemble = blocking(move || Ensemble::builder().member_options(members).start()).await;
+    let ensemble = Arc::new(ensemble.unwrap_or_else(|e| panic!("cannot start the ensemble: {e}")));
+    let all = ensemble.connect_string();
+    let member0 = ensemble.addresses()[0].to_string();
+    let admin = connect(&all).await;
+    admin.create("/ro").persistent().data("before").await.unwrap();
+    // A server that lost its quorum starts serving read-only after a few election rounds.
+    let read_only_client = |connect_string: String| async move {
+        Client::connect(connect_string)
+            .can_be_read_only()
+            .session_timeout(session_timeout())
+            .attempt_timeout(Duration::from_secs(1))
+            .connect_timeout(patience() * 3)
+            .await
+            .unwrap()
+    };
+    // Two of three members go: member 0 is cut off from its quorum and serves reads only.
+    for index in [1, 2] {
+        let e = ensemble.clone();
+        blocking(move || e.stop(index)).await.unwrap();
+    }
+
+    // A new client that accepts read-only servers gets a read-only session and sets a watch;
+    // one that does not is refused.
+    let newcomer = read_only_client(all.clone()).await;
+    assert_eq!(newcomer.state(), SessionState::ConnectedReadOnly);
+    assert_eq!(newcomer.get_data("/ro").await.unwrap().bytes(), b"before", "reads work");
+    let refused = newcomer.set_data("/ro", "during").await;
+    assert!(matches!(refused, Err(Error::NotReadOnly { .. })), "{refused:?}");
+    assert!(refused.unwrap_err().is_retryable());
+    let mut events = newcomer.session_events();
+    let mut changes = newcomer.watch("/ro").await.unwrap();
+    let strict = Client::connect(member0).connect_timeout(Duration::from_secs(2)).await;
+    assert!(matches!(strict, Err(Error::NoServer { .. } | Error::Timeout { .. })), "{strict:?}");
+    // The quorum comes back: the client moves to a read-write server on its own.
+    for index in [1, 2] {
+        let e = ensemble.clone();
+        blocking(move || e.restart(index)).await.unwrap();
+    }
+    eventually("read-write again", || async { (newcomer.state() == SessionState::Connected).then_some(()) }).await;
+    suite::within("the newcomer told it is read-write", async {
+        while let Some(event) = events.next().await {
+            if event == zk_dsl::SessionEvent::Connected {
+                break;
+            }
+        }
+    })
+    .await;
+    let writer = connect(&all).await;
+    suite::within("a write after the quorum is back", async {
+        while let Err(e) = writer.set_data("/ro", "after").await {
+            assert!(e.is_retryable(), "{e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    newcomer.set_data("/ro", "newcomer").await.unwrap();
+    // The watch set in read-only mode was carried over to the read-write session.
+    let event = suite::within("the carried-over watch", async {
+        loop {
+            match changes.next().await {
+                Some(e) if e.event_type == EventType::NodeDataChanged => return e,
+                Some(_) => {}
+                None => panic!("the watch ended"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(event.path.as_deref(), Some("/ro"));
+}

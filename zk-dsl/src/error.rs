@@ -80,6 +80,15 @@ pub enum Error {
         /// The node path the operation was about.
         path: String,
     },
+    /// A write (or a sync) reached a server in read-only mode: cut off from its quorum, it
+    /// serves reads only. Nothing was applied; retry once the session is `Connected` again
+    /// (the client is already looking for a read-write server).
+    NotReadOnly {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about.
+        path: String,
+    },
     /// Any other refusal by the server.
     Server {
         /// The server's error code.
@@ -242,6 +251,7 @@ impl Error {
             ErrorCode::NoAuth => Error::NoAuth { op, path },
             ErrorCode::InvalidAcl => Error::InvalidAcl { op, path },
             ErrorCode::NoChildrenForEphemerals => Error::NoChildrenForEphemerals { op, path },
+            ErrorCode::NotReadOnly => Error::NotReadOnly { op, path },
             ErrorCode::ConnectionLoss => Error::ConnectionLoss { op: Some(op), path: some_path(&path) },
             ErrorCode::SessionExpired => Error::SessionExpired { op: Some(op), path: some_path(&path) },
             ErrorCode::AuthFailed => Error::AuthFailed { op: Some(op), path: some_path(&path) },
@@ -282,6 +292,7 @@ impl Error {
             Error::NoAuth { .. } => ErrorCode::NoAuth,
             Error::InvalidAcl { .. } => ErrorCode::InvalidAcl,
             Error::NoChildrenForEphemerals { .. } => ErrorCode::NoChildrenForEphemerals,
+            Error::NotReadOnly { .. } => ErrorCode::NotReadOnly,
             Error::Server { code, .. } => *code,
             Error::ConnectionLoss { .. } => ErrorCode::ConnectionLoss,
             Error::SessionExpired { .. } => ErrorCode::SessionExpired,
@@ -301,6 +312,7 @@ impl Error {
             | Error::NoAuth { op, .. }
             | Error::InvalidAcl { op, .. }
             | Error::NoChildrenForEphemerals { op, .. }
+            | Error::NotReadOnly { op, .. }
             | Error::Server { op, .. }
             | Error::Timeout { op, .. }
             | Error::WouldDeadlock { op, .. }
@@ -326,6 +338,7 @@ impl Error {
             | Error::NoAuth { path, .. }
             | Error::InvalidAcl { path, .. }
             | Error::NoChildrenForEphemerals { path, .. }
+            | Error::NotReadOnly { path, .. }
             | Error::Server { path, .. }
             | Error::Timeout { path, .. }
             | Error::InvalidPath { path, .. }
@@ -347,7 +360,10 @@ impl Error {
     /// timed out, but the session may live on (ZooKeeper's "recoverable" errors). A write that
     /// failed this way may have been applied, so only retry what is safe to repeat.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::ConnectionLoss { .. } | Error::Timeout { .. } | Error::NoServer { .. })
+        matches!(
+            self,
+            Error::ConnectionLoss { .. } | Error::Timeout { .. } | Error::NoServer { .. } | Error::NotReadOnly { .. }
+        )
     }
 
     /// Whether the session expired: its ephemeral nodes and watches are gone, and a new client
@@ -471,6 +487,7 @@ impl fmt::Display for Error {
                     Error::NoAuth { .. } => "not authorized",
                     Error::InvalidAcl { .. } => "invalid ACL",
                     Error::NoChildrenForEphemerals { .. } => "ephemeral nodes cannot have children",
+                    Error::NotReadOnly { .. } => "the server is read-only (cut off from its quorum)",
                     Error::ConnectionLoss { .. } => "connection lost",
                     Error::SessionExpired { .. } => "session expired",
                     Error::Closed { .. } => "client closed",

@@ -37,6 +37,7 @@ pub struct Connect {
     resume: Option<(i64, Vec<u8>)>,
     shuffle_hosts: bool,
     resolver: Option<crate::session::config::Resolver>,
+    can_be_read_only: bool,
     #[cfg(feature = "sasl")]
     sasl: Option<crate::session::sasl::SaslLogin>,
     #[cfg(feature = "tls")]
@@ -69,6 +70,7 @@ impl Connect {
             resume: None,
             shuffle_hosts: true,
             resolver: None,
+            can_be_read_only: false,
             #[cfg(feature = "sasl")]
             sasl: None,
             #[cfg(feature = "tls")]
@@ -176,6 +178,23 @@ impl Connect {
         self
     }
 
+    /// Accepts servers in read-only mode (ZooKeeper's `readonlymode.enabled`: a server cut off
+    /// from its quorum keeps serving reads). The session is then
+    /// [`ConnectedReadOnly`](crate::SessionState::ConnectedReadOnly): reads work, writes fail
+    /// with [`Error::NotReadOnly`], and in the background the client probes the other servers
+    /// (`isro`, backing off from 100 ms to a minute) and moves to a read-write one as soon as
+    /// there is one. Watches set meanwhile are carried over. As in the Java client, a session
+    /// first made by a read-only server is replaced by a real one at that move. Read-only
+    /// servers do not resume sessions the quorum made (ZooKeeper refuses "global session
+    /// reconnection in RO mode"): such a session waits for the quorum, so read-only mode is
+    /// for clients that start, or start a new session, during a partition. The servers need
+    /// `readonlymode.enabled=true` and `localSessionsEnabled=true` (a read-only server makes
+    /// only local sessions), and must allow the `isro` four-letter word.
+    pub fn can_be_read_only(mut self) -> Self {
+        self.can_be_read_only = true;
+        self
+    }
+
     /// Try hosts in the given order instead of a random one (useful in tests).
     pub fn ordered_hosts(mut self) -> Self {
         self.shuffle_hosts = false;
@@ -253,6 +272,7 @@ impl Connect {
             set_watches_batch: 128 * 1024,
             shuffle_hosts: self.shuffle_hosts,
             resolver: self.resolver,
+            can_be_read_only: self.can_be_read_only,
             #[cfg(feature = "sasl")]
             sasl: self.sasl,
             #[cfg(feature = "tls")]

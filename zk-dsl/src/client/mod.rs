@@ -311,7 +311,7 @@ impl Client {
         let mut status = self.inner.hub.watch();
         loop {
             let state = status.borrow_and_update().state;
-            if state == SessionState::Connected {
+            if state.is_connected() {
                 return Ok(());
             }
             if state.is_terminal() {

@@ -35,6 +35,9 @@ pub struct SessionConfig {
     /// SASL DIGEST-MD5 credentials, authenticated on every connection.
     #[cfg(feature = "sasl")]
     pub sasl: Option<super::sasl::SaslLogin>,
+    /// Accept read-only servers (partitioned from their quorum) and keep looking for a
+    /// read-write one meanwhile.
+    pub can_be_read_only: bool,
     /// Resolves host names instead of the system resolver (called on every attempt).
     pub resolver: Option<Resolver>,
     /// TLS for every connection.

@@ -13,6 +13,11 @@ pub enum SessionState {
     Connecting,
     /// Connected; requests flow.
     Connected,
+    /// Connected to a server cut off from its quorum that serves reads only (the client asked
+    /// for it with [`Connect::can_be_read_only`](crate::Connect::can_be_read_only)): writes fail
+    /// with [`Error::NotReadOnly`](crate::Error::NotReadOnly) while the client looks for a
+    /// read-write server.
+    ConnectedReadOnly,
     /// The session expired; terminal.
     Expired,
     /// Authentication failed; terminal.
@@ -27,9 +32,9 @@ impl SessionState {
         matches!(self, SessionState::Expired | SessionState::AuthFailed | SessionState::Closed)
     }
 
-    /// Whether requests can be sent now.
+    /// Whether requests can be sent now (reads only, when read-only).
     pub fn is_connected(self) -> bool {
-        self == SessionState::Connected
+        matches!(self, SessionState::Connected | SessionState::ConnectedReadOnly)
     }
 
     /// The Java client's `ZooKeeper.States` name, which the seed returns as a keyword. Java
@@ -38,6 +43,7 @@ impl SessionState {
         match self {
             SessionState::Connecting => "CONNECTING",
             SessionState::Connected => "CONNECTED",
+            SessionState::ConnectedReadOnly => "CONNECTEDREADONLY",
             SessionState::Expired | SessionState::Closed => "CLOSED",
             SessionState::AuthFailed => "AUTH_FAILED",
         }
@@ -56,6 +62,10 @@ pub enum SessionEvent {
     Disconnected,
     /// Connected again with the same session: ephemeral nodes and watches survived (RECONNECTED).
     Reconnected,
+    /// Connected to a read-only server (READ_ONLY): reads work, writes fail until a
+    /// read-write server is found, which is reported as `Connected` (a session made by a
+    /// read-only server is replaced by a real one then; watches are carried over).
+    ConnectedReadOnly,
     /// The session is gone: ephemeral nodes deleted, watches lost (LOST). Terminal.
     Expired,
     /// Authentication failed; the session is unusable. Terminal.

@@ -78,6 +78,8 @@ struct Conn {
     host: HostPort,
     /// A new server list says this client should move: end the connection.
     moving: bool,
+    /// The server is in read-only mode: look for a read-write one meanwhile.
+    read_only: bool,
     frames: FrameReader,
     wbuf: BytesMut,
     pending: VecDeque<Pending>,
@@ -158,6 +160,10 @@ pub struct SessionTask {
     /// `close()` was called: no new commands, finish after the closeSession reply.
     closing: bool,
     ever_connected: bool,
+    /// A read-write server has granted (or the caller resumed) this session. Until then, with
+    /// read-only servers allowed, each connection asks for a new session (the Java client's
+    /// rule: a session a read-only server made is not valid elsewhere).
+    seen_read_write: bool,
 }
 
 impl std::fmt::Debug for SessionTask {
@@ -203,6 +209,7 @@ impl SessionTask {
             last_sent: Instant::now(),
             closing: false,
             ever_connected: false,
+            seen_read_write: cfg.resume.is_some() || !cfg.can_be_read_only,
             cfg,
         }
     }
@@ -398,9 +405,9 @@ impl SessionTask {
                 protocol_version: 0,
                 last_zxid_seen: self.last_zxid,
                 timeout_ms: i32::try_from(self.cfg.session_timeout.as_millis()).unwrap_or(i32::MAX),
-                session_id: self.session_id,
-                password: self.password.clone(),
-                read_only: false,
+                session_id: if self.seen_read_write { self.session_id } else { 0 },
+                password: if self.seen_read_write { self.password.clone() } else { vec![0; 16] },
+                read_only: self.cfg.can_be_read_only,
             };
             let mut limit = self.cfg.connect_timeout(self.negotiated);
             if let Some(deadline) = self.expiry_deadline() {
@@ -480,7 +487,9 @@ impl SessionTask {
         addr: SocketAddr,
         host: HostPort,
     ) -> Conn {
-        let reconnected = self.ever_connected;
+        let reconnected = self.ever_connected && self.session_id == resp.session_id;
+        let read_only = resp.read_only;
+        self.seen_read_write |= !read_only;
         self.session_id = resp.session_id;
         self.password = resp.password;
         self.negotiated = Duration::from_millis(resp.timeout_ms.max(1) as u64);
@@ -489,12 +498,13 @@ impl SessionTask {
         self.last_heard = now;
         self.last_sent = now;
         self.connected_at = now;
-        tracing::info!(session = format_args!("{:#x}", self.session_id), %addr, timeout = ?self.negotiated, reconnected, "session established");
+        tracing::info!(session = format_args!("{:#x}", self.session_id), %addr, timeout = ?self.negotiated, reconnected, read_only, "session established");
         let read_timeout = self.negotiated * 2 / 3;
         let conn = Conn {
             stream,
             host,
             moving: false,
+            read_only,
             frames,
             wbuf: BytesMut::with_capacity(WRITE_CHUNK),
             pending: VecDeque::new(),
@@ -506,17 +516,24 @@ impl SessionTask {
             ping_interval: (read_timeout / 2).min(MAX_PING_INTERVAL),
         };
         let (session_id, password, negotiated) = (self.session_id, self.password.clone(), self.negotiated);
+        let (state, event, keeper_state) = match (read_only, reconnected) {
+            (true, _) => {
+                (SessionState::ConnectedReadOnly, SessionEvent::ConnectedReadOnly, KeeperState::ConnectedReadOnly)
+            }
+            (false, true) => (SessionState::Connected, SessionEvent::Reconnected, KeeperState::SyncConnected),
+            (false, false) => (SessionState::Connected, SessionEvent::Connected, KeeperState::SyncConnected),
+        };
         self.hub.transition(
             |s| {
-                s.state = SessionState::Connected;
+                s.state = state;
                 s.session_id = session_id;
                 s.password = password;
                 s.negotiated_timeout = negotiated;
                 s.server = Some(addr);
             },
-            if reconnected { SessionEvent::Reconnected } else { SessionEvent::Connected },
+            event,
         );
-        self.tell_watchers(KeeperState::SyncConnected);
+        self.tell_watchers(keeper_state);
         conn
     }
 
@@ -602,6 +619,9 @@ impl SessionTask {
         self.prime(conn)?;
         let timer = sleep_until(conn.next_check());
         tokio::pin!(timer);
+        let others: Vec<HostPort> = self.hosts.iter().filter(|h| **h != conn.host).cloned().collect();
+        let mut rw_probe = (conn.read_only && !others.is_empty())
+            .then(|| Box::pin(find_read_write(others, self.cfg.resolver.clone())));
         loop {
             // Take everything already queued, so it leaves in one write.
             while !self.closing && conn.wbuf.len() < WRITE_HIGH_WATER {
@@ -631,6 +651,12 @@ impl SessionTask {
                 ready = conn.stream.writable(), if want_write => {
                     ready.map_err(|e| Ended::Lost(format!("socket error: {e}")))?;
                     conn.flush()?;
+                }
+                found = poll_some(&mut rw_probe), if rw_probe.is_some() => {
+                    tracing::info!(server = %found, "found a read-write server; moving to it");
+                    let hosts = std::mem::take(&mut self.hosts);
+                    self.use_hosts(hosts, vec![found]);
+                    return Err(Ended::Lost("moving from a read-only server to a read-write one".into()));
                 }
                 cmd = self.rx.recv(), if take_commands => match cmd {
                     Some(cmd) => self.enqueue(conn, cmd),
@@ -1031,4 +1057,46 @@ async fn finish_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(format!("{addr} closed the connection during the handshake"));
         }
     }
+}
+
+/// The output of `future` once it is there; never, for `None`.
+async fn poll_some<F: std::future::Future + Unpin>(future: &mut Option<F>) -> F::Output {
+    match future {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The first of `hosts` that answers the `isro` four-letter word with `rw`, probing them in
+/// rounds that back off from 100 ms to a minute (the Java client's schedule).
+async fn find_read_write(hosts: Vec<HostPort>, resolver: Option<super::config::Resolver>) -> HostPort {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        tokio::time::sleep(pause).await;
+        for host in &hosts {
+            if is_read_write(host, resolver.as_ref()).await {
+                return host.clone();
+            }
+        }
+        pause = (pause * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// Whether `host` says it is a read-write server (`isro` → `rw`).
+async fn is_read_write(host: &HostPort, resolver: Option<&super::config::Resolver>) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+    let probe = async {
+        let addrs: Vec<SocketAddr> = match resolver {
+            Some(resolve) => resolve(&host.host, host.port).ok()?,
+            None => tokio::net::lookup_host((host.host.as_str(), host.port)).await.ok()?.collect(),
+        };
+        let addr = addrs.first()?;
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        stream.write_all(b"isro").await.ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        Some(answer.starts_with(b"rw"))
+    };
+    timeout(PROBE_TIMEOUT, probe).await.ok().flatten().unwrap_or(false)
 }

@@ -291,7 +291,7 @@ async fn run(
                 }
             }
             event = events.next() => match event {
-                Some(SessionEvent::Disconnected) => {
+                Some(SessionEvent::Disconnected | SessionEvent::ConnectedReadOnly) => {
                     if status.borrow().state == LatchState::Leader {
                         set(LatchState::Uncertain, &node);
                     }
@@ -325,7 +325,8 @@ async fn wait_reconnected(events: &mut crate::SessionEvents, closed: &mut onesho
             _ = &mut *closed => return Reconnect::Closed,
             event = events.next() => match event {
                 Some(SessionEvent::Reconnected | SessionEvent::Connected) => return Reconnect::Back,
-                Some(SessionEvent::Disconnected) => {}
+                // Read-only is no better than disconnected for a leader: wait for the quorum.
+                Some(SessionEvent::Disconnected | SessionEvent::ConnectedReadOnly) => {}
                 _ => return Reconnect::Ended,
             },
         }

@@ -182,7 +182,8 @@ async fn monitor(
         _ = &mut stopped => return,
         () = tokio::time::sleep(ARM_DELAY) => {}
         event = events.next() => match event {
-            Some(SessionEvent::Disconnected) => set(HoldState::Uncertain),
+            // Read-only: cut off from the quorum, which may be expiring the session meanwhile.
+            Some(SessionEvent::Disconnected | SessionEvent::ConnectedReadOnly) => set(HoldState::Uncertain),
             Some(SessionEvent::Reconnected | SessionEvent::Connected) => {}
             _ => return lost("the session ended"),
         },
@@ -217,7 +218,8 @@ async fn monitor(
                 _ => gone = None,
             },
             event = events.next() => match event {
-                Some(SessionEvent::Disconnected) => set(HoldState::Uncertain),
+                // Read-only: cut off from the quorum, which may be expiring the session meanwhile.
+            Some(SessionEvent::Disconnected | SessionEvent::ConnectedReadOnly) => set(HoldState::Uncertain),
                 // Same session, so the node should be there; the loop makes sure (someone may
                 // have deleted it meanwhile) and watches it again.
                 Some(SessionEvent::Reconnected | SessionEvent::Connected) => gone = None,
