@@ -7,33 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use suite::{connect_through, server, within, TestEnv};
+use suite::{connect_through, full_read, server, within, TestEnv};
 use zk_dsl::recipes::{Cache, CacheEvent, CacheHandle, CachedNode, PersistentNode};
 use zk_dsl::testing::FaultProxy;
 use zk_dsl::{Client, Error, SessionState};
-
-/// Every node of the subtree at `root` as the server has it now.
-async fn full_read(client: &Client, root: &str) -> BTreeMap<String, CachedNode> {
-    client.sync(root).await.unwrap();
-    let mut tree = BTreeMap::new();
-    let mut level = vec![root.to_owned()];
-    while !level.is_empty() {
-        let mut next = Vec::new();
-        for path in level {
-            let node = match client.get_data(path.as_str()).await {
-                Ok(node) => node,
-                Err(Error::NoNode { .. }) => continue,
-                Err(e) => panic!("read {path}: {e}"),
-            };
-            tree.insert(path.clone(), CachedNode { data: node.data, stat: node.stat });
-            for name in client.children(path.as_str()).await.unwrap_or_default() {
-                next.push(format!("{path}/{name}"));
-            }
-        }
-        level = next;
-    }
-    tree
-}
 
 /// Asserts the cache holds exactly `expected`'s paths, data, versions and zxids.
 fn assert_mirrors(cache: &CacheHandle, expected: &BTreeMap<String, CachedNode>) {

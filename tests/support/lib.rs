@@ -77,6 +77,31 @@ pub async fn connect(connect_string: &str) -> Client {
         .unwrap_or_else(|e| panic!("connect to {connect_string}: {e}\n{}", server().log_tail(30)))
 }
 
+/// Every node of the subtree at `root` as the server has it now (after a `sync`), read level by
+/// level: what a cache of `root` must equal once the writes have stopped.
+pub async fn full_read(client: &Client, root: &str) -> std::collections::BTreeMap<String, zk_dsl::recipes::CachedNode> {
+    client.sync(root).await.expect("sync before a full read");
+    let mut tree = std::collections::BTreeMap::new();
+    let mut level = vec![root.to_owned()];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for path in level {
+            let node = match client.get_data(path.as_str()).await {
+                Ok(node) => node,
+                Err(zk_dsl::Error::NoNode { .. }) => continue,
+                Err(e) => panic!("read {path}: {e}"),
+            };
+            tree.insert(path.clone(), zk_dsl::recipes::CachedNode { data: node.data, stat: node.stat });
+            let parent = if path == "/" { "" } else { path.as_str() };
+            for name in client.children(path.as_str()).await.unwrap_or_default() {
+                next.push(format!("{parent}/{name}"));
+            }
+        }
+        level = next;
+    }
+    tree
+}
+
 /// Awaits `f` or fails the test after `patience()`.
 pub async fn within<F: std::future::IntoFuture>(what: &str, f: F) -> F::Output {
     match tokio::time::timeout(patience(), f.into_future()).await {
