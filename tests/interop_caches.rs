@@ -9,7 +9,7 @@
 //! documented in the README), not asserted, as `tests/interop_shared.rs` treats Curator 5.4's own
 //! double-barrier bug.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,23 +75,54 @@ fn assert_equal(what: &str, cache: &Tree, server: &Tree) {
     );
 }
 
-/// A random path of the writer's tree under `root`: `a0`–`a9`, `a*/b0`–`b7`, `a*/b*/c0`–`c5`
-/// (570 paths, so the same nodes are created, changed and deleted over and over).
+/// A random path of the writer's tree under `root`: `a0`–`a19`, `a*/b0`–`b9`, `a*/b*/c0`–`c7`
+/// (1,820 paths, each level equally likely, so the same nodes are created, changed and deleted
+/// over and over).
 fn random_path(rng: &mut fastrand::Rng, root: &str) -> String {
-    let a = format!("{root}/a{}", rng.usize(0..10));
+    let a = format!("{root}/a{}", rng.usize(0..20));
     match rng.usize(0..3) {
         0 => a,
-        1 => format!("{a}/b{}", rng.usize(0..8)),
-        _ => format!("{a}/b{}/c{}", rng.usize(0..8), rng.usize(0..6)),
+        1 => format!("{a}/b{}", rng.usize(0..10)),
+        _ => format!("{a}/b{}/c{}", rng.usize(0..10), rng.usize(0..8)),
     }
 }
 
-type Write = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("/", |(p, _)| p)
+}
 
-/// Random creates, sets and deletes under `root`, `WINDOW` in flight: at least `min_ops`, and on
-/// while `keep_going`, then `tail` more. A create under a missing parent, a set or delete of a
-/// missing node and a delete of a node with children are refused by the server and count as
-/// done. Returns the number of writes sent.
+/// The writer's next write, chosen on its model of the tree (`existing`, updated here) so that
+/// the server accepts it: a random path's first missing ancestor (or itself) is created; an
+/// existing node is set, or deleted when it has no children (each half the time).
+enum Write {
+    Create(String),
+    Set(String),
+    Delete(String),
+}
+
+fn next_write(rng: &mut fastrand::Rng, root: &str, existing: &mut BTreeSet<String>) -> Write {
+    let mut path = random_path(rng, root);
+    while parent(&path) != root && !existing.contains(parent(&path)) {
+        path = parent(&path).to_owned();
+    }
+    if existing.insert(path.clone()) {
+        return Write::Create(path);
+    }
+    let below = format!("{path}/");
+    let has_children = existing.range(below.clone()..).next().is_some_and(|p| p.starts_with(&below));
+    if has_children || rng.bool() {
+        Write::Set(path)
+    } else {
+        existing.remove(&path);
+        Write::Delete(path)
+    }
+}
+
+type Pending = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+/// Creates, sets and deletes under `root` (as `next_write` picks them; the writer is the tree's
+/// only writer, so every one must succeed), `WINDOW` in flight: at least `min_ops`, and on while
+/// `keep_going`, then `tail` more. Returns the number of writes.
 async fn write_mixed(
     client: Client,
     root: String,
@@ -101,6 +132,12 @@ async fn write_mixed(
     seed: u64,
 ) -> usize {
     let mut rng = fastrand::Rng::with_seed(seed);
+    let mut existing = BTreeSet::new();
+    for a in 0..10 {
+        let a = format!("{root}/a{a}");
+        existing.insert(format!("{a}/b0"));
+        existing.insert(a);
+    }
     let mut done = 0;
     let mut stop_at = None;
     loop {
@@ -110,32 +147,27 @@ async fn write_mixed(
         if stop_at.is_some_and(|end| done >= end) {
             return done;
         }
-        let batch: Vec<(String, Write)> = (0..WINDOW)
+        let batch: Vec<(String, Pending)> = (0..WINDOW)
             .map(|i| {
-                let path = random_path(&mut rng, &root);
                 let data = format!("v{}", done + i);
-                let write: Write = match rng.usize(0..3) {
-                    0 => {
+                match next_write(&mut rng, &root, &mut existing) {
+                    Write::Create(path) => {
                         let sent = client.create(path.as_str()).persistent().data(data.as_str()).send();
-                        Box::pin(async move { sent.await.map(drop) })
+                        (path, Box::pin(async move { sent.await.map(drop) }) as Pending)
                     }
-                    1 => {
+                    Write::Set(path) => {
                         let sent = client.set_data(path.as_str(), data.as_str()).send();
-                        Box::pin(async move { sent.await.map(drop) })
+                        (path, Box::pin(async move { sent.await.map(drop) }) as Pending)
                     }
-                    _ => {
+                    Write::Delete(path) => {
                         let sent = client.delete(path.as_str()).send();
-                        Box::pin(sent)
+                        (path, Box::pin(sent) as Pending)
                     }
-                };
-                (path, write)
+                }
             })
             .collect();
         for (path, write) in batch {
-            match write.await {
-                Ok(()) | Err(Error::NoNode { .. } | Error::NodeExists { .. } | Error::NotEmpty { .. }) => {}
-                Err(e) => panic!("writer: {path}: {e}"),
-            }
+            write.await.unwrap_or_else(|e| panic!("writer: {path}: {e}"));
         }
         done += WINDOW;
     }
@@ -194,7 +226,8 @@ async fn ready(peer: &mut Peer) {
     peer.expect_line_async(&line, startup_patience()).await;
 }
 
-/// Creates `root` and a few nodes at each depth, so the initial loads have work.
+/// Creates `root` and a few nodes at each depth, so the initial loads have work (`write_mixed`
+/// starts from these).
 async fn seed_tree(client: &Client, root: &str) {
     client.create(root).persistent().data("root").await.unwrap();
     for a in 0..10 {
