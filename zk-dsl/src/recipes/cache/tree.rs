@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use crate::client::call::check_path;
@@ -22,9 +22,55 @@ use crate::watch::WatchedEvent;
 /// How many nodes one `multiRead` of the load covers (each node: its data, and its children
 /// unless the depth limit stops there).
 const BATCH: usize = 256;
+/// How many of a level's batches a load keeps in flight: enough to keep the server busy, few
+/// enough that the replies of a wide level never pile up in memory (16 × 256 nodes).
+const WINDOW: usize = 16;
 
 type Filter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-type Nodes = Arc<RwLock<BTreeMap<String, CachedNode>>>;
+/// The cached nodes by path. Boxed: a B-tree slot is then 24 bytes, not 128, and B-tree nodes
+/// are never full.
+type Tree = BTreeMap<Box<str>, Box<CachedNode>>;
+type Shared = Arc<RwLock<State>>;
+
+/// What the mirror task and the handle share.
+#[derive(Debug)]
+struct State {
+    nodes: Tree,
+    replay: Replay,
+}
+
+/// How far the handle has reported the initial load. The load's nodes are reported from the
+/// map itself, in path order, as the handle's first events — not queued as events up front,
+/// which for a 100,000-node tree would hold 100,000 copies of every path and Stat in the channel
+/// until they are read.
+#[derive(Debug)]
+enum Replay {
+    /// Reported up to this path (`None`: nothing yet). A change to a later path sends no event:
+    /// the replay reports that node as it is when it gets there (a node deleted before then,
+    /// never).
+    Until(Option<Box<str>>),
+    /// `Initialized` was reported: every change is sent.
+    Done,
+}
+
+impl Replay {
+    /// Whether a change at `path` is sent as an event: the replay is over or has reported it.
+    fn reported(&self, path: &str) -> bool {
+        match self {
+            Replay::Done => true,
+            Replay::Until(Some(last)) => path <= &**last,
+            Replay::Until(None) => false,
+        }
+    }
+}
+
+fn read(state: &Shared) -> std::sync::RwLockReadGuard<'_, State> {
+    state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write(state: &Shared) -> std::sync::RwLockWriteGuard<'_, State> {
+    state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A cached node: its data (`None` for null) and the Stat it was read with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +92,10 @@ impl CachedNode {
 }
 
 impl From<NodeData> for CachedNode {
+    /// Copies the data out of the reply it arrived in, so a node kept for long never pins the
+    /// reply's buffer.
     fn from(node: NodeData) -> Self {
-        CachedNode { data: node.data, stat: node.stat }
+        CachedNode { data: node.data.map(|d| Bytes::copy_from_slice(&d)), stat: node.stat }
     }
 }
 
@@ -60,7 +108,9 @@ pub enum CacheEvent {
     Updated { path: String, old: CachedNode, new: CachedNode },
     /// A node left the cache.
     Removed { path: String, node: CachedNode },
-    /// The initial load is complete: every node present at start has been reported as `Added`.
+    /// The initial load has been reported: every node it found came as an `Added` before this,
+    /// in path order, as it was when reported (a node deleted meanwhile is left out; changes to
+    /// nodes already reported follow as events of their own).
     Initialized,
     /// The connection was lost: the cache may be stale until `Reconnected`. Also the last event
     /// before the stream ends with the session.
@@ -182,7 +232,8 @@ impl Cache {
     }
 
     /// Sets the watch, loads the subtree and returns the running cache. Its event stream starts
-    /// with an `Added` per node found, then `Initialized`.
+    /// with an `Added` per node loaded, in path order, then `Initialized` (these are read from the
+    /// cache as they are taken, so a big tree's load never waits in the event channel).
     pub async fn start(self) -> Result<CacheHandle, Error> {
         let Cache { client, scope, events } = self;
         check_path(&scope.root, false)?;
@@ -191,24 +242,19 @@ impl Cache {
         let tree = load(&client, &scope).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let tx = events.then_some(tx);
-        if let Some(tx) = &tx {
-            for (path, node) in &tree {
-                let _ = tx.send(CacheEvent::Added { path: path.clone(), node: node.clone() });
-            }
-            let _ = tx.send(CacheEvent::Initialized);
-        }
-        let nodes: Nodes = Arc::new(RwLock::new(tree));
+        let replay = if events { Replay::Until(None) } else { Replay::Done };
+        let state: Shared = Arc::new(RwLock::new(State { nodes: tree, replay }));
         let mirror = Mirror {
             client: client.clone(),
             scope: scope.clone(),
-            nodes: nodes.clone(),
+            state: state.clone(),
             events: tx,
             steps: VecDeque::new(),
             resyncs_queued: 0,
             disconnected: false,
         };
         let task = client.inner.runtime.spawn(mirror.run(stream));
-        Ok(CacheHandle { nodes, events: rx, root: scope.root, task })
+        Ok(CacheHandle { state, events: rx, replayed: !events, root: scope.root, task })
     }
 }
 
@@ -216,8 +262,10 @@ impl Cache {
 /// [`next`](Self::next) or the `futures` `Stream` trait). Dropping it removes the watch.
 #[derive(Debug)]
 pub struct CacheHandle {
-    nodes: Nodes,
+    state: Shared,
     events: mpsc::UnboundedReceiver<CacheEvent>,
+    /// The initial load has been reported (or events are off): events come from the channel.
+    replayed: bool,
     root: String,
     task: tokio::task::JoinHandle<()>,
 }
@@ -230,17 +278,18 @@ impl CacheHandle {
 
     /// The cached node at `path`.
     pub fn get(&self, path: &str) -> Option<CachedNode> {
-        self.read().get(path).cloned()
+        read(&self.state).nodes.get(path).map(|node| (**node).clone())
     }
 
     /// The cached node at `path`, its data decoded as `T`; `Ok(None)` if not cached.
     pub fn get_as<T: ZNodeData>(&self, path: &str) -> Result<Option<T>, Error> {
-        self.read().get(path).map(|node| node.decode(path)).transpose()
+        read(&self.state).nodes.get(path).map(|node| node.decode(path)).transpose()
     }
 
     /// The names of `path`'s cached children, sorted.
     pub fn children(&self, path: &str) -> Vec<String> {
-        let nodes = self.read();
+        let state = read(&self.state);
+        let nodes = &state.nodes;
         let prefix = if path == "/" { "/".to_owned() } else { format!("{path}/") };
         let mut names = Vec::new();
         let mut from = Bound::Included(prefix.clone());
@@ -259,7 +308,7 @@ impl CacheHandle {
                     if !rest.is_empty() {
                         names.push(rest.to_owned());
                     }
-                    from = Bound::Excluded(key.clone());
+                    from = Bound::Excluded(key.to_string());
                 }
             }
         }
@@ -268,31 +317,59 @@ impl CacheHandle {
 
     /// Every cached node, by path.
     pub fn snapshot(&self) -> BTreeMap<String, CachedNode> {
-        self.read().clone()
+        read(&self.state).nodes.iter().map(|(path, node)| (path.to_string(), (**node).clone())).collect()
     }
 
     /// How many nodes are cached.
     pub fn len(&self) -> usize {
-        self.read().len()
+        read(&self.state).nodes.len()
     }
 
     /// Whether no node is cached.
     pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
+        read(&self.state).nodes.is_empty()
     }
 
     /// The next event; `None` once the session has ended (or events are off).
     pub async fn next(&mut self) -> Option<CacheEvent> {
+        if let Some(event) = self.replay_next() {
+            return Some(event);
+        }
         self.events.recv().await
     }
 
     /// An event if one is already waiting.
     pub fn try_next(&mut self) -> Option<CacheEvent> {
-        self.events.try_recv().ok()
+        self.replay_next().or_else(|| self.events.try_recv().ok())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, CachedNode>> {
-        self.nodes.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The initial load's next `Added` (the first node after the last one reported), then
+    /// `Initialized`; `None` once that was reported.
+    fn replay_next(&mut self) -> Option<CacheEvent> {
+        if self.replayed {
+            return None;
+        }
+        let mut state = write(&self.state);
+        let next = match &state.replay {
+            Replay::Done => None,
+            Replay::Until(None) => state.nodes.iter().next(),
+            Replay::Until(Some(last)) => {
+                state.nodes.range::<str, _>((Bound::Excluded(&**last), Bound::Unbounded)).next()
+            }
+        }
+        .map(|(path, node)| (path.clone(), (**node).clone()));
+        match next {
+            Some((path, node)) => {
+                state.replay = Replay::Until(Some(path.clone()));
+                Some(CacheEvent::Added { path: path.into(), node })
+            }
+            None => {
+                self.replayed = true;
+                let initialized = matches!(state.replay, Replay::Until(_));
+                state.replay = Replay::Done;
+                initialized.then_some(CacheEvent::Initialized)
+            }
+        }
     }
 }
 
@@ -300,7 +377,11 @@ impl futures_core::Stream for CacheHandle {
     type Item = CacheEvent;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CacheEvent>> {
-        self.get_mut().events.poll_recv(cx)
+        let this = self.get_mut();
+        if let Some(event) = this.replay_next() {
+            return Poll::Ready(Some(event));
+        }
+        this.events.poll_recv(cx)
     }
 }
 
@@ -328,7 +409,7 @@ enum Step {
 struct Mirror {
     client: Client,
     scope: Scope,
-    nodes: Nodes,
+    state: Shared,
     events: Option<mpsc::UnboundedSender<CacheEvent>>,
     steps: VecDeque<Step>,
     /// Resync steps in `steps`.
@@ -465,19 +546,25 @@ impl Mirror {
     }
 
     fn upsert(&mut self, path: String, node: CachedNode) {
+        let events = self.events.is_some();
         let event = {
-            let mut nodes = self.nodes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match nodes.get(&path) {
+            let mut state = write(&self.state);
+            let send = events && state.replay.reported(&path);
+            match state.nodes.get_mut(path.as_str()) {
                 // Never let an older read overwrite a newer one.
                 Some(old) if node.stat.mzxid <= old.stat.mzxid => None,
-                Some(old) => {
-                    let old = old.clone();
-                    nodes.insert(path.clone(), node.clone());
+                Some(old) if send => {
+                    let old = std::mem::replace(&mut **old, node.clone());
                     Some(CacheEvent::Updated { path, old, new: node })
                 }
+                Some(old) => {
+                    **old = node;
+                    None
+                }
                 None => {
-                    nodes.insert(path.clone(), node.clone());
-                    Some(CacheEvent::Added { path, node })
+                    let event = send.then(|| CacheEvent::Added { path: path.clone(), node: node.clone() });
+                    state.nodes.insert(path.into_boxed_str(), Box::new(node));
+                    event
                 }
             }
         };
@@ -487,35 +574,46 @@ impl Mirror {
     }
 
     fn remove(&mut self, path: &str) {
-        let removed = self.nodes.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(path);
+        let removed = {
+            let mut state = write(&self.state);
+            let removed = state.nodes.remove(path);
+            removed.filter(|_| state.replay.reported(path))
+        };
         if let Some(node) = removed {
-            self.emit(CacheEvent::Removed { path: path.to_owned(), node });
+            self.emit(CacheEvent::Removed { path: path.to_owned(), node: *node });
         }
     }
 
     /// Installs a fresh load and reports exactly the differences: removals deepest first, then
     /// additions and updates parents first.
-    fn replace(&mut self, fresh: BTreeMap<String, CachedNode>) {
+    fn replace(&mut self, fresh: Tree) {
         let mut events = Vec::new();
         {
-            let mut nodes = self.nodes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let old = std::mem::replace(&mut *nodes, fresh);
-            for (path, node) in old.iter().rev() {
-                if !nodes.contains_key(path) {
-                    events.push(CacheEvent::Removed { path: path.clone(), node: node.clone() });
-                }
-            }
-            for (path, new) in nodes.iter() {
-                match old.get(path) {
-                    None => events.push(CacheEvent::Added { path: path.clone(), node: new.clone() }),
-                    Some(old)
-                        if old.stat.mzxid != new.stat.mzxid
-                            || old.stat.czxid != new.stat.czxid
-                            || old.data != new.data =>
-                    {
-                        events.push(CacheEvent::Updated { path: path.clone(), old: old.clone(), new: new.clone() })
+            let mut state = write(&self.state);
+            let old = std::mem::replace(&mut state.nodes, fresh);
+            if self.events.is_some() {
+                let (nodes, replay) = (&state.nodes, &state.replay);
+                for (path, node) in old.iter().rev() {
+                    if !nodes.contains_key(path) && replay.reported(path) {
+                        events.push(CacheEvent::Removed { path: path.to_string(), node: (**node).clone() });
                     }
-                    Some(_) => {}
+                }
+                for (path, new) in nodes.iter().filter(|(path, _)| replay.reported(path)) {
+                    match old.get(path) {
+                        None => events.push(CacheEvent::Added { path: path.to_string(), node: (**new).clone() }),
+                        Some(old)
+                            if old.stat.mzxid != new.stat.mzxid
+                                || old.stat.czxid != new.stat.czxid
+                                || old.data != new.data =>
+                        {
+                            events.push(CacheEvent::Updated {
+                                path: path.to_string(),
+                                old: (**old).clone(),
+                                new: (**new).clone(),
+                            })
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
         }
@@ -532,17 +630,23 @@ impl Mirror {
     }
 }
 
-/// Reads the scope's subtree: level by level, each level's reads in `multiRead` batches that
-/// all leave before the first reply is awaited.
-async fn load(client: &Client, scope: &Scope) -> Result<BTreeMap<String, CachedNode>, Error> {
-    let mut tree = BTreeMap::new();
+/// Reads the scope's subtree: level by level, each level's reads in `multiRead` batches, up to
+/// `WINDOW` of them in flight.
+async fn load(client: &Client, scope: &Scope) -> Result<Tree, Error> {
+    let mut tree = Tree::new();
     let mut level = vec![scope.root.clone()];
     let mut depth = 0;
     while !level.is_empty() {
         let list = scope.descends(depth);
-        let pending: Vec<_> = level
-            .chunks(BATCH)
-            .map(|batch| {
+        let mut next = Vec::new();
+        let mut paths = level.into_iter();
+        let mut pending = VecDeque::with_capacity(WINDOW);
+        loop {
+            while pending.len() < WINDOW {
+                let batch: Vec<String> = paths.by_ref().take(BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
                 let read = batch.iter().fold(client.multi_read(), |read, path| {
                     let read = read.get_data(path.as_str());
                     if list {
@@ -551,40 +655,66 @@ async fn load(client: &Client, scope: &Scope) -> Result<BTreeMap<String, CachedN
                         read
                     }
                 });
-                (batch, read.send())
-            })
-            .collect();
-        let mut next = Vec::new();
-        for (batch, read) in pending {
+                pending.push_back((read.send(), batch));
+            }
+            let Some((read, batch)) = pending.pop_front() else { break };
             let results = match read.await {
                 Ok(results) => results,
                 // Too much data for one reply: read this batch node by node (still pipelined).
-                Err(Error::ReplyTooLarge { .. }) => read_each(client, batch, list).await,
+                Err(Error::ReplyTooLarge { .. }) => read_each(client, &batch, list).await,
                 Err(e) => return Err(e),
             };
             let mut results = results.into_iter();
+            let mut found = Vec::with_capacity(batch.len());
             for path in batch {
                 let data = results.next();
                 let children = if list { results.next() } else { None };
                 match data {
                     Some(ReadResult::Data(node)) => {
-                        tree.insert(path.clone(), CachedNode::from(node));
+                        if let Some(ReadResult::Children(names)) = children {
+                            next.extend(names.iter().map(|name| child_path(&path, name)).filter(|p| scope.accepts(p)));
+                        }
+                        found.push((path, node));
                     }
                     Some(ReadResult::Error(e)) if RetryPolicy::is_retryable(&e) || e.is_session_terminal() => {
                         return Err(e)
                     }
                     // Gone meanwhile (NoNode), or unreadable: not cached.
-                    _ => continue,
+                    _ => {}
                 }
-                if let Some(ReadResult::Children(names)) = children {
-                    next.extend(names.iter().map(|name| child_path(path, name)).filter(|p| scope.accepts(p)));
-                }
+            }
+            for (path, node) in pack(found) {
+                tree.insert(path.into_boxed_str(), Box::new(node));
             }
         }
         level = next;
         depth += 1;
     }
     Ok(tree)
+}
+
+/// A load batch's nodes with their data copied into one buffer of exactly their total size,
+/// each node's bytes a slice of it: a loaded node pins neither the reply it came in (with its
+/// Stats and child lists) nor an allocation of its own. (The buffer lives while any node loaded
+/// with it is cached unchanged: at most the loaded data's size.)
+fn pack(found: Vec<(String, NodeData)>) -> Vec<(String, CachedNode)> {
+    let total = found.iter().map(|(_, node)| node.data.as_ref().map_or(0, Bytes::len)).sum();
+    let mut buf = BytesMut::with_capacity(total);
+    for data in found.iter().filter_map(|(_, node)| node.data.as_ref()) {
+        buf.extend_from_slice(data);
+    }
+    let buf = buf.freeze();
+    let mut at = 0;
+    found
+        .into_iter()
+        .map(|(path, node)| {
+            let data = node.data.map(|d| {
+                at += d.len();
+                buf.slice(at - d.len()..at)
+            });
+            (path, CachedNode { data, stat: node.stat })
+        })
+        .collect()
 }
 
 /// The reads of one load batch as single requests, in the batch's result layout.
