@@ -24,12 +24,31 @@ use crate::watch::WatchedEvent;
 const BATCH: usize = 256;
 /// How many of a level's batches a load keeps in flight: enough to keep the server busy, few
 /// enough that the replies of a wide level never pile up in memory (16 × 256 nodes).
-const WINDOW: usize = 16;
+const WINDOW: usize = 4;
 
 type Filter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-/// The cached nodes by path. Boxed: a B-tree slot is then 24 bytes, not 128, and B-tree nodes
-/// are never full.
+/// The cached nodes by key: a node's path below the root (see [`key_of`]), so a key is a few
+/// bytes rather than the whole path. Boxed nodes keep a B-tree slot at 24 bytes, not 128.
 type Tree = BTreeMap<Box<str>, Box<CachedNode>>;
+
+/// The map key of `path`: its part below `root` (`a/b` for `<root>/a/b`, `""` for the root
+/// itself); `None` outside the subtree. Keys sort as their paths do.
+fn key_of<'a>(root: &str, path: &'a str) -> Option<&'a str> {
+    if path == root {
+        return Some("");
+    }
+    let rest = if root == "/" { path.strip_prefix('/')? } else { path.strip_prefix(root)?.strip_prefix('/')? };
+    (!rest.is_empty()).then_some(rest)
+}
+
+/// The path of the map key `key` (see [`key_of`]).
+fn path_of(root: &str, key: &str) -> String {
+    match (key.is_empty(), root == "/") {
+        (true, _) => root.to_owned(),
+        (false, true) => format!("/{key}"),
+        (false, false) => format!("{root}/{key}"),
+    }
+}
 type Shared = Arc<RwLock<State>>;
 
 /// What the mirror task and the handle share.
@@ -45,7 +64,7 @@ struct State {
 /// until they are read.
 #[derive(Debug)]
 enum Replay {
-    /// Reported up to this path (`None`: nothing yet). A change to a later path sends no event:
+    /// Reported up to this key (`None`: nothing yet). A change to a later node sends no event:
     /// the replay reports that node as it is when it gets there (a node deleted before then,
     /// never).
     Until(Option<Box<str>>),
@@ -54,11 +73,12 @@ enum Replay {
 }
 
 impl Replay {
-    /// Whether a change at `path` is sent as an event: the replay is over or has reported it.
-    fn reported(&self, path: &str) -> bool {
+    /// Whether a change to the node at `key` is sent as an event: the replay is over or has
+    /// reported it.
+    fn reported(&self, key: &str) -> bool {
         match self {
             Replay::Done => true,
-            Replay::Until(Some(last)) => path <= &**last,
+            Replay::Until(Some(last)) => key <= &**last,
             Replay::Until(None) => false,
         }
     }
@@ -132,18 +152,8 @@ struct Scope {
 impl Scope {
     /// How many levels below the root `path` is; `None` outside the subtree.
     fn level(&self, path: &str) -> Option<usize> {
-        if path == self.root {
-            return Some(0);
-        }
-        let rest = if self.root == "/" {
-            path.strip_prefix('/')?
-        } else {
-            path.strip_prefix(&self.root)?.strip_prefix('/')?
-        };
-        if rest.is_empty() {
-            return None;
-        }
-        Some(rest.split('/').count())
+        let key = key_of(&self.root, path)?;
+        Some(if key.is_empty() { 0 } else { key.split('/').count() })
     }
 
     /// Whether a node at `level` has its children cached.
@@ -278,19 +288,37 @@ impl CacheHandle {
 
     /// The cached node at `path`.
     pub fn get(&self, path: &str) -> Option<CachedNode> {
-        read(&self.state).nodes.get(path).map(|node| (**node).clone())
+        read(&self.state).nodes.get(key_of(&self.root, path)?).map(|node| (**node).clone())
     }
 
     /// The cached node at `path`, its data decoded as `T`; `Ok(None)` if not cached.
     pub fn get_as<T: ZNodeData>(&self, path: &str) -> Result<Option<T>, Error> {
-        read(&self.state).nodes.get(path).map(|node| node.decode(path)).transpose()
+        let Some(key) = key_of(&self.root, path) else { return Ok(None) };
+        read(&self.state).nodes.get(key).map(|node| node.decode(path)).transpose()
     }
 
     /// The names of `path`'s cached children, sorted.
     pub fn children(&self, path: &str) -> Vec<String> {
         let state = read(&self.state);
         let nodes = &state.nodes;
-        let prefix = if path == "/" { "/".to_owned() } else { format!("{path}/") };
+        let prefix = match key_of(&self.root, path) {
+            Some("") => String::new(),
+            Some(key) => format!("{key}/"),
+            None => {
+                // An ancestor of the root: the root's next name is its one cached child.
+                let below = if path == "/" {
+                    self.root.strip_prefix('/')
+                } else {
+                    self.root.strip_prefix(path).and_then(|rest| rest.strip_prefix('/'))
+                };
+                return match below {
+                    Some(rest) if !rest.is_empty() && nodes.contains_key("") => {
+                        vec![rest.split('/').next().unwrap_or(rest).to_owned()]
+                    }
+                    _ => Vec::new(),
+                };
+            }
+        };
         let mut names = Vec::new();
         let mut from = Bound::Included(prefix.clone());
         loop {
@@ -317,7 +345,7 @@ impl CacheHandle {
 
     /// Every cached node, by path.
     pub fn snapshot(&self) -> BTreeMap<String, CachedNode> {
-        read(&self.state).nodes.iter().map(|(path, node)| (path.to_string(), (**node).clone())).collect()
+        read(&self.state).nodes.iter().map(|(key, node)| (path_of(&self.root, key), (**node).clone())).collect()
     }
 
     /// How many nodes are cached.
@@ -357,11 +385,12 @@ impl CacheHandle {
                 state.nodes.range::<str, _>((Bound::Excluded(&**last), Bound::Unbounded)).next()
             }
         }
-        .map(|(path, node)| (path.clone(), (**node).clone()));
+        .map(|(key, node)| (key.clone(), (**node).clone()));
         match next {
-            Some((path, node)) => {
-                state.replay = Replay::Until(Some(path.clone()));
-                Some(CacheEvent::Added { path: path.into(), node })
+            Some((key, node)) => {
+                let path = path_of(&self.root, &key);
+                state.replay = Replay::Until(Some(key));
+                Some(CacheEvent::Added { path, node })
             }
             None => {
                 self.replayed = true;
@@ -547,10 +576,11 @@ impl Mirror {
 
     fn upsert(&mut self, path: String, node: CachedNode) {
         let events = self.events.is_some();
+        let Some(key) = key_of(&self.scope.root, &path) else { return };
         let event = {
             let mut state = write(&self.state);
-            let send = events && state.replay.reported(&path);
-            match state.nodes.get_mut(path.as_str()) {
+            let send = events && state.replay.reported(key);
+            match state.nodes.get_mut(key) {
                 // Never let an older read overwrite a newer one.
                 Some(old) if node.stat.mzxid <= old.stat.mzxid => None,
                 Some(old) if send => {
@@ -562,9 +592,8 @@ impl Mirror {
                     None
                 }
                 None => {
-                    let event = send.then(|| CacheEvent::Added { path: path.clone(), node: node.clone() });
-                    state.nodes.insert(path.into_boxed_str(), Box::new(node));
-                    event
+                    state.nodes.insert(key.into(), Box::new(node.clone()));
+                    send.then_some(CacheEvent::Added { path, node })
                 }
             }
         };
@@ -574,10 +603,11 @@ impl Mirror {
     }
 
     fn remove(&mut self, path: &str) {
+        let Some(key) = key_of(&self.scope.root, path) else { return };
         let removed = {
             let mut state = write(&self.state);
-            let removed = state.nodes.remove(path);
-            removed.filter(|_| state.replay.reported(path))
+            let removed = state.nodes.remove(key);
+            removed.filter(|_| state.replay.reported(key))
         };
         if let Some(node) = removed {
             self.emit(CacheEvent::Removed { path: path.to_owned(), node: *node });
@@ -592,22 +622,22 @@ impl Mirror {
             let mut state = write(&self.state);
             let old = std::mem::replace(&mut state.nodes, fresh);
             if self.events.is_some() {
-                let (nodes, replay) = (&state.nodes, &state.replay);
-                for (path, node) in old.iter().rev() {
-                    if !nodes.contains_key(path) && replay.reported(path) {
-                        events.push(CacheEvent::Removed { path: path.to_string(), node: (**node).clone() });
+                let (nodes, replay, root) = (&state.nodes, &state.replay, self.scope.root.as_str());
+                for (key, node) in old.iter().rev() {
+                    if !nodes.contains_key(key) && replay.reported(key) {
+                        events.push(CacheEvent::Removed { path: path_of(root, key), node: (**node).clone() });
                     }
                 }
-                for (path, new) in nodes.iter().filter(|(path, _)| replay.reported(path)) {
-                    match old.get(path) {
-                        None => events.push(CacheEvent::Added { path: path.to_string(), node: (**new).clone() }),
+                for (key, new) in nodes.iter().filter(|(key, _)| replay.reported(key)) {
+                    match old.get(key) {
+                        None => events.push(CacheEvent::Added { path: path_of(root, key), node: (**new).clone() }),
                         Some(old)
                             if old.stat.mzxid != new.stat.mzxid
                                 || old.stat.czxid != new.stat.czxid
                                 || old.data != new.data =>
                         {
                             events.push(CacheEvent::Updated {
-                                path: path.to_string(),
+                                path: path_of(root, key),
                                 old: (**old).clone(),
                                 new: (**new).clone(),
                             })
@@ -633,7 +663,7 @@ impl Mirror {
 /// Reads the scope's subtree: level by level, each level's reads in `multiRead` batches, up to
 /// `WINDOW` of them in flight.
 async fn load(client: &Client, scope: &Scope) -> Result<Tree, Error> {
-    let mut tree = Tree::new();
+    let mut entries = Vec::new();
     let mut level = vec![scope.root.clone()];
     let mut depth = 0;
     while !level.is_empty() {
@@ -684,13 +714,18 @@ async fn load(client: &Client, scope: &Scope) -> Result<Tree, Error> {
                 }
             }
             for (path, node) in pack(found) {
-                tree.insert(path.into_boxed_str(), Box::new(node));
+                if let Some(key) = key_of(&scope.root, &path) {
+                    entries.push((Box::<str>::from(key), Box::new(node)));
+                }
             }
         }
         level = next;
         depth += 1;
     }
-    Ok(tree)
+    // Built from sorted entries, the B-tree's nodes are full (inserted one by one in ZooKeeper's
+    // child order, about two thirds full).
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries.into_iter().collect())
 }
 
 /// A load batch's nodes with their data copied into one buffer of exactly their total size,
@@ -763,5 +798,19 @@ mod tests {
         let f = scope("/a", None, Some(Arc::new(|p: &str| !p.ends_with("skip"))));
         assert!(f.covers("/a/b/c"));
         assert!(!f.covers("/a/skip") && !f.covers("/a/skip/c"));
+    }
+
+    #[test]
+    fn keys_are_paths_below_the_root_and_sort_as_paths_do() {
+        for (root, path, key) in [("/a", "/a", ""), ("/a", "/a/b/c", "b/c"), ("/", "/", ""), ("/", "/x/y", "x/y")] {
+            assert_eq!(key_of(root, path), Some(key));
+            assert_eq!(path_of(root, key), path);
+        }
+        assert_eq!(key_of("/a", "/ab"), None);
+        assert_eq!(key_of("/a", "/"), None);
+        let paths = ["/a", "/a/b", "/a/b-c", "/a/b/c", "/a/b0"];
+        let mut keys: Vec<&str> = paths.iter().map(|p| key_of("/a", p).unwrap()).collect();
+        keys.sort_unstable();
+        assert_eq!(keys.iter().map(|k| path_of("/a", k)).collect::<Vec<_>>(), paths);
     }
 }
