@@ -237,19 +237,36 @@ async fn seed_tree(client: &Client, root: &str) {
     }
 }
 
+/// What both tests start from: a seeded tree under a fresh test root, the writer's client and a
+/// Curator mirror of the tree (starting; see [`ready`]). No chroot: every client names the same
+/// absolute paths.
+struct Setup {
+    _env: TestEnv,
+    cs: String,
+    root: String,
+    writer: Client,
+    curator: Peer,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let env = TestEnv::new().await;
+        let cs = server().connect_string();
+        let root = format!("{}/tree", env.root);
+        let writer = connect(&cs).await;
+        seed_tree(&writer, &root).await;
+        let curator = peers::curator_cache_mirror(&cs, &root, "curator").spawn();
+        Setup { _env: env, cs, root, writer, curator }
+    }
+}
+
 /// 10,000 pipelined mixed writes at three depths while a zk-dsl `Cache`, a Curator `CuratorCache`
 /// and a kazoo `TreeCache` mirror the tree: afterwards zk-dsl's and Curator's caches (and the
 /// zk-dsl event stream) equal the server's tree exactly; kazoo's is compared and reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zk_dsl_curator_and_kazoo_caches_equal_the_server_after_10000_mixed_writes() {
     let _machine = whole_machine().await;
-    let env = TestEnv::new().await;
-    // No chroot: every client names the same absolute paths.
-    let cs = server().connect_string();
-    let root = format!("{}/tree", env.root);
-    let writer = connect(&cs).await;
-    seed_tree(&writer, &root).await;
-    let mut curator = peers::curator_cache_mirror(&cs, &root, "curator").spawn();
+    let Setup { _env, cs, root, writer, mut curator } = Setup::new().await;
     let mut kazoo = peers::kazoo_tree_cache(&cs, &root, "kazoo").spawn();
     let cached = connect(&cs).await;
     let cache = Cache::new(&cached, root.as_str()).start().await.unwrap();
@@ -329,12 +346,7 @@ async fn cache_done(cache: CacheHandle, client: Client) {
 async fn zk_dsl_cache_stays_exact_through_100_dropped_connections() {
     const DROPS: usize = 100;
     let _machine = whole_machine().await;
-    let env = TestEnv::new().await;
-    let cs = server().connect_string();
-    let root = format!("{}/tree", env.root);
-    let writer = connect(&cs).await;
-    seed_tree(&writer, &root).await;
-    let mut curator = peers::curator_cache_mirror(&cs, &root, "curator").spawn();
+    let Setup { _env, cs, root, writer, mut curator } = Setup::new().await;
     let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
     let cached = connect_through(&proxy, "", Duration::from_secs(10)).await;
     let cache = Cache::new(&cached, root.as_str()).start().await.unwrap();

@@ -16,14 +16,11 @@ BYE <id> and exits 0. Errors print ERROR <id> <message> and exit 1.
 """
 
 import argparse
-import os
-import sys
-import traceback
 
 from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
 
-from kazoo_lock import Commands, out
+from kazoo_lock import Commands, out, run
 
 
 def parse_args(argv):
@@ -62,14 +59,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except Exception as e:
-        traceback.print_exc()
-        ident = "-"
-        if "--id" in sys.argv[:-1]:
-            ident = sys.argv[sys.argv.index("--id") + 1]
-        out("ERROR %s %s" % (ident, repr(e).replace("\n", " ")))
-        sys.stdout.flush()
-        os._exit(1)
-    os._exit(0)
+    run(main)

@@ -147,7 +147,9 @@ def main(argv):
     zk.close()
 
 
-if __name__ == "__main__":
+def run(main):
+    """Runs a contender's main(argv): an exception prints ERROR <id> <message> and exits 1; a
+    normal end exits 0 (os._exit: kazoo's threads never hold the process open)."""
     try:
         main(sys.argv[1:])
     except Exception as e:
@@ -159,3 +161,7 @@ if __name__ == "__main__":
         sys.stdout.flush()
         os._exit(1)
     os._exit(0)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -241,15 +241,18 @@ impl Cache {
         self
     }
 
-    /// Sets the watch, loads the subtree and returns the running cache. Its event stream starts
-    /// with an `Added` per node loaded, in path order, then `Initialized` (these are read from the
-    /// cache as they are taken, so a big tree's load never waits in the event channel).
+    /// Sets the watch, loads the subtree (again after a lost connection, by the default
+    /// [`RetryPolicy`]) and returns the running cache. Its event stream starts with an `Added`
+    /// per node loaded, in path order, then `Initialized` (these are read from the cache as they
+    /// are taken, so a big tree's load never waits in the event channel).
     pub async fn start(self) -> Result<CacheHandle, Error> {
         let Cache { client, scope, events } = self;
         check_path(&scope.root, false)?;
         // The watch first: whatever changes during the load is reported after it.
         let stream = client.watch(scope.root.as_str()).recursive().await?;
-        let tree = load(&client, &scope).await?;
+        // A connection lost during the load fails only that attempt: the session (and with it
+        // the watch) survives, so the load is read again once it is back.
+        let tree = RetryPolicy::default().run(|| load(&client, &scope)).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let tx = events.then_some(tx);
         let replay = if events { Replay::Until(None) } else { Replay::Done };
