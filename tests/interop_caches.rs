@@ -346,7 +346,7 @@ async fn cache_done(cache: CacheHandle, client: Client) {
 async fn zk_dsl_cache_stays_exact_through_100_dropped_connections() {
     const DROPS: usize = 100;
     let _machine = whole_machine().await;
-    let Setup { _env, cs, root, writer, mut curator } = Setup::new().await;
+    let Setup { _env, root, writer, mut curator, .. } = Setup::new().await;
     let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
     let cached = connect_through(&proxy, "", Duration::from_secs(10)).await;
     let cache = Cache::new(&cached, root.as_str()).start().await.unwrap();
