@@ -465,7 +465,7 @@ fn cache_load_table(out: &mut String, cell: &CellSummary, rounds: usize) {
         "| client | load s | RSS B/node | heap B/node | CPU s/load | errors |\n|---|---:|---:|---:|---:|---:|"
     );
     for c in &cell.clients {
-        let secs = |v: f64| format!("{v:.2}");
+        let secs = |v: f64| format!("{v:.3}");
         let bytes = |v: f64| format!("{v:.0}");
         let cpu = Spread::of(c.runs.iter().filter(|r| r.ok).filter_map(|r| r.cpu_us_per_op.map(|u| u / 1e6)));
         let failed = if c.failed_runs > 0 { format!(" ({} runs failed)", c.failed_runs) } else { String::new() };
