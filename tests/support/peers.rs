@@ -507,10 +507,9 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     if hex == "-" {
         return Some(Vec::new());
     }
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+    let pair =
+        |p: &[u8]| std::str::from_utf8(p).ok().filter(|p| p.len() == 2).and_then(|p| u8::from_str_radix(p, 16).ok());
+    hex.as_bytes().chunks(2).map(pair).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
