@@ -473,3 +473,20 @@ fn memory(opts: &Options, address: SocketAddr) -> Memory {
         Err(e) => Memory { numbers: BTreeMap::new(), error: Some(e) },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_tree_has_its_nodes_parents_first() {
+        for nodes in [1_000, 10_000, 100_000] {
+            let paths = tree_paths("/t", nodes);
+            assert_eq!(paths.len(), nodes);
+            assert_eq!(paths[0], "/t/d00");
+            assert_eq!(paths[100], "/t/d00/n00000");
+            let unique: BTreeSet<&String> = paths.iter().collect();
+            assert_eq!(unique.len(), nodes);
+        }
+    }
+}
