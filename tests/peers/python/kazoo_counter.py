@@ -15,35 +15,21 @@ Prints READY <id>; then N increments by one, each printing VALUE <id> <new value
 BYE <id> and exits 0. Errors print ERROR <id> <message> and exit 1.
 """
 
-import argparse
-
-from kazoo.client import KazooClient
 from kazoo.retry import KazooRetry
 
-from kazoo_lock import Commands, out, run
+from kazoo_lock import Commands, base_parser, out, run, start_client
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="kazoo_counter.py")
-    p.add_argument("--connect", required=True)
-    p.add_argument("--path", required=True)
-    p.add_argument("--id", required=True)
+    p = base_parser("kazoo_counter.py")
     p.add_argument("--iterations", type=int, default=1)
-    p.add_argument("--session-timeout-ms", type=int, default=10000)
-    p.add_argument("--connection-timeout-ms", type=int, default=15000)
     p.add_argument("--gate", action="store_true")
     return p.parse_args(argv)
 
 
 def main(argv):
     args = parse_args(argv)
-    zk = KazooClient(
-        hosts=args.connect,
-        timeout=args.session_timeout_ms / 1000.0,
-        connection_retry=KazooRetry(max_tries=-1, max_delay=1.0),
-        command_retry=KazooRetry(max_tries=-1, delay=0.002, backoff=2, max_delay=0.1),
-    )
-    zk.start(timeout=args.connection_timeout_ms / 1000.0)
+    zk = start_client(args, KazooRetry(max_tries=-1, delay=0.002, backoff=2, max_delay=0.1))
     commands = Commands(args.id)
     commands.on_quit = lambda: (zk.stop(), zk.close())
     counter = zk.Counter(args.path, support_curator=True)

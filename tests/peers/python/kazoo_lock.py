@@ -44,15 +44,34 @@ def micros():
     return time.time_ns() // 1000
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="kazoo_lock.py")
+def base_parser(prog):
+    """The arguments every contender takes (tests/peers/README.md)."""
+    p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--connect", required=True)
     p.add_argument("--path", required=True)
     p.add_argument("--id", required=True)
-    p.add_argument("--iterations", type=int, default=1)
-    p.add_argument("--counter")
     p.add_argument("--session-timeout-ms", type=int, default=10000)
     p.add_argument("--connection-timeout-ms", type=int, default=15000)
+    return p
+
+
+def start_client(args, command_retry=None):
+    """A started KazooClient on --connect: connection retries unlimited (at most 1 s apart), and
+    `command_retry` (default: unlimited, at most 1 s apart)."""
+    zk = KazooClient(
+        hosts=args.connect,
+        timeout=args.session_timeout_ms / 1000.0,
+        connection_retry=KazooRetry(max_tries=-1, max_delay=1.0),
+        command_retry=command_retry or KazooRetry(max_tries=-1, max_delay=1.0),
+    )
+    zk.start(timeout=args.connection_timeout_ms / 1000.0)
+    return zk
+
+
+def parse_args(argv):
+    p = base_parser("kazoo_lock.py")
+    p.add_argument("--iterations", type=int, default=1)
+    p.add_argument("--counter")
     p.add_argument("--gate", action="store_true")
     p.add_argument("--hold", action="store_true")
     p.add_argument("--extra-lock-patterns", default="-lock-")
@@ -108,13 +127,7 @@ def increment_counter(zk, path):
 def main(argv):
     args = parse_args(argv)
     patterns = [p for p in args.extra_lock_patterns.split(",") if p]
-    zk = KazooClient(
-        hosts=args.connect,
-        timeout=args.session_timeout_ms / 1000.0,
-        connection_retry=KazooRetry(max_tries=-1, max_delay=1.0),
-        command_retry=KazooRetry(max_tries=-1, max_delay=1.0),
-    )
-    zk.start(timeout=args.connection_timeout_ms / 1000.0)
+    zk = start_client(args)
     commands = Commands(args.id)
     commands.on_quit = lambda: (zk.stop(), zk.close())
     if args.counter:

@@ -11,24 +11,16 @@ per cached node, sorted by path, then END <id> <count>. `quit` or end of stdin c
 prints BYE <id> and exits 0. Errors print ERROR <id> <message> and exit 1.
 """
 
-import argparse
 import threading
 import time
 
-from kazoo.client import KazooClient
 from kazoo.recipe.cache import TreeCache, TreeEvent
-from kazoo.retry import KazooRetry
 
-from kazoo_lock import Commands, out, run
+from kazoo_lock import Commands, base_parser, out, run, start_client
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="kazoo_tree_cache.py")
-    p.add_argument("--connect", required=True)
-    p.add_argument("--path", required=True)
-    p.add_argument("--id", required=True)
-    p.add_argument("--session-timeout-ms", type=int, default=10000)
-    p.add_argument("--connection-timeout-ms", type=int, default=15000)
+    p = base_parser("kazoo_tree_cache.py")
     p.add_argument("--dump-timeout-ms", type=int, default=60000)
     return p.parse_args(argv)
 
@@ -45,13 +37,7 @@ def walk(cache, path, nodes):
 
 def main(argv):
     args = parse_args(argv)
-    zk = KazooClient(
-        hosts=args.connect,
-        timeout=args.session_timeout_ms / 1000.0,
-        connection_retry=KazooRetry(max_tries=-1, max_delay=1.0),
-        command_retry=KazooRetry(max_tries=-1, max_delay=1.0),
-    )
-    zk.start(timeout=args.connection_timeout_ms / 1000.0)
+    zk = start_client(args)
     cache = TreeCache(zk, args.path)
     initialized = threading.Event()
 
