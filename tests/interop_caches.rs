@@ -296,17 +296,22 @@ async fn zk_dsl_curator_and_kazoo_caches_equal_the_server_after_10000_mixed_writ
     assert_equal("zk-dsl Cache's event stream", &tree_of(&stream.nodes), &server_tree);
     assert_eq!(stream.reconnected, 0);
     assert_equal("Curator CuratorCache", &curator_tree, &server_tree);
-    let (n, first) = diverging(&kazoo_tree, &server_tree, 5);
-    if n == 0 {
-        eprintln!("kazoo TreeCache: equal to the server ({} nodes)", kazoo_tree.len());
-    } else {
-        // kazoo's TreeCache is alpha: a divergence is a finding about kazoo, reported here.
-        eprintln!("note: kazoo 2.11.0's TreeCache diverges from the server in {n} nodes, e.g. (path, kazoo, server) {first:?}");
-    }
+    report_kazoo(&kazoo_tree, &server_tree);
     for p in [&mut curator, &mut kazoo] {
         p.quit(patience());
     }
     cache_done(cache, cached).await;
+}
+
+/// kazoo's `TreeCache` is alpha: a divergence from the server is a finding about kazoo, printed
+/// (and documented in the README), not a failure.
+fn report_kazoo(kazoo: &Tree, server: &Tree) {
+    let (n, first) = diverging(kazoo, server, 5);
+    if n == 0 {
+        eprintln!("kazoo TreeCache: equal to the server ({} nodes)", kazoo.len());
+    } else {
+        eprintln!("note: kazoo 2.11.0's TreeCache diverges from the server in {n} nodes, e.g. (path, kazoo, server) {first:?}");
+    }
 }
 
 /// Follows the cache's events until `marker` appears, on a task of its own (so the channel never
@@ -341,16 +346,18 @@ async fn cache_done(cache: CacheHandle, client: Client) {
 /// event stream equal the server's tree, every drop was followed by exactly one `Disconnected`
 /// and one `Reconnected` (as many as the proxy's reconnections), and events kept coming after
 /// each reconnection, the last one included. A Curator `CuratorCache` beside it, on a connection
-/// of its own, ends equal to the server too.
+/// of its own, ends equal to the server too; kazoo's `TreeCache` is compared and reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zk_dsl_cache_stays_exact_through_100_dropped_connections() {
     const DROPS: usize = 100;
     let _machine = whole_machine().await;
-    let Setup { _env, root, writer, mut curator, .. } = Setup::new().await;
+    let Setup { _env, cs, root, writer, mut curator } = Setup::new().await;
+    let mut kazoo = peers::kazoo_tree_cache(&cs, &root, "kazoo").spawn();
     let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
     let cached = connect_through(&proxy, "", Duration::from_secs(10)).await;
     let cache = Cache::new(&cached, root.as_str()).start().await.unwrap();
     ready(&mut curator).await;
+    ready(&mut kazoo).await;
 
     let started = Instant::now();
     let marker = format!("{root}/marker");
@@ -373,6 +380,7 @@ async fn zk_dsl_cache_stays_exact_through_100_dropped_connections() {
     let (cache, stream) = consumer.await.unwrap();
     let elapsed = started.elapsed();
     let curator_tree = curator.dump_cache(&marker, patience() * 6).await;
+    let kazoo_tree = kazoo.dump_cache(&marker, patience() * 6).await;
     let server_tree = tree_of(&full_read(&writer, &root).await);
     let proxy_reconnects = proxy.connections_accepted() as usize - 1;
     eprintln!(
@@ -389,6 +397,7 @@ async fn zk_dsl_cache_stays_exact_through_100_dropped_connections() {
     assert_equal("zk-dsl Cache", &tree_of(&cache.snapshot()), &server_tree);
     assert_equal("zk-dsl Cache's event stream", &tree_of(&stream.nodes), &server_tree);
     assert_equal("Curator CuratorCache", &curator_tree, &server_tree);
+    report_kazoo(&kazoo_tree, &server_tree);
     assert_eq!(proxy_reconnects, DROPS, "the proxy saw {proxy_reconnects} reconnections for {DROPS} drops");
     assert_eq!(stream.reconnected, proxy_reconnects, "one Reconnected per reconnection");
     assert_eq!(stream.disconnected, proxy_reconnects, "one Disconnected per dropped connection");
@@ -403,6 +412,8 @@ async fn zk_dsl_cache_stays_exact_through_100_dropped_connections() {
     let mut cache = cache;
     let event = within("an event after the run", cache.next()).await.unwrap();
     assert!(matches!(&event, CacheEvent::Updated { path, .. } if *path == marker), "{event:?}");
-    curator.quit(patience());
+    for p in [&mut curator, &mut kazoo] {
+        p.quit(patience());
+    }
     cache_done(cache, cached).await;
 }
