@@ -19,7 +19,7 @@
 //!
 //! The initial load is pipelined too: the tree is listed level by level, each level's data and
 //! child lists read in `multiRead` batches of 256 nodes, 4 batches in flight, so a wide tree
-//! costs a few round trips per thousand nodes, not one per node (100,000 nodes in under half a
+//! costs a few round trips per thousand nodes, not one per node (100,000 nodes in about half a
 //! second on a busy 2-core machine, where Curator's `CuratorCache` takes 7 s). A cached node
 //! costs about 280 bytes with 100 bytes of data: its data never pins the reply it came in, the
 //! nodes are keyed by their path below the root, and the load's `Added` events are read from the
