@@ -267,3 +267,83 @@ async fn persistent_node_comes_back_after_deletion_and_after_a_dropped_connectio
     until_present(&other, &path, "p").await;
     assert!(node.is_running());
 }
+
+/// The initial load is reported from the cache as the events are taken, not queued up front: a
+/// node changed before its turn comes as an `Added` of its new state (no `Updated`), one deleted
+/// before its turn never comes, one created meanwhile comes in path order, and nothing is queued
+/// for any of them; changes after `Initialized` are events as usual. With events off nothing is
+/// reported at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_initial_load_is_reported_from_the_cache_as_it_is_taken() {
+    let env = TestEnv::new().await;
+    let c = &env.client;
+    c.create("/r").persistent().data("root").await.unwrap();
+    for name in ["a", "b", "c"] {
+        c.create(format!("/r/{name}")).persistent().data("1").await.unwrap();
+    }
+    let mut cache = Cache::new(c, "/r").start().await.unwrap();
+    let quiet = Cache::new(c, "/r").events(false).start().await.unwrap();
+    let other = env.another_client().await;
+    other.delete("/r/c").await.unwrap();
+    other.set_data("/r/b", "2").await.unwrap();
+    other.create("/r/d").persistent().data("new").await.unwrap();
+    let caught_up = |h: &CacheHandle| {
+        h.get("/r/d").is_some()
+            && h.get("/r/c").is_none()
+            && h.get_as::<String>("/r/b").unwrap().as_deref() == Some("2")
+    };
+    suite::eventually("the caches to see the changes", || {
+        std::future::ready((caught_up(&cache) && caught_up(&quiet)).then_some(()))
+    })
+    .await;
+    let mut added = Vec::new();
+    loop {
+        match cache.try_next().expect("the replay needs no waiting") {
+            CacheEvent::Added { path, node } => added.push((path, String::from_utf8(node.bytes().to_vec()).unwrap())),
+            CacheEvent::Initialized => break,
+            other => panic!("{other:?} during the replay"),
+        }
+    }
+    let expect = [("/r", "root"), ("/r/a", "1"), ("/r/b", "2"), ("/r/d", "new")];
+    assert_eq!(added, expect.map(|(p, d)| (p.to_owned(), d.to_owned())));
+    assert_eq!(cache.try_next(), None, "nothing was queued for the changes the replay showed");
+    other.set_data("/r/a", "3").await.unwrap();
+    let event = within("an event after the replay", cache.next()).await.unwrap();
+    assert!(
+        matches!(&event, CacheEvent::Updated { path, old, new } if path == "/r/a" && old.bytes() == b"1" && new.bytes() == b"3"),
+        "{event:?}"
+    );
+    assert_eq!(quiet.len(), 4);
+    let mut quiet = quiet;
+    assert_eq!(quiet.try_next(), None, "events off: nothing is reported");
+}
+
+/// A connection lost during the initial load does not fail `start`: the session and its watch
+/// survive, and the load is read again once the connection is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_during_the_initial_load_does_not_fail_start() {
+    let env = TestEnv::new().await;
+    env.client.create("/slow").persistent().await.unwrap();
+    for a in 0..4 {
+        env.client.create(format!("/slow/a{a}")).persistent().await.unwrap();
+        for b in 0..4 {
+            env.client.create(format!("/slow/a{a}/b{b}")).persistent().data("x").await.unwrap();
+        }
+    }
+    let proxy = Arc::new(FaultProxy::start(server().address()).expect("proxy"));
+    let client = connect_through(&proxy, &env.root, Duration::from_secs(10)).await;
+    // About 400 ms a round trip: the watch takes one (0–400 ms), the load one per level
+    // (400–1600 ms); the drop comes in the middle of the second level.
+    proxy.delay(Duration::from_millis(200));
+    let starting = tokio::spawn({
+        let client = client.clone();
+        async move { Cache::new(&client, "/slow").start().await }
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let p = proxy.clone();
+    tokio::task::spawn_blocking(move || p.drop_connections()).await.unwrap();
+    proxy.reset();
+    let cache = within("the cache to start", starting).await.unwrap().expect("start survives a lost connection");
+    assert_eq!(cache.len(), 1 + 4 + 16);
+    assert_mirrors(&cache, &full_read(&env.client, "/slow").await);
+}

@@ -7,6 +7,8 @@ pub mod latch;
 pub mod peers;
 pub mod tree;
 
+pub use tree::full_read;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;

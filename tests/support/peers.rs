@@ -27,7 +27,7 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -73,10 +73,12 @@ const JAVA_SOURCES: &[(&str, &str)] = &[
     ("CuratorDoubleBarrier.java", include_str!("../peers/java/CuratorDoubleBarrier.java")),
     ("CuratorGroupMember.java", include_str!("../peers/java/CuratorGroupMember.java")),
     ("CuratorDiscovery.java", include_str!("../peers/java/CuratorDiscovery.java")),
+    ("CuratorCacheMirror.java", include_str!("../peers/java/CuratorCacheMirror.java")),
 ];
 const KAZOO_LOCK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_lock.py");
 const KAZOO_COUNTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_counter.py");
 const KAZOO_PARTY_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_party.py");
+const KAZOO_TREE_CACHE_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/python/kazoo_tree_cache.py");
 /// Small heaps and the C1 compiler only: contenders are short-lived and the CI box has 2 cores.
 const JVM_FLAGS: &[&str] = &["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx128m"];
 
@@ -267,12 +269,16 @@ pub enum Role {
     /// `CuratorDiscovery`: curator-x-discovery ServiceDiscovery, ServiceCache and ServiceProvider
     /// (`register`, `unregister`, `query`, `cache`, `provider`, `get`, `names`).
     CuratorDiscovery,
+    /// `CuratorCacheMirror`: a CuratorCache on a subtree (`dump <marker>`).
+    CuratorCacheMirror,
     /// `kazoo_lock.py`: kazoo `Lock`.
     KazooLock,
     /// `kazoo_counter.py`: kazoo `Counter(support_curator=True)` incrementer.
     KazooCounter,
     /// `kazoo_party.py`: kazoo `Party` or `ShallowParty` member (`who`, `leave`).
     KazooParty,
+    /// `kazoo_tree_cache.py`: a kazoo `TreeCache` on a subtree (`dump <marker>`).
+    KazooTreeCache,
 }
 
 impl Role {
@@ -287,7 +293,8 @@ impl Role {
             Role::CuratorDoubleBarrier => Some("CuratorDoubleBarrier"),
             Role::CuratorGroupMember => Some("CuratorGroupMember"),
             Role::CuratorDiscovery => Some("CuratorDiscovery"),
-            Role::KazooLock | Role::KazooCounter | Role::KazooParty => None,
+            Role::CuratorCacheMirror => Some("CuratorCacheMirror"),
+            Role::KazooLock | Role::KazooCounter | Role::KazooParty | Role::KazooTreeCache => None,
         }
     }
 
@@ -295,6 +302,7 @@ impl Role {
         match self {
             Role::KazooCounter => KAZOO_COUNTER_SCRIPT,
             Role::KazooParty => KAZOO_PARTY_SCRIPT,
+            Role::KazooTreeCache => KAZOO_TREE_CACHE_SCRIPT,
             _ => KAZOO_LOCK_SCRIPT,
         }
     }
@@ -400,6 +408,17 @@ pub fn kazoo_party(connect: &str, path: &str, id: &str, shallow: bool) -> PeerBu
 /// `tests/peers/java/CuratorDiscovery.java`).
 pub fn curator_discovery(connect: &str, base_path: &str, id: &str, service: &str) -> PeerBuilder {
     builder(Role::CuratorDiscovery, connect, base_path, id).arg("--service", service)
+}
+
+/// A Curator `CuratorCache` on the subtree at `root`: `READY` once initialized, then
+/// [`Peer::dump_cache`] reads what it holds.
+pub fn curator_cache_mirror(connect: &str, root: &str, id: &str) -> PeerBuilder {
+    builder(Role::CuratorCacheMirror, connect, root, id)
+}
+
+/// A kazoo `TreeCache` on the subtree at `root`, with the protocol of [`curator_cache_mirror`].
+pub fn kazoo_tree_cache(connect: &str, root: &str, id: &str) -> PeerBuilder {
+    builder(Role::KazooTreeCache, connect, root, id)
 }
 
 /// A kazoo `Lock` contender, by default with `extra_lock_patterns=["-lock-"]` so it sees
@@ -518,6 +537,16 @@ impl PeerBuilder {
             started: Instant::now(),
         }
     }
+}
+
+/// `-` is empty; otherwise lowercase or uppercase hex digits.
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex == "-" {
+        return Some(Vec::new());
+    }
+    let pair =
+        |p: &[u8]| std::str::from_utf8(p).ok().filter(|p| p.len() == 2).and_then(|p| u8::from_str_radix(p, 16).ok());
+    hex.as_bytes().chunks(2).map(pair).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -723,6 +752,27 @@ impl Peer {
         if !ok {
             panic!("{}", self.report(&format!("cannot send {line:?} to peer {}: its stdin is closed", self.id)));
         }
+    }
+
+    /// For the cache mirrors ([`curator_cache_mirror`], [`kazoo_tree_cache`]): sends `dump
+    /// <marker>`, so the peer waits until its cache holds `marker`, and returns every node it then
+    /// held, path → (version, data).
+    pub async fn dump_cache(&mut self, marker: &str, timeout: Duration) -> BTreeMap<String, (i32, Vec<u8>)> {
+        let from = self.shared.lock().lines.len();
+        self.send(&format!("dump {marker}"));
+        let end = self.expect_line_async(&format!("^END {} ", regex::escape(&self.id)), timeout).await;
+        let out = self.shared.lock();
+        let mut nodes = BTreeMap::new();
+        for line in out.lines[from..].iter().map(|l| l.text.as_str()).take_while(|l| *l != end) {
+            let Some(rest) = line.strip_prefix("NODE ") else { continue };
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let [path, version, hex] = fields[..] else { panic!("malformed dump line {line:?}") };
+            let version = version.parse().unwrap_or_else(|_| panic!("malformed dump line {line:?}"));
+            nodes.insert(path.to_owned(), (version, decode_hex(hex).unwrap_or_else(|| panic!("bad hex in {line:?}"))));
+        }
+        let count: usize = end.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
+        assert_eq!(nodes.len(), count, "{} dumped {count} nodes, {} parsed", self.id, nodes.len());
+        nodes
     }
 
     /// Every line printed so far.

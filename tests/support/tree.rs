@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use zk_dsl::recipes::{CacheHandle, CachedNode};
 use zk_dsl::{Client, Error};
 
-/// Every node of the subtree at `root` as the server has it now.
+/// Every node of the subtree at `root` as the server has it now (after a `sync`), read level by
+/// level: what a cache of `root` must equal once the writes have stopped.
 pub async fn full_read(client: &Client, root: &str) -> BTreeMap<String, CachedNode> {
-    client.sync(root).await.unwrap();
+    client.sync(root).await.expect("sync before a full read");
     let mut tree = BTreeMap::new();
     let mut level = vec![root.to_owned()];
     while !level.is_empty() {
@@ -19,8 +20,9 @@ pub async fn full_read(client: &Client, root: &str) -> BTreeMap<String, CachedNo
                 Err(e) => panic!("read {path}: {e}"),
             };
             tree.insert(path.clone(), CachedNode { data: node.data, stat: node.stat });
+            let parent = if path == "/" { "" } else { path.as_str() };
             for name in client.children(path.as_str()).await.unwrap_or_default() {
-                next.push(format!("{path}/{name}"));
+                next.push(format!("{parent}/{name}"));
             }
         }
         level = next;

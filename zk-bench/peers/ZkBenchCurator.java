@@ -1,7 +1,7 @@
 // zk-bench's Curator worker: the recipe cells with Apache Curator (Debian's 5.4 jars),
 // InterProcessMutex for the lock handoff, LeaderLatch for the leader failover,
-// DistributedAtomicLong for the counter, DistributedAtomicValue for the atom and
-// SimpleDistributedQueue for the queue. It speaks the
+// DistributedAtomicLong for the counter, DistributedAtomicValue for the atom,
+// SimpleDistributedQueue for the queue and CuratorCache for the cache cells. It speaks the
 // same protocol as ZkBench (one run spec per stdin line, one JSON report per stdout line) and
 // shares its Spec, Timing, Rec, Cpu and report code: zk-bench compiles the two files together.
 
@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -22,6 +23,8 @@ import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
 import org.apache.curator.framework.recipes.atomic.DistributedAtomicValue;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
 import org.apache.curator.framework.recipes.queue.SimpleDistributedQueue;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
@@ -406,6 +409,133 @@ public final class ZkBenchCurator {
         return rec;
     }
 
+    // ----- caches ------------------------------------------------------------------------------
+
+    /** Heap bytes in use after a full collection (three, with pauses, so the number settles). */
+    static long heapUsedAfterGc() throws InterruptedException {
+        Runtime r = Runtime.getRuntime();
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            Thread.sleep(100);
+        }
+        return r.totalMemory() - r.freeMemory();
+    }
+
+    /** Starts a CuratorCache on `root` and waits for its initialized() callback. */
+    static CuratorCache startCache(CuratorFramework client, String root, CuratorCacheListener listener)
+            throws Exception {
+        CuratorCache cache = CuratorCache.build(client, root);
+        CountDownLatch initialized = new CountDownLatch(1);
+        cache.listenable().addListener(CuratorCacheListener.builder().forInitialized(initialized::countDown).build());
+        if (listener != null) {
+            cache.listenable().addListener(listener);
+        }
+        cache.start();
+        if (!initialized.await(PATIENCE_S * 10, TimeUnit.SECONDS)) {
+            cache.close();
+            throw new IllegalStateException("the cache did not initialize within " + PATIENCE_S * 10 + " s");
+        }
+        return cache;
+    }
+
+    /**
+     * One initial load of the tree at `children_path` (zk-bench starts a fresh worker for it):
+     * CuratorCache.start() → its initialized() callback. Memory per cached node two ways: the heap
+     * in use after a full GC (the fair number for a JVM) and the process's RSS delta.
+     */
+    static String cacheLoad(ZkBench.Spec spec) throws Exception {
+        String root = spec.s("children_path");
+        CuratorFramework client = connect(spec.s("connect"));
+        client.getData().forPath(root);
+        long heapBefore = heapUsedAfterGc();
+        long rssBefore = ZkBench.rssKb();
+        long cpuBefore = ZkBench.cpuTicks();
+        long startUnixMs = System.currentTimeMillis();
+        long start = System.nanoTime();
+        CuratorCache cache = startCache(client, root, null);
+        long loaded = System.nanoTime() - start;
+        long cpu = ZkBench.cpuTicks() - cpuBefore;
+        long nodes = cache.size();
+        long heapAfter = heapUsedAfterGc();
+        long rssAfter = ZkBench.rssKb();
+        double per = Math.max(1, nodes);
+        String json = "{\"ok\":true,\"ops\":1,\"errors\":0,\"elapsed_s\":" + loaded / 1e9
+                + ",\"window_start_unix_ms\":" + startUnixMs + ",\"cpu_ticks\":" + cpu + ",\"rss_kb\":" + rssAfter
+                + ",\"lat_ns\":[[" + ZkBench.round3(loaded) + ",1]],\"extra\":{\"nodes\":" + nodes
+                + ",\"rss_before_kb\":" + rssBefore + ",\"rss_after_kb\":" + rssAfter
+                + ",\"bytes_per_node\":" + (rssAfter - rssBefore) * 1024.0 / per
+                + ",\"heap_bytes_per_node\":" + (heapAfter - heapBefore) / per + "}}";
+        cache.close();
+        client.close();
+        return json;
+    }
+
+    /**
+     * A CuratorCache of the tree at `children_path` on one CuratorFramework; another sets the
+     * tree's nodes one after another (round robin, `payload` bytes whose first 8 are the set's
+     * number). A unit is one set; its latency the set issued → the cache listener's changed()
+     * callback for that number.
+     */
+    static ZkBench.Rec cacheUpdate(ZkBench.Spec spec, ZkBench.Timing[] timing, long[] cpu) throws Exception {
+        String root = spec.s("children_path");
+        CuratorFramework cached = connect(spec.s("connect"));
+        CuratorFramework setter = connect(spec.s("connect"));
+        // (number, nanoTime) of each change the cache reports.
+        LinkedBlockingQueue<long[]> seen = new LinkedBlockingQueue<>();
+        CuratorCacheListener listener = CuratorCacheListener.builder().forChanges((old, node) -> {
+            byte[] d = node.getData();
+            if (d != null && d.length >= 8) {
+                seen.add(new long[] {ByteBuffer.wrap(d).getLong(0), System.nanoTime()});
+            }
+        }).build();
+        CuratorCache cache = startCache(cached, root, listener);
+        List<String> paths = new ArrayList<>();
+        cache.stream().forEach(d -> {
+            if (!d.getPath().equals(root)) {
+                paths.add(d.getPath());
+            }
+        });
+        paths.sort(null);
+        byte[] data = new byte[Math.max(8, (int) spec.n("payload"))];
+        for (int i = 8; i < data.length; i++) {
+            data[i] = (byte) ('a' + i % 26);
+        }
+        ZkBench.Timing t = new ZkBench.Timing(spec);
+        timing[0] = t;
+        ZkBench.Cpu sampler = new ZkBench.Cpu(t);
+        sampler.start();
+        ZkBench.Rec rec = new ZkBench.Rec();
+        long seq = 0;
+        while (t.issuing()) {
+            String path = paths.get((int) (seq % paths.size()));
+            ByteBuffer.wrap(data).putLong(0, seq);
+            long start = System.nanoTime();
+            try {
+                setter.setData().forPath(path, data);
+                long[] event;
+                do {
+                    event = seen.poll(PATIENCE_S, TimeUnit.SECONDS);
+                } while (event != null && event[0] != seq);
+                if (event == null) {
+                    rec.error("no event for " + path + " within " + PATIENCE_S + " s");
+                } else {
+                    rec.done(t, start, event[1], null);
+                }
+            } catch (Exception e) {
+                rec.error(e.toString());
+                pause();
+            }
+            seq++;
+        }
+        sampler.join();
+        cpu[0] = sampler.ticks;
+        cpu[1] = sampler.rssKb;
+        cache.close();
+        cached.close();
+        setter.close();
+        return rec;
+    }
+
     // ----- the protocol ------------------------------------------------------------------------
 
     static String run(ZkBench.Spec spec) throws Exception {
@@ -428,9 +558,14 @@ public final class ZkBenchCurator {
             case "queue":
                 rec = queue(spec, timing, cpu);
                 break;
+            case "cache-load":
+                return cacheLoad(spec);
+            case "cache-update":
+                rec = cacheUpdate(spec, timing, cpu);
+                break;
             default:
-                throw new IllegalArgumentException(
-                        "the Curator worker runs lock, failover, counter, atom and queue, not " + spec.s("workload"));
+                throw new IllegalArgumentException("the Curator worker runs lock, failover, counter, atom, queue, "
+                        + "cache-load and cache-update, not " + spec.s("workload"));
         }
         return ZkBench.json(rec, timing[0], cpu);
     }
@@ -460,7 +595,7 @@ public final class ZkBenchCurator {
         System.setOut(System.err);
         String zk = org.apache.zookeeper.Version.getFullVersion().split("[ ,-]")[0];
         out.println("{\"hello\":" + ZkBench.quote("Curator " + curatorVersion()
-                + " (InterProcessMutex, LeaderLatch, DistributedAtomicLong, DistributedAtomicValue, SimpleDistributedQueue), java client "
+                + " (InterProcessMutex, LeaderLatch, DistributedAtomicLong, DistributedAtomicValue, SimpleDistributedQueue, CuratorCache), java client "
                 + zk + ", JDK " + System.getProperty("java.version")) + "}");
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;

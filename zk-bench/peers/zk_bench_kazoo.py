@@ -1,7 +1,7 @@
 """zk-bench's kazoo worker: kazoo's *_async API, N requests outstanding per session through a
 Semaphore, kazoo's Lock recipe in the lock-handoff cell and its Counter (support_curator=True, the
 SharedCount layout zk-dsl's SharedCount shares; the client's default command retry) in the counter
-cell. zk-bench runs it in a venv of its own and talks to it through stdin (one run spec per
+cell, its TreeCache in the cache cells. zk-bench runs it in a venv of its own and talks to it through stdin (one run spec per
 line, `key=value` words) and stdout (one JSON line per run); everything else goes to stderr."""
 
 import json
@@ -367,6 +367,132 @@ def counter_cell(spec):
     return rec, timing, sampler
 
 
+def start_tree_cache(zk, root, listener=None):
+    """A TreeCache on `root`, started, once its INITIALIZED event has come."""
+    from kazoo.recipe.cache import TreeCache, TreeEvent
+
+    cache = TreeCache(zk, root)
+    initialized = threading.Event()
+
+    def on_event(event):
+        if event.event_type == TreeEvent.INITIALIZED:
+            initialized.set()
+        elif listener is not None:
+            listener(event)
+
+    cache.listen(on_event)
+    cache.start()
+    if not initialized.wait(300):
+        cache.close()
+        raise RuntimeError("the TreeCache did not initialize within 300 s")
+    return cache
+
+
+def cached_paths(cache, path, out):
+    """Every path a TreeCache holds under `path` (it has no flat view)."""
+    if cache.get_data(path) is None:
+        return
+    out.append(path)
+    for name in cache.get_children(path) or ():
+        cached_paths(cache, path.rstrip("/") + "/" + name, out)
+
+
+def cache_load(spec):
+    """One initial load of the tree at `children_path` (zk-bench starts a fresh worker for it):
+    TreeCache.start() -> its INITIALIZED event. Memory per cached node: the process's RSS delta
+    (after gc.collect())."""
+    import gc
+
+    root = spec.s("children_path")
+    zk = connect(spec.s("connect"))
+    zk.get(root)
+    gc.collect()
+    rss_before = rss_kb()
+    cpu_before = cpu_ticks()
+    start_unix_ms = time.time() * 1000.0
+    start = now()
+    cache = start_tree_cache(zk, root)
+    loaded = now() - start
+    cpu = cpu_ticks() - cpu_before
+    paths = []
+    cached_paths(cache, root, paths)
+    gc.collect()
+    rss_after = rss_kb()
+    nodes = max(1, len(paths))
+    report = {
+        "ok": True,
+        "ops": 1,
+        "errors": 0,
+        "elapsed_s": loaded / 1e9,
+        "window_start_unix_ms": start_unix_ms,
+        "cpu_ticks": cpu,
+        "rss_kb": rss_after,
+        "lat_ns": [(round3(loaded), 1)],
+        "extra": {
+            "nodes": len(paths),
+            "rss_before_kb": rss_before,
+            "rss_after_kb": rss_after,
+            "bytes_per_node": (rss_after - rss_before) * 1024.0 / nodes,
+        },
+    }
+    cache.close()
+    close(zk)
+    return report
+
+
+def cache_update(spec, payload):
+    """A TreeCache of the tree at `children_path` on one KazooClient; another sets the tree's
+    nodes one after another (round robin, `payload` bytes whose first 8 are the set's number). A
+    unit is one set; its latency the set issued -> the cache's NODE_UPDATED event for it."""
+    import queue
+    import struct
+
+    from kazoo.recipe.cache import TreeEvent
+
+    root = spec.s("children_path")
+    cached = connect(spec.s("connect"))
+    setter = connect(spec.s("connect"))
+    seen = queue.Queue()
+
+    def on_event(event):
+        if event.event_type == TreeEvent.NODE_UPDATED and event.event_data is not None:
+            data = event.event_data.data
+            if data is not None and len(data) >= 8:
+                seen.put((struct.unpack(">q", data[:8])[0], now()))
+
+    cache = start_tree_cache(cached, root, on_event)
+    paths = []
+    cached_paths(cache, root, paths)
+    paths = sorted(p for p in paths if p != root)
+    data = bytearray(payload if len(payload) >= 8 else payload + b"-" * (8 - len(payload)))
+    timing = Timing(spec)
+    sampler = CpuSampler(timing)
+    sampler.start()
+    rec = Rec()
+    seq = 0
+    while timing.issuing():
+        path = paths[seq % len(paths)]
+        data[:8] = struct.pack(">q", seq)
+        start = now()
+        try:
+            setter.set(path, bytes(data))
+            while True:
+                number, at = seen.get(timeout=30)
+                if number == seq:
+                    break
+            rec.done(timing, start, at, None)
+        except queue.Empty:
+            rec.done(timing, 0, 0, "no event for %s within 30 s" % path)
+        except Exception as e:  # noqa: BLE001 - counted, reported to zk-bench
+            rec.done(timing, 0, 0, "error " + type(e).__name__)
+        seq += 1
+    sampler.join()
+    cache.close()
+    close(cached)
+    close(setter)
+    return rec, timing, sampler
+
+
 def round3(v):
     scale = 1
     while v // scale >= 2048:
@@ -386,6 +512,10 @@ def run(spec):
         rec, timing, sampler = lock_handoff(spec)
     elif workload == "counter":
         rec, timing, sampler = counter_cell(spec)
+    elif workload == "cache-load":
+        return cache_load(spec)
+    elif workload == "cache-update":
+        rec, timing, sampler = cache_update(spec, payload)
     elif workload == "failover":
         raise ValueError("kazoo has no LeaderLatch (its Election is a lock): not in the failover cell")
     elif workload in ("atom", "queue"):

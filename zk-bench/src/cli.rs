@@ -24,14 +24,15 @@ OPTIONS:
   --clients A,B,...       clients to run (default: all): raw, zk-dsl, zk-dsl-tasks,
                           zk-dsl-macro, zk-dsl-blocking, zookeeper-client, java, kazoo,
                           curator (Curator 5.4 from Debian's jars or $CURATOR_CLASSPATH: the
-                          recipe cells only; 'lock-handoff c=10' and 'counter c=10' run zk-dsl,
-                          curator and kazoo, 'leader-failover c=3', 'atom c=10' and
-                          'queue 100B w=10' zk-dsl and curator)
+                          recipe cells only; 'lock-handoff c=10', 'counter c=10' and the cache
+                          cells run zk-dsl, curator and kazoo, 'leader-failover c=3', 'atom c=10'
+                          and 'queue 100B w=10' zk-dsl and curator)
   --skip A,B,...          clients to leave out
   --only TEXT[,TEXT..]    only these cells: a whole label picks that cell ('get 100B n=1'), other
                           text every label containing it ('get 100B', 'n=100')
   --list                  print the cells and exit (--only lock,failover,counter,atom,queue:
-                          the recipe cells)
+                          the recipe cells; --only cache: the cache cells, each cache-load run
+                          in a fresh worker process)
   --render DIR            run nothing: re-render DIR/results.json (verdicts, markdown, plots)
   --server HOST:PORT      use this running server instead of starting one (its /zkb is replaced)
   --out DIR               output directory (default target/zk-bench)

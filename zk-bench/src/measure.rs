@@ -125,8 +125,13 @@ impl Recorder {
     }
 
     /// The worker's answer for this run.
+    /// The latencies kept, as (nanoseconds, count) pairs.
+    pub fn latencies(&self) -> Vec<(u64, u64)> {
+        self.hist.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
+    }
+
     pub fn into_report(self, timing: &Timing, cpu: CpuWindow) -> RunReport {
-        let lat_ns = self.hist.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect();
+        let lat_ns = self.latencies();
         RunReport {
             ok: true,
             error: None,

@@ -140,7 +140,25 @@ fn children_root(children: usize) -> String {
     format!("{ROOT}/children-{children}")
 }
 
-/// Creates what the cells read: `/zkb/data-<payload>/k00000..` and `/zkb/children-<n>/..`.
+/// The tree of a cache cell: `nodes` nodes of `payload` bytes below its root (see [`tree_paths`]).
+fn tree_root(nodes: usize) -> String {
+    format!("{ROOT}/tree-{nodes}")
+}
+
+/// The nodes of a cache cell's tree below `root`, parents first: 100 directories `d00`..`d99`,
+/// each with `nodes / 100 - 1` leaves, `nodes` in all (the root makes `nodes + 1`).
+fn tree_paths(root: &str, nodes: usize) -> Vec<String> {
+    let dirs = 100.min(nodes.max(1));
+    let leaves = nodes / dirs - 1;
+    let mut paths: Vec<String> = (0..dirs).map(|d| format!("{root}/d{d:02}")).collect();
+    for d in 0..dirs {
+        paths.extend((0..leaves).map(|l| format!("{root}/d{d:02}/n{l:05}")));
+    }
+    paths
+}
+
+/// Creates what the cells read: `/zkb/data-<payload>/k00000..`, `/zkb/children-<n>/..` and the
+/// cache cells' trees `/zkb/tree-<n>/d00/n00000..`.
 fn setup(address: SocketAddr, cells: &[Cell], keys: usize, memory: bool) -> Res<()> {
     let payloads: BTreeSet<usize> = cells
         .iter()
@@ -150,6 +168,8 @@ fn setup(address: SocketAddr, cells: &[Cell], keys: usize, memory: bool) -> Res<
         .collect();
     let children: BTreeSet<usize> =
         cells.iter().filter(|c| c.workload == Workload::Children).map(|c| c.children).collect();
+    let trees: BTreeSet<(usize, usize)> =
+        cells.iter().filter(|c| c.workload.is_cache()).map(|c| (c.children, c.payload)).collect();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let client = Client::connect(address.to_string()).await.map_err(|e| format!("setup: {e}"))?;
@@ -172,6 +192,12 @@ fn setup(address: SocketAddr, cells: &[Cell], keys: usize, memory: bool) -> Res<
             client.create(root.as_str()).persistent().await.map_err(|e| format!("setup: {root}: {e}"))?;
             let paths: Vec<String> = (0..n).map(|i| format!("{root}/child-{i:06}")).collect();
             create_many(&client, &paths, &bytes::Bytes::new()).await?;
+        }
+        for &(nodes, size) in &trees {
+            let root = tree_root(nodes);
+            client.create(root.as_str()).persistent().await.map_err(|e| format!("setup: {root}: {e}"))?;
+            eprintln!("creating the {nodes}-node tree {root} ...");
+            create_many(&client, &tree_paths(&root, nodes), &bytes::Bytes::from(payload(size))).await?;
         }
         client.close().await.map_err(|e| format!("setup: {e}"))
     })
@@ -240,16 +266,21 @@ fn spec_for(cell: &Cell, opts: &Options, address: SocketAddr, tag: String) -> Ru
         measure_ms: opts.measure.as_millis() as u64,
         data_root: data_root(if cell.workload == Workload::Children { 100 } else { cell.payload }),
         keys: opts.keys,
-        children_path: children_root(cell.children),
+        children_path: if cell.workload.is_cache() { tree_root(cell.children) } else { children_root(cell.children) },
         eph_root: EPH_ROOT.into(),
         tag,
         multi_ops: cell.multi_ops,
-        count: opts.memory_count,
+        count: if cell.workload.is_cache() { cell.children } else { opts.memory_count },
     }
 }
 
 fn run_timeout(opts: &Options) -> Duration {
     opts.warmup + opts.measure + Duration::from_secs(120)
+}
+
+/// A cache load can take longer than a window (kazoo's `TreeCache` of 100,000 nodes).
+fn cell_timeout(cell: &Cell, opts: &Options) -> Duration {
+    run_timeout(opts) + if cell.workload == Workload::CacheLoad { Duration::from_secs(300) } else { Duration::ZERO }
 }
 
 pub fn main(opts: Options, command_line: String) -> Res<()> {
@@ -293,7 +324,6 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         return Err("no client could be started".into());
     }
     let server_cpu = ServerCpu::start(server.pid);
-    let timeout = run_timeout(&opts);
     let total = cells.len();
     let started = Instant::now();
     let hellos: BTreeMap<String, String> = workers.iter().map(|w| (w.kind.to_string(), w.hello.clone())).collect();
@@ -334,7 +364,12 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
                 }
                 let tag = format!("c{ci}-r{round}-{}", w.kind);
                 let spec = spec_for(cell, &opts, server.address, tag);
-                let report = w.run(&spec, timeout);
+                if cell.workload == Workload::CacheLoad {
+                    // Memory per cached node is an RSS delta: measured in a fresh process, so no
+                    // earlier run's freed pages are reused.
+                    w.restart();
+                }
+                let report = w.run(&spec, cell_timeout(cell, &opts));
                 let server_ticks = (report.ok && report.window_start_unix_ms > 0.0).then(|| {
                     server_cpu
                         .ticks(report.window_start_unix_ms, report.window_start_unix_ms + report.elapsed_s * 1000.0)
@@ -436,5 +471,22 @@ fn memory(opts: &Options, address: SocketAddr) -> Memory {
         },
         Ok(r) => Memory { numbers: BTreeMap::new(), error: r.error },
         Err(e) => Memory { numbers: BTreeMap::new(), error: Some(e) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_tree_has_its_nodes_parents_first() {
+        for nodes in [1_000, 10_000, 100_000] {
+            let paths = tree_paths("/t", nodes);
+            assert_eq!(paths.len(), nodes);
+            assert_eq!(paths[0], "/t/d00");
+            assert_eq!(paths[100], "/t/d00/n00000");
+            let unique: BTreeSet<&String> = paths.iter().collect();
+            assert_eq!(unique.len(), nodes);
+        }
     }
 }

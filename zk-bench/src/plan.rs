@@ -14,6 +14,10 @@ pub const SHARED_CONTENDERS: usize = 10;
 /// Items offered and not yet taken in the queue cell: keeps the queue short (Curator's consumer
 /// lists the whole queue for every take).
 pub const QUEUE_WINDOW: usize = 10;
+/// Tree sizes of the cache initial-load cells (the 10,000 and 100,000 nodes).
+pub const CACHE_LOAD_TREES: [usize; 2] = [10_000, 100_000];
+/// Tree size of the cache update-propagation cell.
+pub const CACHE_UPDATE_TREE: usize = 1_000;
 
 /// One row of the table: every client runs it, alternating, round after round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +52,8 @@ impl Cell {
             Workload::Counter => return format!("counter c={}", self.outstanding),
             Workload::Atom => return format!("atom c={}", self.outstanding),
             Workload::Queue => return format!("queue {} w={}", size(self.payload), self.outstanding),
+            Workload::CacheLoad => return format!("cache-load {} t={}", size(self.payload), self.children),
+            Workload::CacheUpdate => return format!("cache-update {} t={}", size(self.payload), self.children),
             _ => {}
         }
         let mut s = match self.workload {
@@ -70,7 +76,7 @@ impl Cell {
     /// request cells a plain client (Curator's plain requests are the Java client's).
     pub fn runs_with(&self, client: ClientKind) -> bool {
         match self.workload {
-            Workload::Lock | Workload::Counter => {
+            Workload::Lock | Workload::Counter | Workload::CacheLoad | Workload::CacheUpdate => {
                 matches!(client, ClientKind::ZkDsl | ClientKind::Curator | ClientKind::Kazoo)
             }
             Workload::Failover | Workload::Atom | Workload::Queue => {
@@ -96,7 +102,7 @@ pub fn size(bytes: usize) -> String {
     }
 }
 
-/// The standard table (31 cells).
+/// The standard table (34 cells).
 pub fn standard() -> Vec<Cell> {
     let mut cells = Vec::new();
     // Throughput and latency against outstanding requests on one session.
@@ -131,6 +137,11 @@ pub fn standard() -> Vec<Cell> {
     cells.push(Cell::new(Workload::Counter, 0, SHARED_CONTENDERS).sessions(SHARED_CONTENDERS));
     cells.push(Cell::new(Workload::Atom, 0, SHARED_CONTENDERS).sessions(SHARED_CONTENDERS));
     cells.push(Cell::new(Workload::Queue, 100, QUEUE_WINDOW).sessions(2));
+    // Caches: the initial load of a big tree, and a change reaching the cache.
+    for nodes in CACHE_LOAD_TREES {
+        cells.push(Cell { children: nodes, ..Cell::new(Workload::CacheLoad, 100, 1) });
+    }
+    cells.push(Cell { children: CACHE_UPDATE_TREE, ..Cell::new(Workload::CacheUpdate, 100, 1).sessions(2) });
     cells
 }
 
@@ -161,6 +172,10 @@ mod tests {
         assert!(pick(&["nothing like it"]).is_empty());
         assert_eq!(pick(&["lock", "failover"]), ["lock-handoff c=10", "leader-failover c=3"]);
         assert_eq!(pick(&["counter", "atom", "queue"]), ["counter c=10", "atom c=10", "queue 100B w=10"]);
+        assert_eq!(
+            pick(&["cache"]),
+            ["cache-load 100B t=10000", "cache-load 100B t=100000", "cache-update 100B t=1000"]
+        );
     }
 
     #[test]
@@ -175,6 +190,7 @@ mod tests {
         assert_eq!(runs("counter c=10"), [ClientKind::ZkDsl, ClientKind::Kazoo, ClientKind::Curator]);
         assert_eq!(runs("atom c=10"), [ClientKind::ZkDsl, ClientKind::Curator]);
         assert_eq!(runs("queue 100B w=10"), [ClientKind::ZkDsl, ClientKind::Curator]);
+        assert_eq!(runs("cache-load 100B t=100000"), [ClientKind::ZkDsl, ClientKind::Kazoo, ClientKind::Curator]);
         assert!(!runs("get 100B n=10").contains(&ClientKind::Curator));
         assert!(runs("get 100B n=10").contains(&ClientKind::Java));
     }

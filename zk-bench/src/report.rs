@@ -283,6 +283,7 @@ pub fn targets(cells: &[CellSummary]) -> Vec<Verdict> {
     }
     out.extend(lock_targets(cells));
     out.extend(shared_targets(cells));
+    out.extend(cache_targets(cells));
     let p50 = |c: &ClientSummary| c.p50_us.map(|s| s.median);
     for w in [Workload::Get, Workload::Set, Workload::Create] {
         let Some(cell) = core(cells, w, 1) else { continue };
@@ -431,11 +432,132 @@ fn spread_ms(s: Option<Spread>) -> String {
     s.map_or_else(|| "–".into(), |s| format!("{} [{}–{}]", fmt_ms(s.median), fmt_ms(s.min), fmt_ms(s.max)))
 }
 
+/// One number from each successful run's `extra`, over the rounds.
+pub fn extra_spread(c: &ClientSummary, key: &str) -> Option<Spread> {
+    Spread::of(c.runs.iter().filter(|r| r.ok).filter_map(|r| r.extra.get(key).copied()))
+}
+
+/// How long each successful run took (a cache load: start → initialized), seconds.
+fn load_seconds(c: &ClientSummary) -> Option<Spread> {
+    Spread::of(c.runs.iter().filter(|r| r.ok && r.ops > 0).map(|r| r.elapsed_s))
+}
+
+fn spread_with(s: Option<Spread>, f: impl Fn(f64) -> String) -> String {
+    s.map_or_else(|| "–".into(), |s| format!("{} [{}–{}]", f(s.median), f(s.min), f(s.max)))
+}
+
+/// A cache-load cell: load time, memory per cached node (RSS delta; the JVM's heap after GC, and
+/// zk-dsl's live heap from the counting allocator), CPU per load.
+fn cache_load_table(out: &mut String, cell: &CellSummary, rounds: usize) {
+    let _ = writeln!(
+        out,
+        "**{}**: the initial load of a tree of {} nodes of {} bytes (100 directories of leaves) by a cache \
+         started in a fresh client process (zk-dsl `Cache`, taking its `Added` events up to `Initialized`; \
+         Curator `CuratorCache` up to its `initialized()` callback; kazoo `TreeCache` up to its `INITIALIZED` \
+         event). Load = start → initialized, s; memory per cached node = the process's RSS after the load \
+         minus before, over the nodes cached; heap per node = live heap bytes (zk-dsl: a counting allocator; \
+         Curator: heap in use after `System.gc()`); client CPU per load, s. Medians of {rounds} rounds \
+         [min–max].\n",
+        cell.label, cell.cell.children, cell.cell.payload
+    );
+    let _ = writeln!(
+        out,
+        "| client | load s | RSS B/node | heap B/node | CPU s/load | errors |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for c in &cell.clients {
+        let secs = |v: f64| format!("{v:.3}");
+        let bytes = |v: f64| format!("{v:.0}");
+        let cpu = Spread::of(c.runs.iter().filter(|r| r.ok).filter_map(|r| r.cpu_us_per_op.map(|u| u / 1e6)));
+        let failed = if c.failed_runs > 0 { format!(" ({} runs failed)", c.failed_runs) } else { String::new() };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {}{failed} |",
+            c.client,
+            spread_with(load_seconds(c), secs),
+            spread_with(extra_spread(c, "bytes_per_node"), bytes),
+            spread_with(extra_spread(c, "heap_bytes_per_node"), bytes),
+            spread_with(cpu, secs),
+            c.errors
+        );
+    }
+    out.push('\n');
+}
+
+/// Issue 13's cache targets: a faster initial load than both peers, memory per cached node at
+/// most Curator's (zk-dsl's RSS delta against Curator's heap after GC, the stricter pairing: a
+/// JVM's RSS grows by more than its live heap), update propagation p99 at most Curator's.
+fn cache_targets(cells: &[CellSummary]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    let median = |s: Option<Spread>| s.map(|s| s.median);
+    for cell in cells.iter().filter(|c| c.cell.workload == Workload::CacheLoad) {
+        let Some(ours) = cell.client(ClientKind::ZkDsl) else { continue };
+        let peers: Vec<(ClientKind, f64)> = cell
+            .clients
+            .iter()
+            .filter(|c| c.client.is_peer())
+            .filter_map(|c| Some((c.client, median(load_seconds(c))?)))
+            .collect();
+        if let (Some(x), false) = (median(load_seconds(ours)), peers.is_empty()) {
+            let others: Vec<String> = peers.iter().map(|(k, v)| format!("{v:.2} s ({k})")).collect();
+            out.push(Verdict {
+                target: "cache: initial load faster than both peers".into(),
+                cell: cell.label.clone(),
+                measured: format!("{x:.2} s vs {}", others.join(", ")),
+                pass: peers.iter().all(|&(_, v)| x < v),
+            });
+        }
+        let curator = cell.client(ClientKind::Curator);
+        let theirs = curator.and_then(|c| median(extra_spread(c, "heap_bytes_per_node")));
+        if let (Some(x), Some(c)) = (median(extra_spread(ours, "bytes_per_node")), theirs) {
+            out.push(Verdict {
+                target: "cache: memory per node ≤ Curator's".into(),
+                cell: cell.label.clone(),
+                measured: format!("{x:.0} B (RSS) vs {c:.0} B (Curator heap after GC)"),
+                pass: x <= c,
+            });
+        }
+    }
+    for cell in cells.iter().filter(|c| c.cell.workload == Workload::CacheUpdate) {
+        let (Some(ours), Some(curator)) = (cell.client(ClientKind::ZkDsl), cell.client(ClientKind::Curator)) else {
+            continue;
+        };
+        if let (Some(x), Some(c)) = (median(ours.p99_us), median(curator.p99_us)) {
+            out.push(Verdict {
+                target: "cache: update propagation p99 ≤ Curator's".into(),
+                cell: cell.label.clone(),
+                measured: format!("{} vs {} ms", fmt_ms(x), fmt_ms(c)),
+                pass: x <= c,
+            });
+        }
+    }
+    out
+}
+
 /// The recipe cells' tables (lock handoff, leader failover), one row per client that ran them.
 fn recipes(out: &mut String, results: &Results) {
     for cell in results.cells.iter().filter(|c| c.cell.workload.is_recipe()) {
         let rounds = cell.clients.first().map_or(0, |c| c.runs.len());
+        if cell.cell.workload == Workload::CacheLoad {
+            cache_load_table(out, cell, rounds);
+            continue;
+        }
         match cell.cell.workload {
+            Workload::CacheUpdate => {
+                let _ = writeln!(
+                    out,
+                    "**{}**: a cache of a {}-node tree ({}-byte nodes) on one session (zk-dsl `Cache`, Curator \
+                     `CuratorCache`, kazoo `TreeCache`); another session in the same process sets its nodes one \
+                     after another. Units: updates/s; latency = the set issued → the caching session's event \
+                     for it (one clock), ms; client CPU per update (both sessions). Medians of {rounds} rounds \
+                     [min–max].\n",
+                    cell.label, cell.cell.children, cell.cell.payload
+                );
+                let _ = writeln!(
+                    out,
+                    "| client | updates/s | p50 ms | p99 ms | CPU µs/update | errors |\n\
+                     |---|---:|---:|---:|---:|---:|"
+                );
+            }
             Workload::Lock => {
                 let _ = writeln!(
                     out,
@@ -515,7 +637,9 @@ fn recipes(out: &mut String, results: &Results) {
         }
         for c in &cell.clients {
             let first = match cell.cell.workload {
-                Workload::Lock | Workload::Counter | Workload::Atom | Workload::Queue => spread_ops(c.ops_per_s),
+                Workload::Lock | Workload::Counter | Workload::Atom | Workload::Queue | Workload::CacheUpdate => {
+                    spread_ops(c.ops_per_s)
+                }
                 _ => c.runs.iter().filter(|r| r.ok).map(|r| r.ops).sum::<u64>().to_string(),
             };
             let cpu =

@@ -50,10 +50,18 @@ pub enum Workload {
     /// them, at most `outstanding` items offered and not yet taken. A unit is one item taken;
     /// its latency the offer issued → the take returning (one process, one clock).
     Queue,
+    /// Cache initial load: a cache of the `children`-node tree at `children_path` (100 B a node)
+    /// is started in a fresh worker process; one unit is the load (start → `Initialized`), with
+    /// the process's RSS (and, where the client can tell, its heap) before and after, per node.
+    CacheLoad,
+    /// Cache update propagation: a cache of the tree at `children_path`; another session sets a
+    /// node, one at a time. A unit is one set; its latency the set issued → the caching session's
+    /// event for it.
+    CacheUpdate,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 14] = [
+    pub const ALL: [Workload; 16] = [
         Workload::Get,
         Workload::Set,
         Workload::Create,
@@ -68,6 +76,8 @@ impl Workload {
         Workload::Counter,
         Workload::Atom,
         Workload::Queue,
+        Workload::CacheLoad,
+        Workload::CacheUpdate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -86,6 +96,8 @@ impl Workload {
             Workload::Counter => "counter",
             Workload::Atom => "atom",
             Workload::Queue => "queue",
+            Workload::CacheLoad => "cache-load",
+            Workload::CacheUpdate => "cache-update",
         }
     }
 
@@ -93,10 +105,24 @@ impl Workload {
         Workload::ALL.into_iter().find(|w| w.name() == s)
     }
 
-    /// A recipe's cell (a lock, a latch, a counter, an atom, a queue) rather than a request
-    /// stream: run by the clients that have the recipe, reported in tables of their own.
+    /// A recipe's cell (a lock, a latch, a counter, an atom, a queue, a cache) rather than a
+    /// request stream: run by the clients that have the recipe, reported in tables of their own.
     pub fn is_recipe(self) -> bool {
-        matches!(self, Workload::Lock | Workload::Failover | Workload::Counter | Workload::Atom | Workload::Queue)
+        matches!(
+            self,
+            Workload::Lock
+                | Workload::Failover
+                | Workload::Counter
+                | Workload::Atom
+                | Workload::Queue
+                | Workload::CacheLoad
+                | Workload::CacheUpdate
+        )
+    }
+
+    /// A cache cell.
+    pub fn is_cache(self) -> bool {
+        matches!(self, Workload::CacheLoad | Workload::CacheUpdate)
     }
 }
 

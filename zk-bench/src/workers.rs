@@ -120,6 +120,18 @@ impl Worker {
         }
     }
 
+    /// Ends the worker process; the next [`run`](Self::run) starts a fresh one.
+    pub fn restart(&mut self) {
+        if let Some(p) = self.proc.take() {
+            // Closing stdin ends a healthy worker; kill whatever is left.
+            drop(p.stdin);
+            std::thread::sleep(Duration::from_millis(50));
+            let mut child = p.child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     fn discard(&mut self) {
         if let Some(p) = self.proc.take() {
             p.kill();
@@ -129,12 +141,6 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        if let Some(mut p) = self.proc.take() {
-            // Closing stdin ends a healthy worker; kill whatever is left.
-            drop(p.stdin);
-            std::thread::sleep(Duration::from_millis(50));
-            let _ = p.child.kill();
-            let _ = p.child.wait();
-        }
+        self.restart();
     }
 }

