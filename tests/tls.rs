@@ -210,3 +210,28 @@ async fn a_tls_ensemble_fails_over_when_the_member_dies() {
     assert_ne!(client.status().server, Some(serving));
     assert_eq!(within("the watch", watch).await.event_type, EventType::NodeDataChanged);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_java_clients_tls_properties_configure_the_same_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let dana = ca().issue_client("dana").unwrap();
+    let (trust, keys) = (dir.path().join("ca.pem"), dir.path().join("dana.pem"));
+    std::fs::write(&trust, ca().cert_pem()).unwrap();
+    // A PEM key store: the private key and the certificate in one file, as ZooKeeper reads it.
+    std::fs::write(&keys, format!("{}{}", dana.key_pem, dana.cert_pem)).unwrap();
+    let properties = [
+        ("zookeeper.client.secure", "true".to_owned()),
+        ("zookeeper.clientCnxnSocket", "org.apache.zookeeper.ClientCnxnSocketNetty".into()),
+        ("zookeeper.ssl.trustStore.location", trust.display().to_string()),
+        ("zookeeper.ssl.trustStore.type", "PEM".into()),
+        ("zookeeper.ssl.keyStore.location", keys.display().to_string()),
+        ("zookeeper.ssl.keyStore.type", "PEM".into()),
+    ];
+    let client = Client::connect(secure(tls_server()))
+        .java_properties(properties)
+        .unwrap()
+        .connect_timeout(patience())
+        .await
+        .unwrap();
+    assert!(identities(client.who_am_i().await.unwrap()).contains(&"x509:CN=dana".to_owned()));
+}

@@ -7,6 +7,7 @@
 pub(crate) mod call;
 pub(crate) mod compound;
 pub(crate) mod connect;
+mod java_properties;
 pub(crate) mod ops;
 pub mod reconnect;
 pub mod sessions;
