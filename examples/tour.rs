@@ -145,8 +145,8 @@ async fn tour(connect_string: &str) -> Result<(), BoxError> {
     step!(other.close().await)?;
     step!(other.state() => SessionState::Closed);
     step!(other.exists("/").await => Err(Error::Closed { .. }));
-    note("No server answering in time is an error, not a hang (port 1 has no ZooKeeper):");
-    step!(Client::connect("127.0.0.1:1").connect_timeout(Duration::from_millis(500)).await => Err(Error::Timeout { .. }));
+    note("No server granting a session in time is an error that says why, not a hang (port 1 has no ZooKeeper):");
+    step!(Client::connect("127.0.0.1:1").connect_timeout(Duration::from_millis(500)).await => Err(Error::NoServer { .. }));
 
     // ---------------------------------------------------------------------------------------------
     section("watchers");
