@@ -36,6 +36,7 @@ pub struct Connect {
     max_read_packet: Option<usize>,
     resume: Option<(i64, Vec<u8>)>,
     shuffle_hosts: bool,
+    request_timeout: Option<Duration>,
 }
 
 /// The longest timeout accepted: ZooKeeper carries timeouts as 32-bit milliseconds (about 24.8
@@ -63,7 +64,17 @@ impl Connect {
             max_read_packet: None,
             resume: None,
             shuffle_hosts: true,
+            request_timeout: None,
         }
+    }
+
+    /// The deadline of every call on this client that does not give its own
+    /// ([`Call::timeout`](crate::Call::timeout)): past it the call fails with
+    /// [`Error::Timeout`]. None by default (as the Java client's `zookeeper.request.timeout`
+    /// of 0): a call waits for its reply, or for the connection loss that fails it.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     /// Requested session timeout: how long the ensemble keeps the session (and its ephemeral
@@ -147,6 +158,7 @@ impl Connect {
             ("session_timeout", Some(self.session_timeout)),
             ("connect_timeout", self.wait),
             ("attempt_timeout", self.attempt_timeout),
+            ("request_timeout", self.request_timeout),
         ];
         for (name, value) in timeouts {
             match value {
@@ -217,6 +229,7 @@ impl Connect {
                 dispatcher,
                 chroot: config.chroot.clone(),
                 max_write_packet: config.max_write_packet,
+                request_timeout: self.request_timeout,
                 driver_thread,
                 runtime,
             }),

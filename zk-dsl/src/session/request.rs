@@ -53,6 +53,9 @@ pub enum WatchAction {
 #[derive(Debug)]
 pub struct Request {
     pub frame: BytesMut,
+    /// Past this the caller has been told `Timeout`: a request still queued then is dropped
+    /// unsent (one already sent has its late reply discarded).
+    pub deadline: Option<tokio::time::Instant>,
     pub op: OpCode,
     pub watch: Option<WatchAction>,
     pub completion: Completion,

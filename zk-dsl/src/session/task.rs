@@ -670,6 +670,12 @@ impl SessionTask {
     }
 
     fn enqueue_request(&mut self, conn: &mut Conn, req: Request) {
+        if req.deadline.is_some_and(|d| d <= Instant::now()) {
+            // The caller was told `Timeout` at the deadline (this completes nobody, or a
+            // callback's timer already ran it); sending it now would be a write nobody awaits.
+            complete(&self.dispatcher, req.completion, Err(Error::Timeout { op: req.op, path: String::new() }));
+            return;
+        }
         if let Some(WatchAction::Remove { path, kind, .. }) = &req.watch {
             // As the Java client does: nothing to remove locally means NoWatcher, unsent.
             if !self.watches.has(path, *kind) {
