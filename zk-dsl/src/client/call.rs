@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, AcquireError, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::Client;
@@ -187,12 +187,44 @@ impl<'c, O: Op> Call<'c, O> {
     }
 
     /// Dispatches the request now and returns a handle to its result.
-    pub fn send(mut self) -> Pending<O::Output> {
+    pub fn send(self) -> Pending<O::Output> {
+        let deadline = self.deadline();
+        match &self.client.inner.permits {
+            None => self.send_now(None, deadline),
+            Some(permits) => match permits.clone().try_acquire_owned() {
+                Ok(permit) => self.send_now(Some(permit), deadline),
+                Err(_) => self.send_later(permits.clone(), deadline),
+            },
+        }
+    }
+
+    /// Over `Connect::max_pending`: a handle that dispatches the call once a permit is free.
+    /// Its place in the semaphore's (FIFO) queue is taken now, so calls still go out in the
+    /// order they were made.
+    fn send_later(self, permits: Arc<Semaphore>, deadline: Option<Instant>) -> Pending<O::Output> {
+        let (op, path) = (self.op.opcode(), self.op.path().to_owned());
+        let mut acquire: Acquire = Box::pin(permits.acquire_owned());
+        let waker = std::task::Waker::from(Arc::new(NoWake));
+        if let Poll::Ready(Ok(permit)) = acquire.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return self.send_now(Some(permit), deadline);
+        }
+        let Call { client, op: call_op, timeout } = self;
+        let (client, driver) = (client.clone(), client.inner.driver_thread);
+        let timer = deadline.map(|at| {
+            let _runtime = client.inner.runtime.enter();
+            Box::pin(tokio::time::sleep_until(at))
+        });
+        let dispatch: Box<dyn FnOnce(OwnedSemaphorePermit) -> Pending<O::Output> + Send> =
+            Box::new(move |permit| Call { client: &client, op: call_op, timeout }.send_now(Some(permit), deadline));
+        Pending { state: State::Waiting { acquire, dispatch: Some(dispatch), op, path }, timer, driver }
+    }
+
+    /// Dispatches the call now, holding `permit` (if the client is bounded) until it is done.
+    fn send_now(mut self, permit: Option<OwnedSemaphorePermit>, deadline: Option<Instant>) -> Pending<O::Output> {
         let (tx, rx) = oneshot::channel();
         let ctx = self.context();
         let inner = &self.client.inner;
         let (hub, driver) = (inner.hub.clone(), inner.driver_thread);
-        let deadline = self.deadline();
         let timer = deadline.map(|at| {
             // The timer belongs to the session's runtime, whatever thread sends (the blocking
             // client's callers run none).
@@ -200,7 +232,7 @@ impl<'c, O: Op> Call<'c, O> {
             Box::pin(tokio::time::sleep_until(at))
         });
         let carry = self.op.carry();
-        self.dispatch(ctx.op, &ctx.path, Completion::Future(tx), deadline);
+        self.dispatch(ctx.op, &ctx.path, Completion::Future(tx), deadline, permit);
         // For the carry-less ops (every plain read and write) the closure is zero-sized, so
         // boxing it does not allocate.
         let mut pending = Pending::raw(rx, ctx, Box::new(move |reply, ctx| O::decode(reply, ctx, carry)), hub, driver);
@@ -235,7 +267,9 @@ impl<'c, O: Op> Call<'c, O> {
             Some(at) => race_deadline(job, at, inner, op, path.clone()),
             None => Completion::Callback(job),
         };
-        self.dispatch(op, &path, completion, deadline);
+        // Not held back over the bound (nobody awaits a callback's handle), but counted.
+        let permit = inner.permits.clone().and_then(|p| p.try_acquire_owned().ok());
+        self.dispatch(op, &path, completion, deadline, permit);
         Pending { state: State::Typed { rx, op, path, dispatcher }, timer: None, driver }
     }
 
@@ -248,7 +282,14 @@ impl<'c, O: Op> Call<'c, O> {
     /// Validates, encodes and queues the request. A request refused here (bad path, too large,
     /// session over) is completed with the error through the same completion, so futures and
     /// callbacks see it exactly like a server's refusal.
-    fn dispatch(mut self, op: OpCode, path: &str, completion: Completion, deadline: Option<Instant>) {
+    fn dispatch(
+        mut self,
+        op: OpCode,
+        path: &str,
+        completion: Completion,
+        deadline: Option<Instant>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
         let inner = &self.client.inner;
         if let Err(e) = self.op.validate() {
             return complete(&inner.dispatcher, completion, Err(e));
@@ -258,9 +299,20 @@ impl<'c, O: Op> Call<'c, O> {
         if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_write_packet) {
             return complete(&inner.dispatcher, completion, Err(Error::frame(op, path, e)));
         }
-        let request = Request { frame, deadline, op, watch: self.op.take_watch(), completion };
+        let request = Request { frame, deadline, op, watch: self.op.take_watch(), completion, permit };
         inner.submit(Command::Request(request));
     }
+}
+
+/// Waiting for a place under `Connect::max_pending`.
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+/// A waker for the first poll of an [`Acquire`], which only queues it; the handle's own poll
+/// brings the real waker.
+struct NoWake;
+
+impl std::task::Wake for NoWake {
+    fn wake(self: Arc<Self>) {}
 }
 
 /// A reply callback's job: runs once with the reply (or the error that replaces it).
@@ -316,6 +368,14 @@ enum State<T> {
         decode: Option<Decoder<T>>,
         hub: Arc<StateHub>,
     },
+    /// Over `Connect::max_pending`: not dispatched yet; `dispatch` sends it once `acquire`
+    /// yields a permit, and the handle goes on as that call's.
+    Waiting {
+        acquire: Acquire,
+        dispatch: Option<Box<dyn FnOnce(OwnedSemaphorePermit) -> Pending<T> + Send>>,
+        op: OpCode,
+        path: String,
+    },
     /// Completed on the dispatcher thread, after the reply callback ran.
     Typed { rx: oneshot::Receiver<Result<T, Error>>, op: OpCode, path: String, dispatcher: Dispatcher },
 }
@@ -357,6 +417,7 @@ impl<T> Pending<T> {
     pub(crate) fn check_can_block(&self) -> Result<(), Error> {
         let (op, path) = match &self.state {
             State::Raw { ctx, .. } => (ctx.op, ctx.path.as_str()),
+            State::Waiting { op, path, .. } => (*op, path.as_str()),
             State::Typed { op, path, .. } => (*op, path.as_str()),
         };
         let refuse = |reason: &'static str| Err(Error::WouldDeadlock { op, path: path.to_owned(), reason });
@@ -387,8 +448,34 @@ impl<T> Future for Pending<T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // No field is structurally pinned: receivers are Unpin.
+        // No field is structurally pinned: receivers are Unpin, the rest is boxed.
         let this = self.get_mut();
+        if let State::Waiting { acquire, dispatch, op, path } = &mut this.state {
+            match acquire.as_mut().poll(cx) {
+                Poll::Ready(Ok(permit)) => match dispatch.take() {
+                    // Sent now; the handle goes on as the sent call's (same deadline).
+                    Some(dispatch) => {
+                        let sent = dispatch(permit);
+                        this.state = sent.state;
+                        this.timer = sent.timer;
+                    }
+                    None => return Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) })),
+                },
+                // The semaphore is never closed; treat it as the client being gone.
+                Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
+                }
+                Poll::Pending => {
+                    return match this.timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                        // Never sent: dropping the handle withdraws it.
+                        Some(Poll::Ready(())) => {
+                            Poll::Ready(Err(Error::Timeout { op: *op, path: std::mem::take(path) }))
+                        }
+                        _ => Poll::Pending,
+                    };
+                }
+            }
+        }
         match &mut this.state {
             State::Raw { rx, ctx, decode, hub } => match Pin::new(rx).poll(cx) {
                 Poll::Pending => match this.timer.as_mut().map(|t| t.as_mut().poll(cx)) {
@@ -414,6 +501,10 @@ impl<T> Future for Pending<T> {
                     Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
                 }
             },
+            // Dispatched above, or returned.
+            State::Waiting { op, path, .. } => {
+                Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
+            }
         }
     }
 }

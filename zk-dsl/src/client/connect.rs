@@ -37,6 +37,7 @@ pub struct Connect {
     resume: Option<(i64, Vec<u8>)>,
     shuffle_hosts: bool,
     request_timeout: Option<Duration>,
+    max_pending: Option<usize>,
 }
 
 /// The longest timeout accepted: ZooKeeper carries timeouts as 32-bit milliseconds (about 24.8
@@ -65,7 +66,20 @@ impl Connect {
             resume: None,
             shuffle_hosts: true,
             request_timeout: None,
+            max_pending: None,
         }
+    }
+
+    /// Bounds the requests of this client that are queued or in flight at `requests`: a call
+    /// beyond it is dispatched once an earlier one completes, in the order the calls were made,
+    /// so a producer faster than the network waits (`.await` on its calls or their `.send()`
+    /// handles) instead of growing memory. A `.send()` handle beyond the bound is dispatched
+    /// when it is polled and a request has completed; one dropped before that withdraws its call
+    /// (nothing is sent), as a request still queued at its deadline is. Reply callbacks are
+    /// not held back (nobody awaits them). Unbounded by default.
+    pub fn max_pending(mut self, requests: usize) -> Self {
+        self.max_pending = Some(requests);
+        self
     }
 
     /// The deadline of every call on this client that does not give its own
@@ -169,6 +183,14 @@ impl Connect {
                 _ => {}
             }
         }
+        if let Some(n) = self.max_pending {
+            if n == 0 || n > tokio::sync::Semaphore::MAX_PERMITS {
+                return Err(refuse(format!(
+                    "max_pending must be between 1 and {}, got {n}",
+                    tokio::sync::Semaphore::MAX_PERMITS
+                )));
+            }
+        }
         let max_write = i32::MAX as usize - REPLY_OVERHEAD;
         if !(MIN_PACKET..=max_write).contains(&self.max_packet) {
             return Err(refuse(format!(
@@ -230,6 +252,7 @@ impl Connect {
                 chroot: config.chroot.clone(),
                 max_write_packet: config.max_write_packet,
                 request_timeout: self.request_timeout,
+                permits: self.max_pending.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
                 driver_thread,
                 runtime,
             }),

@@ -59,6 +59,9 @@ pub struct Request {
     pub op: OpCode,
     pub watch: Option<WatchAction>,
     pub completion: Completion,
+    /// Its place under `Connect::max_pending`, given back when the request is done with
+    /// (completed, failed or dropped).
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Everything a handle can ask of the session task. (`Debug` by hand: an `Auth`'s

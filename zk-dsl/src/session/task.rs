@@ -66,6 +66,8 @@ struct Pending {
     op: OpCode,
     watch: Option<WatchAction>,
     completion: Completion,
+    /// Held until the reply (see `Request::permit`).
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Per-connection state; dropped with the connection.
@@ -643,7 +645,13 @@ impl SessionTask {
                 let xid = self.next_xid();
                 // A bare header cannot exceed the packet limit.
                 let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_write_packet);
-                conn.pending.push_back(Pending { xid, op: OpCode::CloseSession, watch: None, completion });
+                conn.pending.push_back(Pending {
+                    xid,
+                    op: OpCode::CloseSession,
+                    watch: None,
+                    completion,
+                    _permit: None,
+                });
             }
         }
     }
@@ -665,7 +673,7 @@ impl SessionTask {
             // The reply (NoWatcher if the server had already dropped it) interests nobody.
             let (tx, _) = tokio::sync::oneshot::channel();
             let completion = Completion::Future(tx);
-            conn.pending.push_back(Pending { xid, op: OpCode::RemoveWatches, watch: None, completion });
+            conn.pending.push_back(Pending { xid, op: OpCode::RemoveWatches, watch: None, completion, _permit: None });
         }
     }
 
@@ -688,7 +696,13 @@ impl SessionTask {
         let at = conn.wbuf.len();
         conn.wbuf.extend_from_slice(&req.frame);
         proto::frame::set_xid(&mut conn.wbuf[at..], xid);
-        conn.pending.push_back(Pending { xid, op: req.op, watch: req.watch, completion: req.completion });
+        conn.pending.push_back(Pending {
+            xid,
+            op: req.op,
+            watch: req.watch,
+            completion: req.completion,
+            _permit: req.permit,
+        });
     }
 
     fn read(&mut self, conn: &mut Conn) -> Result<(), Ended> {
