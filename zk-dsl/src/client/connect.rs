@@ -243,7 +243,9 @@ impl Connect {
         let (tx, rx) = mpsc::unbounded_channel();
         let hub = Arc::new(StateHub::new());
         let task = SessionTask::new(config.clone(), rx, hub.clone(), dispatcher.clone());
-        runtime.spawn(task.run());
+        // One span per session, its id recorded once the first handshake gives it.
+        let span = tracing::info_span!("zk_session", session_id = tracing::field::Empty);
+        runtime.spawn(tracing::Instrument::instrument(task.run(), span));
         Ok(Client {
             inner: Arc::new(Inner {
                 tx,
