@@ -161,6 +161,14 @@ async fn reads() {
     );
     same_requests!(c => zk!(c, data "/d" watcher = |_| {}), c.get_data("/d").watcher(|_| {}));
     same_requests!(c => zk!(c, exists "/e" watcher_once = |_| {}), c.exists("/e").watcher_once(|_| {}));
+    same_requests!(
+        c => zk!(c, get_data "/d" timeout = 5s),
+        c.get_data("/d").timeout(std::time::Duration::from_secs(5)),
+    );
+    same_requests!(
+        c => zk!(c, create "/t" persistent timeout = 500ms with_stat),
+        c.create("/t").persistent().timeout(std::time::Duration::from_millis(500)).with_stat(),
+    );
     let shared: zk_dsl::watch::WatchFn = Arc::new(|_| {});
     same_requests!(
         c => zk!(c, children "/k" watcher_shared = shared.clone()),

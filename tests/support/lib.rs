@@ -2,6 +2,7 @@
 //! and a fresh chrooted client per test so tests never see each other's nodes and can run in
 //! parallel.
 
+pub mod alloc;
 pub mod ensemble;
 pub mod latch;
 pub mod peers;

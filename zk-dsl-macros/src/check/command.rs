@@ -176,6 +176,7 @@ fn conflict_reason(a: Opt, b: Opt) -> &'static str {
         (Mode, _) => "`mode` sets the whole create mode",
         (Container, _) => "a container is persistent, not sequential, and has no TTL",
         (Ttl, Ephemeral) => "TTL nodes are persistent",
+        (Protected, Timeout) => "a protected create retries by its policy, which bounds how long it takes",
         _ => "they set the same thing",
     }
 }

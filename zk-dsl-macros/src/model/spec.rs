@@ -126,7 +126,8 @@ pub enum Opt {
     /// Inside a block: the expected refusal (`NoNode`; `NodeExists` for a create) becomes
     /// `None` instead of ending the block (`.await.absent_ok()?` / `.await.exists_ok()?`).
     Optional,
-    /// How long a recipe's acquisition waits (`Acquire::timeout`, `Semaphore::acquire_timeout`).
+    /// A single request's deadline (`Call::timeout`), or how long a recipe's acquisition waits
+    /// (`Acquire::timeout`, `Semaphore::acquire_timeout`).
     Timeout,
     /// A recipe's participant id.
     Id,
@@ -321,6 +322,7 @@ pub const CONFLICTS: &[(Opt, Opt)] = &[
     (Opt::Protected, Opt::WithStat),
     (Opt::Protected, Opt::Send),
     (Opt::Protected, Opt::Callback),
+    (Opt::Protected, Opt::Timeout),
 ];
 
 /// The seed's option spellings (`:async? true`, `:watch? true`, …), for "did you mean": the
@@ -347,11 +349,14 @@ use Opt::*;
 const CREATE_OPTIONS: &[Opt] = &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl];
 const CREATE_ALL_OPTIONS: &[Opt] =
     &[Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, Optional];
-const READ_WATCH: &[Opt] = &[Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Send, Callback];
-const READ_WATCH_OPTIONAL: &[Opt] = &[Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Send, Callback, Optional];
-const DISPATCH: &[Opt] = &[Send, Callback];
-const DISPATCH_OPTIONAL: &[Opt] = &[Send, Callback, Optional];
-const VERSIONED: &[Opt] = &[Version, Send, Callback, Optional];
+// `timeout` on a single request is `Call::timeout` (its deadline); on a recipe verb it is how
+// long the acquisition waits.
+const READ_WATCH: &[Opt] = &[Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Timeout, Send, Callback];
+const READ_WATCH_OPTIONAL: &[Opt] =
+    &[Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Timeout, Send, Callback, Optional];
+const DISPATCH: &[Opt] = &[Timeout, Send, Callback];
+const DISPATCH_OPTIONAL: &[Opt] = &[Timeout, Send, Callback, Optional];
+const VERSIONED: &[Opt] = &[Version, Timeout, Send, Callback, Optional];
 const LOCK_OPTIONS: &[Opt] = &[Timeout, Id, LossPolicy, Retry];
 
 /// The verbs of `zk!`, in the order the README lists them.
@@ -362,8 +367,8 @@ pub const TOP: &[VerbSpec] = &[
         aliases: &[],
         args: &[Path],
         options: &[
-            Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, WithStat, Send, Callback,
-            Optional, Protected,
+            Persistent, Ephemeral, Sequential, Container, Ttl, Mode, Data, Bytes, Acl, WithStat, Timeout, Send,
+            Callback, Optional, Protected,
         ],
         required: &[],
         usage: "create PATH [persistent] [sequential] [data = …] [acl = […]] [protected] …",
@@ -445,7 +450,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "children",
         aliases: &["get_children"],
         args: &[Path],
-        options: &[WithStat, Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Send, Callback, Optional],
+        options: &[WithStat, Watch, Watcher, WatcherShared, WatcherOnce, WithWatch, Timeout, Send, Callback, Optional],
         required: &[],
         usage: "children PATH [with_stat] [watch | watcher = f | watcher_shared = f | with_watch]",
     },
@@ -526,7 +531,7 @@ pub const TOP: &[VerbSpec] = &[
         name: "watch",
         aliases: &["add_watch"],
         args: &[Path],
-        options: &[Recursive, Watcher, Send, Callback],
+        options: &[Recursive, Watcher, Timeout, Send, Callback],
         required: &[],
         usage: "watch PATH [recursive] [watcher = f]",
     },

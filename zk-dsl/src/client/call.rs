@@ -16,9 +16,11 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, AcquireError, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use super::Client;
 use crate::error::Error;
@@ -148,6 +150,8 @@ pub trait Op: sealed::Sealed + Send + Sized + 'static {
 pub struct Call<'c, O> {
     pub(crate) client: &'c Client,
     pub(crate) op: O,
+    /// The call's own deadline ([`timeout`](Call::timeout)); `None`: the client's default.
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl<O: std::fmt::Debug> std::fmt::Debug for Call<'_, O> {
@@ -158,20 +162,82 @@ impl<O: std::fmt::Debug> std::fmt::Debug for Call<'_, O> {
 
 impl<'c, O: Op> Call<'c, O> {
     pub(crate) fn new(client: &'c Client, op: O) -> Self {
-        Call { client, op }
+        Call { client, op, timeout: None }
+    }
+
+    /// The same call with its op turned into another (the options that change the call's
+    /// type), keeping the deadline.
+    pub(crate) fn map_op<P>(self, f: impl FnOnce(O) -> P) -> Call<'c, P> {
+        Call { client: self.client, op: f(self.op), timeout: self.timeout }
+    }
+
+    /// Fails the call with [`Error::Timeout`] (naming its op and path) when no reply has come
+    /// `timeout` after it was sent, instead of the client's default
+    /// ([`Connect::request_timeout`](crate::Connect::request_timeout)). A request still queued
+    /// then (waiting for a connection) is dropped unsent; a reply arriving later is discarded.
+    /// A write that timed out may still have been applied, as after a connection loss.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// When the call gives up, from now (`None`: never, or so far off it cannot be told).
+    fn deadline(&self) -> Option<Instant> {
+        self.timeout.or(self.client.inner.request_timeout).and_then(|d| Instant::now().checked_add(d))
     }
 
     /// Dispatches the request now and returns a handle to its result.
-    pub fn send(mut self) -> Pending<O::Output> {
+    pub fn send(self) -> Pending<O::Output> {
+        let deadline = self.deadline();
+        match &self.client.inner.permits {
+            None => self.send_now(None, deadline),
+            Some(permits) => match permits.clone().try_acquire_owned() {
+                Ok(permit) => self.send_now(Some(permit), deadline),
+                Err(_) => self.send_later(permits.clone(), deadline),
+            },
+        }
+    }
+
+    /// Over `Connect::max_pending`: a handle that dispatches the call once a permit is free.
+    /// Its place in the semaphore's (FIFO) queue is taken now, so calls still go out in the
+    /// order they were made.
+    fn send_later(self, permits: Arc<Semaphore>, deadline: Option<Instant>) -> Pending<O::Output> {
+        let (op, path) = (self.op.opcode(), self.op.path().to_owned());
+        let mut acquire: Acquire = Box::pin(permits.acquire_owned());
+        let waker = std::task::Waker::from(Arc::new(NoWake));
+        if let Poll::Ready(Ok(permit)) = acquire.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return self.send_now(Some(permit), deadline);
+        }
+        let Call { client, op: call_op, timeout } = self;
+        let (client, driver) = (client.clone(), client.inner.driver_thread);
+        let timer = deadline.map(|at| {
+            let _runtime = client.inner.runtime.enter();
+            Box::pin(tokio::time::sleep_until(at))
+        });
+        let dispatch: Box<dyn FnOnce(OwnedSemaphorePermit) -> Pending<O::Output> + Send> =
+            Box::new(move |permit| Call { client: &client, op: call_op, timeout }.send_now(Some(permit), deadline));
+        Pending { state: State::Waiting { acquire, dispatch: Some(dispatch), op, path }, timer, driver }
+    }
+
+    /// Dispatches the call now, holding `permit` (if the client is bounded) until it is done.
+    fn send_now(mut self, permit: Option<OwnedSemaphorePermit>, deadline: Option<Instant>) -> Pending<O::Output> {
         let (tx, rx) = oneshot::channel();
         let ctx = self.context();
         let inner = &self.client.inner;
         let (hub, driver) = (inner.hub.clone(), inner.driver_thread);
+        let timer = deadline.map(|at| {
+            // The timer belongs to the session's runtime, whatever thread sends (the blocking
+            // client's callers run none).
+            let _runtime = inner.runtime.enter();
+            Box::pin(tokio::time::sleep_until(at))
+        });
         let carry = self.op.carry();
-        self.dispatch(ctx.op, &ctx.path, Completion::Future(tx));
+        self.dispatch(ctx.op, &ctx.path, Completion::Future(tx), deadline, permit);
         // For the carry-less ops (every plain read and write) the closure is zero-sized, so
         // boxing it does not allocate.
-        Pending::raw(rx, ctx, Box::new(move |reply, ctx| O::decode(reply, ctx, carry)), hub, driver)
+        let mut pending = Pending::raw(rx, ctx, Box::new(move |reply, ctx| O::decode(reply, ctx, carry)), hub, driver);
+        pending.timer = timer;
+        pending
     }
 
     /// Dispatches the request now; `f` runs with the result on the dispatcher thread (in wire
@@ -185,7 +251,8 @@ impl<'c, O: Op> Call<'c, O> {
         let ctx = self.context();
         let (op, path) = (ctx.op, ctx.path.clone());
         let carry = self.op.carry();
-        let completion = Completion::Callback(Box::new(move |raw: Result<RawReply, Error>| {
+        let deadline = self.deadline();
+        let job: Job = Box::new(move |raw: Result<RawReply, Error>| {
             let result = match raw {
                 Ok(reply) => O::decode(reply, &ctx, carry),
                 Err(e) => Err(e.for_request(ctx.op, &ctx.path)),
@@ -193,11 +260,17 @@ impl<'c, O: Op> Call<'c, O> {
             // A panicking callback must not cost the handle its result.
             crate::watch::dispatcher::guarded("reply callback", || f(&result));
             let _ = tx.send(result);
-        }));
+        });
         let inner = &self.client.inner;
         let (dispatcher, driver) = (inner.dispatcher.clone(), inner.driver_thread);
-        self.dispatch(op, &path, completion);
-        Pending { state: State::Typed { rx, op, path, dispatcher }, driver }
+        let completion = match deadline {
+            Some(at) => race_deadline(job, at, inner, op, path.clone()),
+            None => Completion::Callback(job),
+        };
+        // Not held back over the bound (nobody awaits a callback's handle), but counted.
+        let permit = inner.permits.clone().and_then(|p| p.try_acquire_owned().ok());
+        self.dispatch(op, &path, completion, deadline, permit);
+        Pending { state: State::Typed { rx, op, path, dispatcher }, timer: None, driver }
     }
 
     fn context(&mut self) -> ReplyContext {
@@ -209,7 +282,14 @@ impl<'c, O: Op> Call<'c, O> {
     /// Validates, encodes and queues the request. A request refused here (bad path, too large,
     /// session over) is completed with the error through the same completion, so futures and
     /// callbacks see it exactly like a server's refusal.
-    fn dispatch(mut self, op: OpCode, path: &str, completion: Completion) {
+    fn dispatch(
+        mut self,
+        op: OpCode,
+        path: &str,
+        completion: Completion,
+        deadline: Option<Instant>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
         let inner = &self.client.inner;
         if let Err(e) = self.op.validate() {
             return complete(&inner.dispatcher, completion, Err(e));
@@ -219,9 +299,43 @@ impl<'c, O: Op> Call<'c, O> {
         if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_write_packet) {
             return complete(&inner.dispatcher, completion, Err(Error::frame(op, path, e)));
         }
-        let request = Request { frame, op, watch: self.op.take_watch(), completion };
+        let request = Request { frame, deadline, op, watch: self.op.take_watch(), completion, permit };
         inner.submit(Command::Request(request));
     }
+}
+
+/// Waiting for a place under `Connect::max_pending`.
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+/// A waker for the first poll of an [`Acquire`], which only queues it; the handle's own poll
+/// brings the real waker.
+struct NoWake;
+
+impl std::task::Wake for NoWake {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A reply callback's job: runs once with the reply (or the error that replaces it).
+type Job = Box<dyn FnOnce(Result<RawReply, Error>) + Send>;
+
+/// A callback's completion that runs `job` with whichever comes first: the reply, or
+/// `Timeout` at `at` (a timer task on the session's runtime, ending at the deadline). The job
+/// runs once, on the dispatcher thread either way; the loser finds the slot empty.
+fn race_deadline(job: Job, at: Instant, inner: &super::Inner, op: OpCode, path: String) -> Completion {
+    let slot = Arc::new(Mutex::new(Some(job)));
+    let take = |slot: &Mutex<Option<Job>>| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let (timer_slot, dispatcher) = (slot.clone(), inner.dispatcher.clone());
+    inner.runtime.spawn(async move {
+        tokio::time::sleep_until(at).await;
+        if let Some(job) = take(&timer_slot) {
+            dispatcher.run(move || job(Err(Error::Timeout { op, path })));
+        }
+    });
+    Completion::Callback(Box::new(move |raw| {
+        if let Some(job) = take(&slot) {
+            job(raw);
+        }
+    }))
 }
 
 /// An op's body, encoded straight into the frame.
@@ -254,6 +368,14 @@ enum State<T> {
         decode: Option<Decoder<T>>,
         hub: Arc<StateHub>,
     },
+    /// Over `Connect::max_pending`: not dispatched yet; `dispatch` sends it once `acquire`
+    /// yields a permit, and the handle goes on as that call's.
+    Waiting {
+        acquire: Acquire,
+        dispatch: Option<Box<dyn FnOnce(OwnedSemaphorePermit) -> Pending<T> + Send>>,
+        op: OpCode,
+        path: String,
+    },
     /// Completed on the dispatcher thread, after the reply callback ran.
     Typed { rx: oneshot::Receiver<Result<T, Error>>, op: OpCode, path: String, dispatcher: Dispatcher },
 }
@@ -263,6 +385,9 @@ enum State<T> {
 #[must_use = "the request is sent; await the handle to see its result"]
 pub struct Pending<T> {
     state: State<T>,
+    /// The call's deadline, for a future completed by the session task (a callback's is raced
+    /// where the callback runs).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// See [`Inner::driver_thread`](super::Inner): a blocking wait there would never end.
     driver: Option<std::thread::ThreadId>,
 }
@@ -282,7 +407,7 @@ impl<T> Pending<T> {
         hub: Arc<StateHub>,
         driver: Option<std::thread::ThreadId>,
     ) -> Pending<T> {
-        Pending { state: State::Raw { rx, ctx, decode: Some(decode), hub }, driver }
+        Pending { state: State::Raw { rx, ctx, decode: Some(decode), hub }, timer: None, driver }
     }
 
     /// Refuses a blocking wait that could never end: on the thread that drives the session's
@@ -292,6 +417,7 @@ impl<T> Pending<T> {
     pub(crate) fn check_can_block(&self) -> Result<(), Error> {
         let (op, path) = match &self.state {
             State::Raw { ctx, .. } => (ctx.op, ctx.path.as_str()),
+            State::Waiting { op, path, .. } => (*op, path.as_str()),
             State::Typed { op, path, .. } => (*op, path.as_str()),
         };
         let refuse = |reason: &'static str| Err(Error::WouldDeadlock { op, path: path.to_owned(), reason });
@@ -322,11 +448,43 @@ impl<T> Future for Pending<T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // No field is structurally pinned: receivers are Unpin.
+        // No field is structurally pinned: receivers are Unpin, the rest is boxed.
         let this = self.get_mut();
+        if let State::Waiting { acquire, dispatch, op, path } = &mut this.state {
+            match acquire.as_mut().poll(cx) {
+                Poll::Ready(Ok(permit)) => match dispatch.take() {
+                    // Sent now; the handle goes on as the sent call's (same deadline).
+                    Some(dispatch) => {
+                        let sent = dispatch(permit);
+                        this.state = sent.state;
+                        this.timer = sent.timer;
+                    }
+                    None => return Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) })),
+                },
+                // The semaphore is never closed; treat it as the client being gone.
+                Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
+                }
+                Poll::Pending => {
+                    return match this.timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                        // Never sent: dropping the handle withdraws it.
+                        Some(Poll::Ready(())) => {
+                            Poll::Ready(Err(Error::Timeout { op: *op, path: std::mem::take(path) }))
+                        }
+                        _ => Poll::Pending,
+                    };
+                }
+            }
+        }
         match &mut this.state {
             State::Raw { rx, ctx, decode, hub } => match Pin::new(rx).poll(cx) {
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => match this.timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+                    // A late reply lands in the receiver, dropped unread with the handle.
+                    Some(Poll::Ready(())) => {
+                        Poll::Ready(Err(Error::Timeout { op: ctx.op, path: std::mem::take(&mut ctx.path) }))
+                    }
+                    _ => Poll::Pending,
+                },
                 Poll::Ready(Ok(Ok(reply))) => match decode.take() {
                     Some(decode) => Poll::Ready(decode(reply, ctx)),
                     // Polled again after it was ready: the reply was already handed out.
@@ -343,6 +501,10 @@ impl<T> Future for Pending<T> {
                     Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
                 }
             },
+            // Dispatched above, or returned.
+            State::Waiting { op, path, .. } => {
+                Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
+            }
         }
     }
 }
@@ -395,7 +557,7 @@ impl<'c, O: Op + Watchable> Call<'c, O> {
     pub fn with_watch(mut self) -> Call<'c, WithWatch<O>> {
         let (tx, rx) = mpsc::unbounded_channel();
         *self.op.watch_slot() = Some(Watcher::Oneshot(tx));
-        Call { client: self.client, op: WithWatch { inner: self.op, rx: Some(rx) } }
+        self.map_op(|inner| WithWatch { inner, rx: Some(rx) })
     }
 }
 

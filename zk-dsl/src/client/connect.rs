@@ -42,6 +42,8 @@ pub struct Connect {
     sasl: Option<crate::session::sasl::SaslLogin>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    request_timeout: Option<Duration>,
+    max_pending: Option<usize>,
 }
 
 /// The longest timeout accepted: ZooKeeper carries timeouts as 32-bit milliseconds (about 24.8
@@ -75,7 +77,30 @@ impl Connect {
             sasl: None,
             #[cfg(feature = "tls")]
             tls: None,
+            request_timeout: None,
+            max_pending: None,
         }
+    }
+
+    /// Bounds the requests of this client that are queued or in flight at `requests`: a call
+    /// beyond it is dispatched once an earlier one completes, in the order the calls were made,
+    /// so a producer faster than the network waits (`.await` on its calls or their `.send()`
+    /// handles) instead of growing memory. A `.send()` handle beyond the bound is dispatched
+    /// when it is polled and a request has completed; one dropped before that withdraws its call
+    /// (nothing is sent), as a request still queued at its deadline is. Reply callbacks are
+    /// not held back (nobody awaits them). Unbounded by default.
+    pub fn max_pending(mut self, requests: usize) -> Self {
+        self.max_pending = Some(requests);
+        self
+    }
+
+    /// The deadline of every call on this client that does not give its own
+    /// ([`Call::timeout`](crate::Call::timeout)): past it the call fails with
+    /// [`Error::Timeout`]. None by default (as the Java client's `zookeeper.request.timeout`
+    /// of 0): a call waits for its reply, or for the connection loss that fails it.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     /// Requested session timeout: how long the ensemble keeps the session (and its ephemeral
@@ -211,6 +236,7 @@ impl Connect {
             ("session_timeout", Some(self.session_timeout)),
             ("connect_timeout", self.wait),
             ("attempt_timeout", self.attempt_timeout),
+            ("request_timeout", self.request_timeout),
         ];
         for (name, value) in timeouts {
             match value {
@@ -219,6 +245,14 @@ impl Connect {
                     return Err(refuse(format!("{name} of {d:?} exceeds ZooKeeper's maximum of {MAX_TIMEOUT:?}")))
                 }
                 _ => {}
+            }
+        }
+        if let Some(n) = self.max_pending {
+            if n == 0 || n > tokio::sync::Semaphore::MAX_PERMITS {
+                return Err(refuse(format!(
+                    "max_pending must be between 1 and {}, got {n}",
+                    tokio::sync::Semaphore::MAX_PERMITS
+                )));
             }
         }
         let max_write = i32::MAX as usize - REPLY_OVERHEAD;
@@ -286,7 +320,9 @@ impl Connect {
         let (tx, rx) = mpsc::unbounded_channel();
         let hub = Arc::new(StateHub::new());
         let task = SessionTask::new(config.clone(), rx, hub.clone(), dispatcher.clone());
-        runtime.spawn(task.run());
+        // One span per session, its id recorded once the first handshake gives it.
+        let span = tracing::info_span!("zk_session", session_id = tracing::field::Empty);
+        runtime.spawn(tracing::Instrument::instrument(task.run(), span));
         Ok(Client {
             inner: Arc::new(Inner {
                 tx,
@@ -294,6 +330,8 @@ impl Connect {
                 dispatcher,
                 chroot: config.chroot.clone(),
                 max_write_packet: config.max_write_packet,
+                request_timeout: self.request_timeout,
+                permits: self.max_pending.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
                 driver_thread,
                 runtime,
             }),

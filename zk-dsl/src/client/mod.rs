@@ -66,6 +66,11 @@ pub(crate) struct Inner {
     pub(crate) chroot: Chroot,
     /// The largest request frame (see [`Connect::max_packet`](crate::Connect::max_packet)).
     pub(crate) max_write_packet: usize,
+    /// The deadline of calls that set none (see [`Connect::request_timeout`]).
+    pub(crate) request_timeout: Option<std::time::Duration>,
+    /// One permit per request queued or in flight (see [`Connect::max_pending`]); `None`:
+    /// unbounded.
+    pub(crate) permits: Option<Arc<tokio::sync::Semaphore>>,
     /// The thread that drives the session task's runtime, when that is a current-thread runtime.
     pub(crate) driver_thread: Option<std::thread::ThreadId>,
     /// The runtime the session task runs on: where recipes run their background work (clean-up

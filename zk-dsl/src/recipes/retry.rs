@@ -156,8 +156,9 @@ impl<'c, O: Idempotent + std::fmt::Debug> IntoFuture for Retrying<'c, O> {
     fn into_future(self) -> Self::IntoFuture {
         let Retrying { call, policy } = self;
         Box::pin(async move {
-            let (client, op) = (call.client, call.op);
-            policy.run(|| Call::new(client, op.clone()).send()).await
+            let (client, op, timeout) = (call.client, call.op, call.timeout);
+            // Each attempt has the call's deadline.
+            policy.run(|| Call { client, op: op.clone(), timeout }.send()).await
         })
     }
 }

@@ -7,6 +7,8 @@
 pub(crate) mod chroot;
 pub(crate) mod config;
 pub(crate) mod connect_string;
+pub(crate) mod inflight;
+pub(crate) mod metrics;
 pub(crate) mod rebalance;
 pub(crate) mod request;
 #[cfg(feature = "sasl")]

@@ -53,9 +53,15 @@ pub enum WatchAction {
 #[derive(Debug)]
 pub struct Request {
     pub frame: BytesMut,
+    /// Past this the caller has been told `Timeout`: a request still queued then is dropped
+    /// unsent (one already sent has its late reply discarded).
+    pub deadline: Option<tokio::time::Instant>,
     pub op: OpCode,
     pub watch: Option<WatchAction>,
     pub completion: Completion,
+    /// Its place under `Connect::max_pending`, given back when the request is done with
+    /// (completed, failed or dropped).
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Everything a handle can ask of the session task. (`Debug` by hand: an `Auth`'s

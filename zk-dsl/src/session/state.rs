@@ -130,6 +130,7 @@ impl StateHub {
             negotiated_timeout: Duration::ZERO,
             server: None,
         });
+        super::metrics::state_changed(None, SessionState::Connecting);
         StateHub { status, listeners: Mutex::new(Some(Vec::new())), last_failure: Mutex::new(None) }
     }
 
@@ -156,14 +157,21 @@ impl StateHub {
     }
 
     pub fn update(&self, f: impl FnOnce(&mut SessionStatus)) {
-        self.status.send_modify(f);
+        self.status.send_modify(|s| Self::counted(s, f));
+    }
+
+    /// Applies `f`, counting a change of state in the metrics (the one place states change).
+    fn counted(status: &mut SessionStatus, f: impl FnOnce(&mut SessionStatus)) {
+        let before = status.state;
+        f(status);
+        super::metrics::state_changed(Some(before), status.state);
     }
 
     /// Updates the status and emits `event` as one step: whoever subscribes after seeing the new
     /// status does not get the event, and whoever gets the event sees the new status.
     pub fn transition(&self, f: impl FnOnce(&mut SessionStatus), event: SessionEvent) {
         let mut slot = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-        self.status.send_modify(f);
+        self.status.send_modify(|s| Self::counted(s, f));
         Self::send(&mut slot, event);
     }
 

@@ -25,6 +25,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use super::config::SessionConfig;
 use super::connect_string::HostPort;
+use super::inflight::{InFlight, Pending, Xids};
 use super::rebalance::{rebalance, Rebalance};
 use super::request::{complete, Command, Completion, RawReply, Request, WatchAction};
 use super::state::{SessionEvent, SessionState, StateHub};
@@ -64,13 +65,6 @@ enum Ended {
     Terminal(SessionState),
 }
 
-struct Pending {
-    xid: i32,
-    op: OpCode,
-    watch: Option<WatchAction>,
-    completion: Completion,
-}
-
 /// Per-connection state; dropped with the connection.
 struct Conn {
     stream: Transport,
@@ -82,11 +76,8 @@ struct Conn {
     read_only: bool,
     frames: FrameReader,
     wbuf: BytesMut,
-    pending: VecDeque<Pending>,
-    auth_pending: VecDeque<Completion>,
-    /// Auth packets replayed by `prime` whose replies have not arrived; they come before the
-    /// replies of any `add_auth` sent on this connection (auth replies keep their order).
-    auth_replayed: usize,
+    /// Requests and auth packets written whose replies have not arrived.
+    inflight: InFlight,
     last_recv: Instant,
     last_send: Instant,
     read_timeout: Duration,
@@ -104,6 +95,7 @@ impl Conn {
             match self.stream.try_write(&self.wbuf) {
                 Ok(0) => return Err(Ended::Lost("socket closed while writing".into())),
                 Ok(n) => {
+                    super::metrics::bytes_sent(n);
                     self.wbuf.advance(n);
                     self.last_send = Instant::now();
                 }
@@ -140,7 +132,7 @@ pub struct SessionTask {
     password: Vec<u8>,
     negotiated: Duration,
     last_zxid: i64,
-    next_xid: i32,
+    xids: Xids,
     hosts: Vec<HostPort>,
     host_cursor: usize,
     /// Hosts that failed in the current round. A round ends when every host has failed once
@@ -199,7 +191,7 @@ impl SessionTask {
             password,
             negotiated: Duration::ZERO,
             last_zxid: 0,
-            next_xid: 1,
+            xids: Xids::new(),
             hosts,
             host_cursor: 0,
             round_failures: 0,
@@ -255,12 +247,6 @@ impl SessionTask {
         deliver(&self.dispatcher, &WatchedEvent::session(state), watchers);
     }
 
-    fn next_xid(&mut self) -> i32 {
-        let xid = self.next_xid;
-        self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
-        xid
-    }
-
     /// The error every remaining waiter gets once the session is over.
     fn terminal_error(state: SessionState) -> Error {
         Error::session_over(state, None, None)
@@ -280,8 +266,10 @@ impl SessionTask {
         };
         let ended = WatchedEvent::session(keeper_state);
         // The default watcher hears it once; every other watcher is told its watch is gone.
+        let before = self.watch_count();
         let mut watchers: Vec<Watcher> =
             self.watches.drain().into_iter().filter(|w| !matches!(w, Watcher::Default)).collect();
+        super::metrics::watches_changed(before, self.watch_count());
         watchers.push(Watcher::Default);
         deliver(&self.dispatcher, &ended, watchers);
         self.rx.close();
@@ -416,6 +404,7 @@ impl SessionTask {
                 limit = limit.min(deadline.saturating_duration_since(Instant::now()));
             }
             let limits = (self.cfg.max_write_packet, self.cfg.max_read_packet);
+            tracing::debug!(%host, ?limit, "connecting");
             let attempt = handshake(host.clone(), request, limit, limits, self.cfg.clone());
             tokio::pin!(attempt);
             let outcome = loop {
@@ -499,6 +488,10 @@ impl SessionTask {
         self.last_sent = now;
         self.connected_at = now;
         tracing::info!(session = format_args!("{:#x}", self.session_id), %addr, timeout = ?self.negotiated, reconnected, read_only, "session established");
+        if reconnected {
+            super::metrics::reconnected();
+        }
+        tracing::Span::current().record("session_id", format!("{:#x}", self.session_id).as_str());
         let read_timeout = self.negotiated * 2 / 3;
         let conn = Conn {
             stream,
@@ -507,9 +500,7 @@ impl SessionTask {
             read_only,
             frames,
             wbuf: BytesMut::with_capacity(WRITE_CHUNK),
-            pending: VecDeque::new(),
-            auth_pending: VecDeque::new(),
-            auth_replayed: 0,
+            inflight: InFlight::default(),
             last_recv: now,
             last_send: now,
             read_timeout,
@@ -546,7 +537,7 @@ impl SessionTask {
             let packet = AuthPacket { kind: 0, scheme: scheme.into(), auth: auth.into() };
             encode_request(&mut conn.wbuf, xid::AUTH, OpCode::Auth, Some(&packet), self.cfg.max_write_packet)
                 .map_err(|e| Ended::Lost(format!("auth packet: {e}")))?;
-            conn.auth_replayed += 1;
+            conn.inflight.replayed_auth();
         }
         let chroot = self.cfg.chroot.clone();
         let to_server = |p: &str| chroot.to_server(p).into_owned();
@@ -555,7 +546,10 @@ impl SessionTask {
         // dozen bytes longer) cannot be restored: it is dropped and its watcher told with the
         // `*WatchRemoved` event, instead of failing (and so dropping) every new connection.
         let max_path = self.cfg.max_write_packet.saturating_sub(8 + 8 + 5 * 4 + 4);
-        for (path, watcher, event_type) in self.watches.take_unrestorable(max_path, to_server) {
+        let before = self.watch_count();
+        let unrestorable = self.watches.take_unrestorable(max_path, to_server);
+        super::metrics::watches_changed(before, self.watch_count());
+        for (path, watcher, event_type) in unrestorable {
             tracing::warn!(len = path.len(), ?event_type, "a watch too long to restore was dropped");
             deliver(&self.dispatcher, &WatchedEvent::node(event_type, path), vec![watcher]);
         }
@@ -588,7 +582,8 @@ impl SessionTask {
         // session if the closeSession got through, else expires it; reconnecting would only keep
         // a session nobody can use (or close) alive.
         let lost_while_closing = self.closing && state.is_none();
-        for p in conn.pending.drain(..) {
+        let (requests, auth_waiters) = conn.inflight.drain();
+        for p in requests {
             if lost_while_closing && p.op == OpCode::CloseSession {
                 complete(&self.dispatcher, p.completion, Ok(RawReply { zxid: 0, err: 0, body: Bytes::new() }));
                 continue;
@@ -600,7 +595,7 @@ impl SessionTask {
             };
             complete(&self.dispatcher, p.completion, Err(error));
         }
-        for c in conn.auth_pending.drain(..) {
+        for c in auth_waiters {
             let error = match (state, &op_err) {
                 (Some(s), _) => Self::terminal_error(s),
                 (None, Some(e)) => e.clone(),
@@ -697,7 +692,7 @@ impl SessionTask {
                 {
                     Ok(()) => {
                         self.auth.push((scheme, auth));
-                        conn.auth_pending.push_back(completion);
+                        conn.inflight.push_auth(completion);
                     }
                     Err(e) => complete(&self.dispatcher, completion, Err(Error::frame(OpCode::Auth, &scheme, e))),
                 }
@@ -716,10 +711,10 @@ impl SessionTask {
             }
             Command::Close { completion } => {
                 self.closing = true;
-                let xid = self.next_xid();
+                let xid = self.xids.next();
                 // A bare header cannot exceed the packet limit.
                 let _ = encode_request(&mut conn.wbuf, xid, OpCode::CloseSession, None, self.cfg.max_write_packet);
-                conn.pending.push_back(Pending { xid, op: OpCode::CloseSession, watch: None, completion });
+                conn.inflight.push(Pending::internal(xid, OpCode::CloseSession, completion));
             }
         }
     }
@@ -729,23 +724,31 @@ impl SessionTask {
     /// watches no other way), so the server stops sending events nobody wants. While another
     /// watch remains on the path the server's stays: removing "any" would take that one too.
     fn forget_watch(&mut self, conn: &mut Conn, path: String) {
+        let before = self.watch_count();
         self.watches.prune();
+        super::metrics::watches_changed(before, self.watch_count());
         if self.watches.has_any(&path) {
             return;
         }
         let server_path = self.cfg.chroot.to_server(&path);
         let request = proto::WatchesRequest { path: server_path, kind: proto::WatcherType::Any };
-        let xid = self.next_xid();
+        let xid = self.xids.next();
         if encode_request(&mut conn.wbuf, xid, OpCode::RemoveWatches, Some(&request), self.cfg.max_write_packet).is_ok()
         {
             // The reply (NoWatcher if the server had already dropped it) interests nobody.
             let (tx, _) = tokio::sync::oneshot::channel();
             let completion = Completion::Future(tx);
-            conn.pending.push_back(Pending { xid, op: OpCode::RemoveWatches, watch: None, completion });
+            conn.inflight.push(Pending::internal(xid, OpCode::RemoveWatches, completion));
         }
     }
 
     fn enqueue_request(&mut self, conn: &mut Conn, req: Request) {
+        if req.deadline.is_some_and(|d| d <= Instant::now()) {
+            // The caller was told `Timeout` at the deadline (this completes nobody, or a
+            // callback's timer already ran it); sending it now would be a write nobody awaits.
+            complete(&self.dispatcher, req.completion, Err(Error::Timeout { op: req.op, path: String::new() }));
+            return;
+        }
         if let Some(WatchAction::Remove { path, kind, .. }) = &req.watch {
             // As the Java client does: nothing to remove locally means NoWatcher, unsent.
             if !self.watches.has(path, *kind) {
@@ -754,17 +757,18 @@ impl SessionTask {
                 return;
             }
         }
-        let xid = self.next_xid();
+        let xid = self.xids.next();
         let at = conn.wbuf.len();
         conn.wbuf.extend_from_slice(&req.frame);
         proto::frame::set_xid(&mut conn.wbuf[at..], xid);
-        conn.pending.push_back(Pending { xid, op: req.op, watch: req.watch, completion: req.completion });
+        tracing::trace!(xid, op = req.op.name(), "request written");
+        conn.inflight.push(Pending::new(xid, req.op, req.watch, req.completion, req.permit));
     }
 
     fn read(&mut self, conn: &mut Conn) -> Result<(), Ended> {
         match conn.read_some() {
             Ok(0) => return Err(Ended::Lost("server closed the connection".into())),
-            Ok(_) => {}
+            Ok(n) => super::metrics::bytes_received(n),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) => return Err(Ended::Lost(format!("read failed: {e}"))),
         }
@@ -793,11 +797,7 @@ impl SessionTask {
         if header.zxid > self.last_zxid {
             self.last_zxid = header.zxid;
         }
-        let p = match conn.pending.front() {
-            Some(p) if p.xid == header.xid && header.xid > 0 => conn.pending.pop_front(),
-            _ => None,
-        };
-        let Some(p) = p else {
+        let Some(p) = conn.inflight.answer_if(header.xid) else {
             return Err(Ended::Protocol(format!(
                 "frame of {length} bytes (xid {}) exceeds the {limit}-byte read limit",
                 header.xid
@@ -823,13 +823,7 @@ impl SessionTask {
             }
             xid::PING => {}
             xid::AUTH => {
-                let completion = if conn.auth_replayed > 0 {
-                    conn.auth_replayed -= 1;
-                    None
-                } else {
-                    conn.auth_pending.pop_front()
-                };
-                let Some(completion) = completion else {
+                let Some(completion) = conn.inflight.auth_reply() else {
                     // Replayed auth packets have no waiter; only a failure matters.
                     if header.err == ErrorCode::AuthFailed.code() {
                         return Err(Ended::Terminal(SessionState::AuthFailed));
@@ -852,14 +846,8 @@ impl SessionTask {
                 }
             }
             xid => {
-                let Some(p) = conn.pending.pop_front() else {
-                    return Err(protocol(format!("reply with xid {xid} but nothing pending")));
-                };
-                if p.xid != xid {
-                    let expected = p.xid;
-                    conn.pending.push_front(p);
-                    return Err(protocol(format!("reply xid {xid} out of order (expected {expected})")));
-                }
+                let p = conn.inflight.answer(xid).map_err(|mismatch| protocol(mismatch.to_string()))?;
+                tracing::trace!(xid, op = p.op.name(), err = header.err, "reply");
                 if let Some(action) = p.watch {
                     self.apply_watch_action(action, header.err);
                 }
@@ -877,7 +865,22 @@ impl SessionTask {
         Ok(())
     }
 
+    /// Watchers registered, for the metrics' gauge (not counted without the feature).
+    fn watch_count(&self) -> usize {
+        if cfg!(feature = "metrics") {
+            self.watches.len()
+        } else {
+            0
+        }
+    }
+
     fn apply_watch_action(&mut self, action: WatchAction, err: i32) {
+        let before = self.watch_count();
+        self.apply_watch_action_counted(action, err);
+        super::metrics::watches_changed(before, self.watch_count());
+    }
+
+    fn apply_watch_action_counted(&mut self, action: WatchAction, err: i32) {
         match action {
             WatchAction::Register { kind, path, watcher } if err == 0 => self.watches.add(kind, &path, watcher),
             WatchAction::RegisterExists { path, watcher } => {
@@ -904,7 +907,9 @@ impl SessionTask {
             return;
         }
         let path = self.cfg.chroot.to_client(&event.path);
+        let before = self.watch_count();
         let watchers = self.watches.trigger(event.event_type, &path);
+        super::metrics::watches_changed(before, self.watch_count());
         let event = WatchedEvent { event_type: event.event_type, keeper_state: event.state, path: Some(path) };
         deliver(&self.dispatcher, &event, watchers);
     }

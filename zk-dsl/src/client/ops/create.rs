@@ -207,7 +207,7 @@ create_options!(Call<'_, CreateOp>, op.spec);
 impl<'c> Call<'c, CreateOp> {
     /// Also return the new node's Stat.
     pub fn with_stat(self) -> Call<'c, CreateWithStatOp> {
-        Call::new(self.client, CreateWithStatOp(self.op))
+        self.map_op(CreateWithStatOp)
     }
 }
 

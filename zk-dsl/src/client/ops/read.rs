@@ -252,14 +252,14 @@ impl<'c> Call<'c, GetDataOp> {
     /// A node whose data is not a `T` fails with `Error::Codec` naming the path and the type.
     /// Watch options still apply.
     pub fn decode<T: ZNodeData + Send + 'static>(self) -> Call<'c, GetDataAsOp<T>> {
-        Call::new(self.client, self.op.into_kind())
+        self.map_op(WatchableRead::into_kind)
     }
 }
 
 impl<'c> Call<'c, ChildrenOp> {
     /// Also return the parent's Stat.
     pub fn with_stat(self) -> Call<'c, ChildrenWithStatOp> {
-        Call::new(self.client, self.op.into_kind())
+        self.map_op(WatchableRead::into_kind)
     }
 }
 
