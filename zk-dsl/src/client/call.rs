@@ -205,8 +205,11 @@ impl<'c, O: Op> Call<'c, O> {
         let (op, path) = (self.op.opcode(), self.op.path().to_owned());
         let mut acquire: Acquire = Box::pin(permits.acquire_owned());
         let waker = std::task::Waker::from(Arc::new(NoWake));
-        if let Poll::Ready(Ok(permit)) = acquire.as_mut().poll(&mut Context::from_waker(&waker)) {
-            return self.send_now(Some(permit), deadline);
+        match acquire.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(Ok(permit)) => return self.send_now(Some(permit), deadline),
+            // The semaphore is never closed; were it, the call would go unbounded.
+            Poll::Ready(Err(_)) => return self.send_now(None, deadline),
+            Poll::Pending => {}
         }
         let Call { client, op: call_op, timeout } = self;
         let (client, driver) = (client.clone(), client.inner.driver_thread);
@@ -461,9 +464,11 @@ impl<T> Future for Pending<T> {
                     }
                     None => return Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) })),
                 },
-                // The semaphore is never closed; treat it as the client being gone.
+                // The semaphore is never closed; treat it as the client being gone (and never
+                // poll the finished future again).
                 Poll::Ready(Err(_)) => {
-                    return Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }))
+                    *acquire = Box::pin(std::future::pending());
+                    return Poll::Ready(Err(Error::Closed { op: Some(*op), path: Some(std::mem::take(path)) }));
                 }
                 Poll::Pending => {
                     return match this.timer.as_mut().map(|t| t.as_mut().poll(cx)) {
