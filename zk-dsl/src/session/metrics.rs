@@ -8,7 +8,7 @@
 //! | `zk_dsl_request_duration_seconds` | histogram | `op` | a request's written → reply time |
 //! | `zk_dsl_requests_in_flight` | gauge | | requests written and not yet answered (all sessions) |
 //! | `zk_dsl_reconnects_total` | counter | | connections re-established for a live session |
-//! | `zk_dsl_sessions` | gauge | `state` | live sessions in each state (`connecting`, `connected`) |
+//! | `zk_dsl_sessions` | gauge | `state` | live sessions in each state (`connecting`, `connected`, `read_only`) |
 //! | `zk_dsl_watches` | gauge | | watchers registered (all sessions) |
 //! | `zk_dsl_bytes_sent_total` | counter | | bytes written to the servers |
 //! | `zk_dsl_bytes_received_total` | counter | | bytes read from the servers |
@@ -28,6 +28,7 @@ fn state_label(state: SessionState) -> Option<&'static str> {
     match state {
         SessionState::Connecting => Some("connecting"),
         SessionState::Connected => Some("connected"),
+        SessionState::ConnectedReadOnly => Some("read_only"),
         _ => None,
     }
 }
