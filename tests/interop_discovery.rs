@@ -156,8 +156,16 @@ async fn zk_dsl_finds_what_curator_registers_until_it_quits() {
     let raw_payload = untyped.query_one("api", "java-1").await.unwrap().and_then(|i| i.payload);
     assert_eq!(raw_payload, Some(serde_json::json!({"zone": "us-2", "weight": 3})));
 
-    // Curator's process ends: its session and its instance go.
+    // Curator's process ends: its session and its instance go (at once when its close reaches
+    // the server before the JVM exits, else at the session's 10 s timeout).
     java.quit(patience());
-    provider_sees(&provider, &[]).await;
+    let gone = async {
+        while !provider.all_instances().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10) + patience(), gone)
+        .await
+        .expect("the provider to drop Curator's instance");
     assert!(discovery.query("api").await.unwrap().is_empty());
 }
