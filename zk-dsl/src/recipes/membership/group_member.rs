@@ -126,7 +126,9 @@ impl Membership {
     }
 
     /// Every member by id, with its payload: this one always (with its current payload), the
-    /// others as the cache last saw them.
+    /// others as the cache last saw them. This is the view now; the event stream reports the
+    /// group from its start in order, so it may lag behind (a member that came and went before
+    /// its `Joined` was read is never reported at all).
     pub fn members(&self) -> BTreeMap<String, Bytes> {
         let mut members: BTreeMap<String, Bytes> = self
             .cache
