@@ -236,7 +236,7 @@ async fn persistent_node_comes_back_after_deletion_and_after_a_dropped_connectio
     other.delete("/members/me").await.unwrap();
     until_present(&other, "/members/me", "new").await;
     node.close().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    other.sync("/members").await.unwrap();
     assert!(other.exists("/members/me").await.unwrap().is_none(), "close deletes the node");
 
     // Protected, through a proxy: deleted while the connection is down, back after it.
@@ -253,7 +253,8 @@ async fn persistent_node_comes_back_after_deletion_and_after_a_dropped_connectio
     .await
     .unwrap();
     other.delete(path.as_str()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    suite::eventually("the client to notice the cut", || async { (!client.state().is_connected()).then_some(()) })
+        .await;
     proxy.blackhole(false);
     until_present(&other, &path, "p").await;
     // And a plain dropped connection changes nothing.

@@ -135,7 +135,8 @@ async fn an_instance_deleted_while_disconnected_is_back_after_reconnection() {
     let cut = proxy.clone();
     tokio::task::spawn_blocking(move || cut.drop_connections()).await.unwrap();
     env.client.delete(format!("{BASE}/api/a")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    suite::eventually("the client to notice the cut", || async { (!client.state().is_connected()).then_some(()) })
+        .await;
     proxy.blackhole(false);
     children_until(&env.client, &format!("{BASE}/api"), "the instance to come back", |c| c.iter().any(|n| n == "a"))
         .await;

@@ -10,6 +10,8 @@
 //!   typed, its Java class kept), the JSON zk-dsl would write for it is the JSON Curator wrote,
 //!   and the provider drops it once the Java process quits.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use suite::peers::{self, startup_patience, Peer};
 use suite::{connect, eventually, patience, TestEnv};
@@ -159,13 +161,11 @@ async fn zk_dsl_finds_what_curator_registers_until_it_quits() {
     // Curator's process ends: its session and its instance go (at once when its close reaches
     // the server before the JVM exits, else at the session's 10 s timeout).
     java.quit(patience());
-    let gone = async {
-        while !provider.all_instances().is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(10) + patience(), gone)
-        .await
-        .expect("the provider to drop Curator's instance");
+    suite::eventually_within(
+        "the provider to drop Curator's instance",
+        Duration::from_secs(10) + patience(),
+        || async { provider.all_instances().is_empty().then_some(()) },
+    )
+    .await;
     assert!(discovery.query("api").await.unwrap().is_empty());
 }

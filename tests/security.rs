@@ -32,17 +32,11 @@ async fn sasl_client(connect_string: &str, user: &str, password: &str) -> Result
         .await
 }
 
-fn identities(who: Vec<zk_dsl::proto::ClientInfo>) -> Vec<String> {
-    let mut ids: Vec<String> = who.into_iter().map(|i| format!("{}:{}", i.auth_scheme, i.user)).collect();
-    ids.sort();
-    ids
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sasl_session_is_its_user_and_passes_sasl_acls() {
     let server = sasl_server();
     let bob = sasl_client(&server.connect_string(), "bob", "bob-secret").await.unwrap();
-    assert!(identities(bob.who_am_i().await.unwrap()).contains(&"sasl:bob".to_owned()));
+    assert!(suite::identities(&bob).await.contains(&"sasl:bob".to_owned()));
 
     let path = format!("/{}", suite::unique("bobs"));
     let only_bob = vec![acl("sasl", "bob", Perms::ALL).unwrap()];
@@ -53,9 +47,9 @@ async fn a_sasl_session_is_its_user_and_passes_sasl_acls() {
     assert!(matches!(anonymous.get_data(path.as_str()).await, Err(Error::NoAuth { .. })), "no identity, no read");
     // Passwords outside ASCII: hashed as ISO 8859-1 where they fit, UTF-8 where not (RFC 2831).
     let carol = sasl_client(&server.connect_string(), "carol", "carol-\u{e9}l\u{e8}ve").await.unwrap();
-    assert!(identities(carol.who_am_i().await.unwrap()).contains(&"sasl:carol".to_owned()));
+    assert!(suite::identities(&carol).await.contains(&"sasl:carol".to_owned()));
     let dave = sasl_client(&server.connect_string(), "dave", "\u{6771}\u{4eac}-secret").await.unwrap();
-    assert!(identities(dave.who_am_i().await.unwrap()).contains(&"sasl:dave".to_owned()));
+    assert!(suite::identities(&dave).await.contains(&"sasl:dave".to_owned()));
     assert!(matches!(carol.get_data(path.as_str()).await, Err(Error::NoAuth { .. })), "another user, no read");
     bob.delete(path.as_str()).await.unwrap();
 }
@@ -80,7 +74,7 @@ async fn the_identity_is_there_again_after_every_reconnection() {
     for round in 0..3 {
         suite::reconnect_after(&bob, || proxy.drop_connections()).await;
         assert_eq!(bob.session_id(), session, "round {round}: the same session");
-        assert!(identities(bob.who_am_i().await.unwrap()).contains(&"sasl:bob".to_owned()), "round {round}");
+        assert!(suite::identities(&bob).await.contains(&"sasl:bob".to_owned()), "round {round}");
         bob.set_data(path.as_str(), format!("round {round}").as_str()).await.unwrap();
     }
     assert!(proxy.connections_accepted() >= 4);

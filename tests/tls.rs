@@ -43,10 +43,6 @@ async fn connect(connect_string: &str, tls: TlsConfig) -> Result<Client, Error> 
         .await
 }
 
-fn identities(who: Vec<zk_dsl::proto::ClientInfo>) -> Vec<String> {
-    who.into_iter().map(|i| format!("{}:{}", i.auth_scheme, i.user)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_watches_and_large_values_work_over_tls() {
     let client = connect(&secure(tls_server()), trusting_the_ca()).await.unwrap();
@@ -123,7 +119,7 @@ async fn a_client_certificate_is_an_x509_identity_that_acls_name() {
     let alice = ca().issue_client("alice").unwrap();
     let as_alice = trusting_the_ca().client_cert_pem(&alice.cert_pem, &alice.key_pem);
     let client = connect(&secure(tls_server()), as_alice).await.unwrap();
-    assert!(identities(client.who_am_i().await.unwrap()).contains(&"x509:CN=alice".to_owned()));
+    assert!(suite::identities(&client).await.contains(&"x509:CN=alice".to_owned()));
 
     let path = format!("/{}", suite::unique("alices"));
     client.create(path.as_str()).persistent().acl(vec![acl("x509", "CN=alice", Perms::ALL).unwrap()]).await.unwrap();
@@ -149,13 +145,13 @@ async fn client_certificate_files_are_reloaded_at_reconnection() {
     write("carol");
     let proxy = FaultProxy::start(tls_server().secure_address().unwrap()).unwrap();
     let client = connect(&proxy.connect_string(), trusting_the_ca().client_cert_pem_files(&cert, &key)).await.unwrap();
-    assert!(identities(client.who_am_i().await.unwrap()).contains(&"x509:CN=carol".to_owned()));
+    assert!(suite::identities(&client).await.contains(&"x509:CN=carol".to_owned()));
 
-    // Rotated on disk (a new modification time even on coarse clocks), then a reconnection.
-    std::thread::sleep(Duration::from_millis(20));
+    // Rotated on disk (a longer name: a new size, so the change shows even on a coarse clock),
+    // then a reconnection.
     write("carol-rotated");
     suite::reconnect_after(&client, || proxy.drop_connections()).await;
-    assert!(identities(client.who_am_i().await.unwrap()).contains(&"x509:CN=carol-rotated".to_owned()));
+    assert!(suite::identities(&client).await.contains(&"x509:CN=carol-rotated".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,5 +229,5 @@ async fn a_java_clients_tls_properties_configure_the_same_connection() {
         .connect_timeout(patience())
         .await
         .unwrap();
-    assert!(identities(client.who_am_i().await.unwrap()).contains(&"x509:CN=dana".to_owned()));
+    assert!(suite::identities(&client).await.contains(&"x509:CN=dana".to_owned()));
 }

@@ -148,12 +148,22 @@ pub async fn children_until(client: &Client, path: &str, what: &str, done: impl 
 /// Waits until `check` yields a value, for conditions no watch reports (a server's `wchp`
 /// table, a flag set by another task): it looks every few milliseconds and fails the test after
 /// `patience()`, naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + patience();
+    eventually_within(what, patience(), check).await
+}
+
+/// [`eventually`] with its own limit, for conditions that may take longer than `patience()`
+/// (a peer's session timing out, say).
+pub async fn eventually_within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(value) = check().await {
             return value;
@@ -177,4 +187,12 @@ pub async fn reconnect_after(client: &Client, cut: impl FnOnce()) {
         panic!("the session ended instead of reconnecting");
     })
     .await;
+}
+
+/// The identities a session has on the server (`scheme:id`, from `whoAmI`), sorted.
+pub async fn identities(client: &Client) -> Vec<String> {
+    let who = client.who_am_i().await.expect("whoAmI");
+    let mut ids: Vec<String> = who.into_iter().map(|i| format!("{}:{}", i.auth_scheme, i.user)).collect();
+    ids.sort();
+    ids
 }
