@@ -37,6 +37,7 @@ pub struct Connect {
     resume: Option<(i64, Vec<u8>)>,
     shuffle_hosts: bool,
     resolver: Option<crate::session::config::Resolver>,
+    connector: Option<crate::session::connector::Connector>,
     can_be_read_only: bool,
     #[cfg(feature = "sasl")]
     sasl: Option<crate::session::sasl::SaslLogin>,
@@ -72,6 +73,7 @@ impl Connect {
             resume: None,
             shuffle_hosts: true,
             resolver: None,
+            connector: None,
             can_be_read_only: false,
             #[cfg(feature = "sasl")]
             sasl: None,
@@ -203,6 +205,39 @@ impl Connect {
         self
     }
 
+    /// Opens every connection with `open` instead of the client's own TCP connect: a proxy, a
+    /// tunnel, a socket with options of your choosing, a simulated network in a test. `open` gets
+    /// each address the connection string's names resolve to (see
+    /// [`resolver`](Connect::resolver)), in the order the client tries them, and returns any
+    /// [`ServerStream`](crate::session::ServerStream) (`AsyncRead + AsyncWrite`). Everything
+    /// above the byte stream works as over TCP: [`tls`](Connect::tls) (the handshake runs over
+    /// the returned stream), SASL, reconnects, read-only probes. Each attempt, `open` included,
+    /// is bounded by the attempt timeout.
+    ///
+    /// ```no_run
+    /// # async fn run() -> zk_dsl::Result<()> {
+    /// // Connect from a chosen local address.
+    /// let client = zk_dsl::Client::connect("zk1:2181,zk2:2181")
+    ///     .connector(|addr: std::net::SocketAddr| async move {
+    ///         let socket = tokio::net::TcpSocket::new_v4()?;
+    ///         socket.bind("10.0.0.5:0".parse().expect("an address"))?;
+    ///         socket.connect(addr).await
+    ///     })
+    ///     .await?;
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connector<F, Fut, S>(mut self, open: F) -> Self
+    where
+        F: Fn(std::net::SocketAddr) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::io::Result<S>> + Send + 'static,
+        S: crate::session::ServerStream,
+    {
+        self.connector = Some(crate::session::connector::connector(open));
+        self
+    }
+
     /// Accepts servers in read-only mode (ZooKeeper's `readonlymode.enabled`: a server cut off
     /// from its quorum keeps serving reads). The session is then
     /// [`ConnectedReadOnly`](crate::SessionState::ConnectedReadOnly): reads work, writes fail
@@ -306,6 +341,7 @@ impl Connect {
             set_watches_batch: 128 * 1024,
             shuffle_hosts: self.shuffle_hosts,
             resolver: self.resolver,
+            connector: self.connector,
             can_be_read_only: self.can_be_read_only,
             #[cfg(feature = "sasl")]
             sasl: self.sasl,

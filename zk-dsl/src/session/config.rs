@@ -40,6 +40,8 @@ pub struct SessionConfig {
     pub can_be_read_only: bool,
     /// Resolves host names instead of the system resolver (called on every attempt).
     pub resolver: Option<Resolver>,
+    /// Opens connections instead of TCP (called with each resolved address).
+    pub connector: Option<super::connector::Connector>,
     /// TLS for every connection.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::TlsConfig>,

@@ -7,6 +7,7 @@
 pub(crate) mod chroot;
 pub(crate) mod config;
 pub(crate) mod connect_string;
+pub(crate) mod connector;
 pub(crate) mod inflight;
 pub(crate) mod metrics;
 pub(crate) mod rebalance;
@@ -18,4 +19,5 @@ pub(crate) mod task;
 pub(crate) mod transport;
 
 pub use connect_string::{ConnectString, HostPort, DEFAULT_PORT};
+pub use connector::ServerStream;
 pub use state::{SessionEvent, SessionState, SessionStatus};

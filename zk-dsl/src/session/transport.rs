@@ -1,48 +1,67 @@
-//! The connection's byte stream: plain TCP, or TLS over TCP (feature `tls`).
+//! The connection's byte stream: plain TCP, TLS over TCP (feature `tls`), or any stream a
+//! [`Connect::connector`](crate::Connect::connector) opened.
 //!
-//! The session task drives the socket by readiness (`readable`/`writable`, then non-blocking
+//! The session task drives the stream by readiness ([`Transport::ready`], then non-blocking
 //! reads and writes), which lets one loop read and write without either blocking the other.
-//! TLS fits that shape as rustls's sans-IO connection: ciphertext moves between the socket and
-//! rustls with non-blocking calls, and plaintext between rustls and the session's buffers. The
-//! plain path is untouched: it costs what it cost before TLS existed.
+//! The client's own sockets fit that shape directly: TCP by tokio's readiness, and TLS as
+//! rustls's sans-IO connection, ciphertext moving between the socket and rustls with
+//! non-blocking calls. A caller's stream is only `AsyncRead + AsyncWrite`, so it is polled into
+//! small staging buffers instead (see [`StreamTransport`]): one copy more per byte, on that path
+//! alone. The plain path costs what it cost before the other two existed.
 
+use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+
+use super::connector::ServerStream;
 
 /// One connection's stream.
 pub(crate) enum Transport {
     Plain(TcpStream),
     #[cfg(feature = "tls")]
     Tls(Box<TlsTransport>),
+    Stream(Box<StreamTransport>),
+}
+
+/// What a stream is ready for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Ready {
+    /// Reading may find bytes (or the end of the stream).
+    pub readable: bool,
+    /// Writing may take bytes.
+    pub writable: bool,
 }
 
 impl Transport {
-    /// Waits until the socket may have something to read.
-    pub(crate) async fn readable(&self) -> io::Result<()> {
-        match self {
-            Transport::Plain(stream) => stream.readable().await,
+    /// Waits until the stream may have something to read, or (with `want_write`) may take more
+    /// bytes.
+    pub(crate) async fn ready(&mut self, want_write: bool) -> io::Result<Ready> {
+        let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        let tcp = match self {
+            Transport::Plain(stream) => stream,
             #[cfg(feature = "tls")]
-            Transport::Tls(tls) => tls.tcp.readable().await,
-        }
+            Transport::Tls(tls) => &tls.tcp,
+            Transport::Stream(stream) => return poll_fn(|cx| stream.poll_ready(cx, want_write)).await,
+        };
+        let ready = tcp.ready(interest).await?;
+        // An error or a hang-up wakes the reader, whose read then reports it.
+        let readable = ready.is_readable() || ready.is_read_closed() || ready.is_error();
+        Ok(Ready { readable, writable: ready.is_writable() || ready.is_write_closed() })
     }
 
-    /// Waits until the socket may take more bytes.
-    pub(crate) async fn writable(&self) -> io::Result<()> {
-        match self {
-            Transport::Plain(stream) => stream.writable().await,
-            #[cfg(feature = "tls")]
-            Transport::Tls(tls) => tls.tcp.writable().await,
-        }
-    }
-
-    /// Whether bytes are waiting below the caller's buffer (TLS records not yet on the wire).
+    /// Whether bytes are waiting below the caller's buffer (TLS records not yet on the wire,
+    /// staged bytes of a caller's stream).
     pub(crate) fn wants_write(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.conn.wants_write(),
+            Transport::Stream(stream) => stream.wants_write(),
         }
     }
 
@@ -52,13 +71,15 @@ impl Transport {
             Transport::Plain(stream) => stream.try_write(buf),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.try_write(buf),
+            Transport::Stream(stream) => stream.stage(buf),
         }
     }
 
-    /// Pushes out what is waiting below the caller's buffer (TLS records).
+    /// Pushes out what is waiting below the caller's buffer (TLS records; a caller's stream
+    /// moves its staged bytes in [`ready`](Transport::ready), where it can be woken).
     pub(crate) fn try_flush(&mut self) -> io::Result<()> {
         match self {
-            Transport::Plain(_) => Ok(()),
+            Transport::Plain(_) | Transport::Stream(_) => Ok(()),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.send_records(),
         }
@@ -71,6 +92,127 @@ impl Transport {
             Transport::Plain(stream) => read_plain(stream, rbuf),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.read_some(rbuf),
+            Transport::Stream(stream) => stream.take_read(rbuf),
+        }
+    }
+}
+
+/// A caller's `AsyncRead + AsyncWrite` stream, polled for readiness: `ready` reads into a
+/// staging buffer (readable: it holds bytes, or the stream ended) and writes out what was
+/// staged (writable: all of it is out, so the next bytes can be staged), flushing the stream once
+/// the stage is empty,
+/// for streams that buffer (TLS, `BufWriter`). Both stages are bounded, so a slow stream paces
+/// the session task like a full socket does.
+pub(crate) struct StreamTransport {
+    stream: Box<dyn ServerStream>,
+    read_stage: Box<[u8]>,
+    /// Bytes of `read_stage` read and not yet taken.
+    read_len: usize,
+    /// The stream ended (or failed: the error, kept for the next read).
+    read_end: Option<io::Result<()>>,
+    write_stage: BytesMut,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
+}
+
+/// How much a caller's stream may hold in each staging buffer.
+const STAGE: usize = 64 * 1024;
+
+impl StreamTransport {
+    pub(crate) fn new(stream: Box<dyn ServerStream>) -> StreamTransport {
+        StreamTransport {
+            stream,
+            read_stage: vec![0; STAGE].into_boxed_slice(),
+            read_len: 0,
+            read_end: None,
+            write_stage: BytesMut::with_capacity(STAGE),
+            unflushed: false,
+        }
+    }
+
+    fn wants_write(&self) -> bool {
+        !self.write_stage.is_empty() || self.unflushed
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>, want_write: bool) -> Poll<io::Result<Ready>> {
+        if self.read_len == 0 && self.read_end.is_none() {
+            self.poll_fill(cx);
+        }
+        let readable = self.read_len > 0 || self.read_end.is_some();
+        let mut writable = false;
+        if want_write {
+            if let Err(e) = self.poll_drain(cx) {
+                return Poll::Ready(Err(e));
+            }
+            // Only an empty stage takes more: reporting room while bytes wait for a full stream
+            // would have the session loop spin instead of waiting for the stream to wake it.
+            writable = self.write_stage.is_empty() && !self.unflushed;
+        }
+        if readable || writable {
+            Poll::Ready(Ok(Ready { readable, writable }))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Reads once into the read stage (waking `cx` when there is something, if nothing yet).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) {
+        let mut buf = ReadBuf::new(&mut self.read_stage);
+        match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => self.read_end = Some(Ok(())),
+            Poll::Ready(Ok(())) => self.read_len = buf.filled().len(),
+            Poll::Ready(Err(e)) => self.read_end = Some(Err(e)),
+            Poll::Pending => {}
+        }
+    }
+
+    /// Writes the stage out until the stream would block, then flushes (waking `cx` when it
+    /// can go on).
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        while !self.write_stage.is_empty() {
+            match Pin::new(&mut self.stream).poll_write(cx, &self.write_stage) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    self.write_stage.advance(n);
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(()),
+            }
+        }
+        if self.unflushed {
+            match Pin::new(&mut self.stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn stage(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(STAGE.saturating_sub(self.write_stage.len()));
+        if n == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.write_stage.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn take_read(&mut self, rbuf: &mut BytesMut) -> io::Result<usize> {
+        if self.read_len > 0 {
+            let n = std::mem::take(&mut self.read_len);
+            rbuf.extend_from_slice(self.read_stage.get(..n).unwrap_or_default());
+            return Ok(n);
+        }
+        match self.read_end.replace(Ok(())) {
+            // An error is reported once; the stream counts as ended after it.
+            Some(Err(e)) => Err(e),
+            Some(Ok(())) => Ok(0),
+            None => {
+                self.read_end = None;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
         }
     }
 }
@@ -215,5 +357,49 @@ impl io::Write for SocketWriter<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn over(stream: tokio::io::DuplexStream) -> Transport {
+        Transport::Stream(Box::new(StreamTransport::new(Box::new(stream))))
+    }
+
+    #[tokio::test]
+    async fn a_callers_stream_is_staged_drained_and_read_to_its_end() {
+        let (client, mut server) = tokio::io::duplex(1000);
+        let mut transport = over(client);
+        // Nothing to read, nothing wanted to write: not ready.
+        let idle = tokio::time::timeout(std::time::Duration::from_millis(20), transport.ready(false)).await;
+        assert!(idle.is_err(), "ready with nothing to do: {idle:?}");
+
+        // More than the stage takes: the rest waits until the stage has gone out.
+        let data: Vec<u8> = (0..STAGE as u32 + 500).map(|i| i as u8).collect();
+        let staged = transport.try_write(&data).unwrap();
+        assert_eq!(staged, STAGE);
+        assert!(transport.wants_write());
+        assert_eq!(transport.try_write(&data[staged..]).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0; STAGE];
+            server.read_exact(&mut got).await.map(|_| (got, server))
+        });
+        let ready = transport.ready(true).await.unwrap();
+        assert!(ready.writable && !transport.wants_write(), "drained: {ready:?}");
+        let (got, mut server) = reader.await.unwrap().unwrap();
+        assert_eq!(got, data[..STAGE]);
+
+        server.write_all(b"reply").await.unwrap();
+        drop(server);
+        let mut rbuf = BytesMut::new();
+        assert!(transport.ready(false).await.unwrap().readable);
+        assert_eq!(transport.read_some(&mut rbuf).unwrap(), 5);
+        assert_eq!(&rbuf[..], b"reply");
+        assert!(transport.ready(false).await.unwrap().readable, "the end is readable");
+        assert_eq!(transport.read_some(&mut rbuf).unwrap(), 0);
+        assert_eq!(transport.read_some(&mut rbuf).unwrap(), 0, "and stays the end");
     }
 }

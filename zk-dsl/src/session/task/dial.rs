@@ -324,10 +324,17 @@ pub(super) async fn handshake(
         };
         let mut last_error = format!("{host} resolved to no address");
         for addr in addrs {
+            if let Some(open) = &cfg.connector {
+                match open(addr).await {
+                    Ok(stream) => return over_callers_stream(stream, &host, addr, &request, limits, &cfg).await,
+                    Err(e) => last_error = format!("connect to {addr}: {e}"),
+                }
+                continue;
+            }
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
-                    return over_stream(stream, &host, addr, &request, limits, &cfg).await;
+                    return over_tcp(stream, &host, addr, &request, limits, &cfg).await;
                 }
                 Err(e) => last_error = format!("connect to {addr}: {e}"),
             }
@@ -338,8 +345,7 @@ pub(super) async fn handshake(
 }
 
 /// The session handshake (and SASL) over a fresh TCP connection, in TLS when configured.
-#[cfg(feature = "tls")]
-pub(super) async fn over_stream(
+async fn over_tcp(
     tcp: TcpStream,
     host: &HostPort,
     addr: SocketAddr,
@@ -347,33 +353,57 @@ pub(super) async fn over_stream(
     limits: (usize, usize),
     cfg: &SessionConfig,
 ) -> Result<Handshaken, HandshakeError> {
-    let Some(tls) = &cfg.tls else {
-        return session_handshake(tcp, addr, request, limits, cfg)
-            .await
-            .map(|(s, r, f)| (Transport::Plain(s), r, f, addr));
-    };
-    // A bad (reloaded) file fails this attempt, not the session: it may be fixed by the next.
-    let config = tls.client_config().map_err(|e| format!("{addr}: {e}"))?;
-    let name = tls.name_for(&host.host).map_err(|e| format!("{addr}: {e}"))?;
-    let stream = tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("{addr}: TLS handshake with {}: {e}", host.host))?;
-    let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
-    let (tcp, conn) = stream.into_inner();
-    Ok((Transport::Tls(Box::new(crate::session::transport::TlsTransport::new(tcp, conn))), response, frames, addr))
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &cfg.tls {
+        let stream = tls_handshake(tls, host, addr, tcp).await?;
+        let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
+        // rustls driven by the socket's readiness, without the staging a caller's stream needs.
+        let (tcp, conn) = stream.into_inner();
+        let transport = Transport::Tls(Box::new(crate::session::transport::TlsTransport::new(tcp, conn)));
+        return Ok((transport, response, frames, addr));
+    }
+    let _ = host;
+    let (stream, response, frames) = session_handshake(tcp, addr, request, limits, cfg).await?;
+    Ok((Transport::Plain(stream), response, frames, addr))
 }
 
-#[cfg(not(feature = "tls"))]
-pub(super) async fn over_stream(
-    tcp: TcpStream,
-    _host: &HostPort,
+/// The session handshake (and SASL) over a stream the caller's connector opened, in TLS when
+/// configured.
+async fn over_callers_stream(
+    stream: Box<dyn ServerStream>,
+    host: &HostPort,
     addr: SocketAddr,
     request: &ConnectRequest,
     limits: (usize, usize),
     cfg: &SessionConfig,
 ) -> Result<Handshaken, HandshakeError> {
-    session_handshake(tcp, addr, request, limits, cfg).await.map(|(s, r, f)| (Transport::Plain(s), r, f, addr))
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &cfg.tls {
+        let stream = tls_handshake(tls, host, addr, stream).await?;
+        let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
+        return Ok((Transport::Stream(Box::new(StreamTransport::new(Box::new(stream)))), response, frames, addr));
+    }
+    let _ = host;
+    let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
+    Ok((Transport::Stream(Box::new(StreamTransport::new(stream))), response, frames, addr))
+}
+
+/// The TLS handshake over `stream`, checking the server's certificate against `host`'s name.
+#[cfg(feature = "tls")]
+async fn tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    tls: &crate::tls::TlsConfig,
+    host: &HostPort,
+    addr: SocketAddr,
+    stream: S,
+) -> Result<tokio_rustls::client::TlsStream<S>, HandshakeError> {
+    // A bad (reloaded) file fails this attempt, not the session: it may be fixed by the next.
+    let config = tls.client_config().map_err(|e| format!("{addr}: {e}"))?;
+    let name = tls.name_for(&host.host).map_err(|e| format!("{addr}: {e}"))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map_err(|e| format!("{addr}: TLS handshake with {}: {e}", host.host))?;
+    Ok(stream)
 }
 
 /// ConnectRequest → ConnectResponse, then the SASL exchange when configured and the session is
@@ -438,15 +468,12 @@ pub(super) async fn finish_handshake<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// The first of `hosts` that answers the `isro` four-letter word with `rw`, probing them in
 /// rounds that back off from 100 ms to a minute (the Java client's schedule).
-pub(super) async fn find_read_write(
-    hosts: Vec<HostPort>,
-    resolver: Option<crate::session::config::Resolver>,
-) -> HostPort {
+pub(super) async fn find_read_write(hosts: Vec<HostPort>, cfg: Arc<SessionConfig>) -> HostPort {
     let mut pause = Duration::from_millis(100);
     loop {
         tokio::time::sleep(pause).await;
         for host in &hosts {
-            if is_read_write(host, resolver.as_ref()).await {
+            if is_read_write(host, &cfg).await {
                 return host.clone();
             }
         }
@@ -455,16 +482,19 @@ pub(super) async fn find_read_write(
 }
 
 /// Whether `host` says it is a read-write server (`isro` → `rw`).
-pub(super) async fn is_read_write(host: &HostPort, resolver: Option<&crate::session::config::Resolver>) -> bool {
+pub(super) async fn is_read_write(host: &HostPort, cfg: &SessionConfig) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
     let probe = async {
-        let addrs: Vec<SocketAddr> = match resolver {
+        let addrs: Vec<SocketAddr> = match &cfg.resolver {
             Some(resolve) => resolve(&host.host, host.port).ok()?,
             None => tokio::net::lookup_host((host.host.as_str(), host.port)).await.ok()?.collect(),
         };
-        let addr = addrs.first()?;
-        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let addr = *addrs.first()?;
+        let mut stream: Box<dyn ServerStream> = match &cfg.connector {
+            Some(open) => open(addr).await.ok()?,
+            None => Box::new(TcpStream::connect(addr).await.ok()?),
+        };
         stream.write_all(b"isro").await.ok()?;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await.ok()?;

@@ -37,11 +37,12 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use super::config::SessionConfig;
 use super::connect_string::HostPort;
+use super::connector::ServerStream;
 use super::inflight::{InFlight, Pending, Xids};
 use super::rebalance::{rebalance, Rebalance};
 use super::request::{complete, Command, Completion, RawReply, Request, WatchAction};
 use super::state::{SessionEvent, SessionState, StateHub};
-use super::transport::Transport;
+use super::transport::{StreamTransport, Transport};
 use crate::error::Error;
 use crate::proto::{
     self, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode, ErrorCode, EventType,
@@ -304,8 +305,8 @@ impl SessionTask {
         let timer = sleep_until(conn.next_check());
         tokio::pin!(timer);
         let others: Vec<HostPort> = self.hosts.iter().filter(|h| **h != conn.host).cloned().collect();
-        let mut rw_probe = (conn.read_only && !others.is_empty())
-            .then(|| Box::pin(find_read_write(others, self.cfg.resolver.clone())));
+        let mut rw_probe =
+            (conn.read_only && !others.is_empty()).then(|| Box::pin(find_read_write(others, self.cfg.clone())));
         loop {
             // Take everything already queued, so it leaves in one write.
             while !self.closing && conn.wbuf.len() < WRITE_HIGH_WATER {
@@ -328,13 +329,14 @@ impl SessionTask {
             let take_commands = !self.closing && conn.wbuf.len() < WRITE_HIGH_WATER;
             tokio::select! {
                 biased;
-                ready = conn.stream.readable() => {
-                    ready.map_err(|e| Ended::Lost(format!("socket error: {e}")))?;
-                    self.read(conn)?;
-                }
-                ready = conn.stream.writable(), if want_write => {
-                    ready.map_err(|e| Ended::Lost(format!("socket error: {e}")))?;
-                    conn.flush()?;
+                ready = conn.stream.ready(want_write) => {
+                    let ready = ready.map_err(|e| Ended::Lost(format!("socket error: {e}")))?;
+                    if ready.readable {
+                        self.read(conn)?;
+                    }
+                    if ready.writable {
+                        conn.flush()?;
+                    }
                 }
                 found = poll_some(&mut rw_probe), if rw_probe.is_some() => {
                     tracing::info!(server = %found, "found a read-write server; moving to it");
