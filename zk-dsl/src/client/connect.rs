@@ -38,6 +38,7 @@ pub struct Connect {
     shuffle_hosts: bool,
     resolver: Option<crate::session::config::Resolver>,
     can_be_read_only: bool,
+    follow_config: bool,
     #[cfg(feature = "sasl")]
     sasl: Option<crate::session::sasl::SaslLogin>,
     #[cfg(feature = "tls")]
@@ -73,6 +74,7 @@ impl Connect {
             shuffle_hosts: true,
             resolver: None,
             can_be_read_only: false,
+            follow_config: false,
             #[cfg(feature = "sasl")]
             sasl: None,
             #[cfg(feature = "tls")]
@@ -220,6 +222,20 @@ impl Connect {
         self
     }
 
+    /// Follows the ensemble's dynamic reconfiguration (ZooKeeper 3.5+, `reconfigEnabled=true`):
+    /// the client reads `/zookeeper/config` with a watch (never through the chroot), and each
+    /// time the membership changes gives itself the new members' client addresses (participants
+    /// and observers) as [`Client::update_servers`] would, so that clients spread over a grown
+    /// ensemble and leave a removed member, moving no more than the change requires
+    /// (ZOOKEEPER-1355). The watch is restored on every reconnection. A configuration that
+    /// cannot be parsed, or that names no client address, is logged and ignored (the current
+    /// list stays). Following ends with the session; it holds no handle of its own, so it never
+    /// keeps a session open. Off by default.
+    pub fn follow_config(mut self) -> Self {
+        self.follow_config = true;
+        self
+    }
+
     /// Try hosts in the given order instead of a random one (useful in tests).
     pub fn ordered_hosts(mut self) -> Self {
         self.shuffle_hosts = false;
@@ -323,7 +339,7 @@ impl Connect {
         // One span per session, its id recorded once the first handshake gives it.
         let span = tracing::info_span!("zk_session", session_id = tracing::field::Empty);
         runtime.spawn(tracing::Instrument::instrument(task.run(), span));
-        Ok(Client {
+        let client = Client {
             inner: Arc::new(Inner {
                 tx,
                 hub,
@@ -335,7 +351,11 @@ impl Connect {
                 driver_thread,
                 runtime,
             }),
-        })
+        };
+        if self.follow_config {
+            crate::reconfig::follow::spawn(&client);
+        }
+        Ok(client)
     }
 
     /// Connects and waits until the session is established. If no server grants a session

@@ -1,0 +1,117 @@
+//! [`Connect::follow_config`](crate::Connect::follow_config): a small task beside the session
+//! task that reads `/zookeeper/config` with a watch and, after every change, gives the session
+//! the new members' client addresses, as `update_servers` does (ZOOKEEPER-1355's rebalancing).
+//!
+//! The task holds only a weak reference to the client between reads, so it never keeps a
+//! session open that every handle has let go of; it ends with the session. Its watch is an
+//! ordinary one: restored by SetWatches on every reconnection (under its own registry key, so
+//! the chroot never applies), and fired by the server for a change made while the client was
+//! away. It never blocks the session task: the reads are requests like any other, the watch
+//! callback only forwards the event to this task.
+
+use std::sync::{Arc, Weak};
+
+use tokio::sync::mpsc;
+
+use crate::client::{Client, Inner};
+use crate::error::Error;
+use crate::proto::EventType;
+use crate::reconfig::ConfigData;
+use crate::session::request::Command;
+use crate::session::HostPort;
+use crate::watch::WatchedEvent;
+
+/// Starts following the configuration of `client`'s ensemble.
+pub(crate) fn spawn(client: &Client) {
+    let weak = Arc::downgrade(&client.inner);
+    client.inner.runtime.spawn(follow(weak));
+}
+
+/// The pause before reading again after a read went unanswered.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What the loop does after a read.
+enum Next {
+    /// Wait for the watch to fire, then read again.
+    AwaitChange,
+    /// Wait for a connection, then read again (the read was not answered, so no watch is set).
+    AwaitConnection,
+    /// The session is over, or the servers cannot say (no configuration node).
+    Stop,
+}
+
+async fn follow(weak: Weak<Inner>) {
+    let mut applied: Option<Vec<HostPort>> = None;
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let client = Client { inner };
+        let (tx, mut events) = mpsc::unbounded_channel::<WatchedEvent>();
+        let read = client.get_config().watcher(move |event| drop(tx.send(event))).await;
+        let next = match read {
+            Ok(config) => {
+                apply(&client.inner, &config, &mut applied);
+                Next::AwaitChange
+            }
+            // The server answered (and set the watch); only the text was unreadable.
+            Err(Error::BadConfig { source, .. }) => {
+                tracing::warn!(error = %source, "ignoring an ensemble configuration that cannot be read");
+                Next::AwaitChange
+            }
+            Err(e) if e.is_session_terminal() => Next::Stop,
+            Err(e) if e.is_retryable() => Next::AwaitConnection,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the ensemble configuration; keeping the server list");
+                Next::Stop
+            }
+        };
+        let mut status = client.inner.hub.watch();
+        // No handle is held while waiting: the session closes when the application lets go.
+        drop(client);
+        match next {
+            Next::Stop => return,
+            Next::AwaitChange => loop {
+                match events.recv().await {
+                    // Node events (changed, deleted, ...): read again.
+                    Some(event) if event.event_type != EventType::None => break,
+                    // Disconnected / SyncConnected: the watch stays set across reconnections.
+                    Some(event) if event.is_connection_change() => {}
+                    // The session ended (Expired, Closed, AuthFailed), or the watch was dropped.
+                    _ => return,
+                }
+            },
+            Next::AwaitConnection => loop {
+                // Not at once: a call can time out on a connection that stays up.
+                tokio::time::sleep(RETRY_PAUSE).await;
+                let state = status.borrow_and_update().state;
+                if state.is_terminal() {
+                    return;
+                }
+                if state.is_connected() {
+                    break;
+                }
+                if status.changed().await.is_err() {
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// Gives the session the configuration's client addresses, unless they are what it was last
+/// given, or none (an empty list would leave the client nowhere to go).
+fn apply(inner: &Inner, read: &ConfigData, applied: &mut Option<Vec<HostPort>>) {
+    let hosts = read.config.client_addresses();
+    if hosts.is_empty() {
+        tracing::warn!(
+            version = ?read.config.version,
+            "the ensemble configuration names no client address; keeping the server list"
+        );
+        return;
+    }
+    if applied.as_ref() == Some(&hosts) {
+        return;
+    }
+    tracing::info!(version = ?read.config.version, servers = hosts.len(), "following the ensemble configuration");
+    applied.replace(hosts.clone());
+    inner.submit(Command::UpdateServers { hosts });
+}
