@@ -350,6 +350,7 @@ impl Connect {
                 permits: self.max_pending.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
                 driver_thread,
                 runtime,
+                followed_config: std::sync::Mutex::new(None),
             }),
         };
         if self.follow_config {

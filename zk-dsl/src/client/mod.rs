@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     /// after a dropped acquire, watching a held lock), whatever thread the caller is on.
     #[cfg_attr(not(feature = "recipes"), allow(dead_code))]
     pub(crate) runtime: tokio::runtime::Handle,
+    /// With `Connect::follow_config`: the ensemble configuration last applied.
+    pub(crate) followed_config: std::sync::Mutex<Option<crate::reconfig::EnsembleConfig>>,
 }
 
 impl Inner {
@@ -347,6 +349,14 @@ impl Client {
                 return Err(Error::session_over(self.state(), Some(OpCode::CreateSession), None));
             }
         }
+    }
+
+    /// With [`Connect::follow_config`]: the ensemble configuration this client follows, the
+    /// last it read and gave its session as the server list (`None` before the first, or
+    /// without the option). Its members' client addresses are the servers the client uses.
+    pub fn followed_config(&self) -> Option<crate::reconfig::EnsembleConfig> {
+        // A panic elsewhere while holding the lock leaves the Option itself consistent.
+        self.inner.followed_config.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The chroot this client's paths are relative to.

@@ -98,7 +98,8 @@ async fn follow(weak: Weak<Inner>) {
 }
 
 /// Gives the session the configuration's client addresses, unless they are what it was last
-/// given, or none (an empty list would leave the client nowhere to go).
+/// given, or none (an empty list would leave the client nowhere to go), and records the
+/// configuration as followed.
 fn apply(inner: &Inner, read: &ConfigData, applied: &mut Option<Vec<HostPort>>) {
     let hosts = read.config.client_addresses();
     if hosts.is_empty() {
@@ -108,10 +109,12 @@ fn apply(inner: &Inner, read: &ConfigData, applied: &mut Option<Vec<HostPort>>) 
         );
         return;
     }
-    if applied.as_ref() == Some(&hosts) {
-        return;
+    if applied.as_ref() != Some(&hosts) {
+        tracing::info!(version = ?read.config.version, servers = hosts.len(), "following the ensemble configuration");
+        applied.replace(hosts.clone());
+        inner.submit(Command::UpdateServers { hosts });
     }
-    tracing::info!(version = ?read.config.version, servers = hosts.len(), "following the ensemble configuration");
-    applied.replace(hosts.clone());
-    inner.submit(Command::UpdateServers { hosts });
+    // After the command: whoever sees this version and then sends a request knows the session
+    // task has the list.
+    *inner.followed_config.lock().unwrap_or_else(|e| e.into_inner()) = Some(read.config.clone());
 }
