@@ -447,12 +447,7 @@ impl Ensemble {
         self.growth.next_id += 1;
         member.node.spawn()?;
         // Stopped on any failure below: dropping the member kills its JVM.
-        member.node.wait_for(
-            "the new member to sync with the leader",
-            "srvr",
-            Instant::now() + self.quorum_timeout,
-            |r| Mode::from_srvr(r).is_some_and(Mode::in_quorum),
-        )?;
+        self.wait_in_quorum(&member, "the new member to sync with the leader")?;
         tracing::info!(index, myid = id, address = %member.address(), "ZooKeeper test ensemble member added");
         self.members.push(member);
         Ok(index)
@@ -490,14 +485,15 @@ impl Ensemble {
         let member = self.get(index)?;
         member.node.restart(Instant::now() + self.start_timeout)?;
         if self.has_majority_running() {
-            member.node.wait_for(
-                "the member to join the quorum",
-                "srvr",
-                Instant::now() + self.quorum_timeout,
-                |r| Mode::from_srvr(r).is_some_and(Mode::in_quorum),
-            )?;
+            self.wait_in_quorum(member, "the member to join the quorum")?;
         }
         Ok(())
+    }
+
+    /// Waits until `member` serves as leader, follower or observer (`what` names the wait).
+    fn wait_in_quorum(&self, member: &Member, what: &str) -> Result<(), HarnessError> {
+        let in_quorum = |r: &str| Mode::from_srvr(r).is_some_and(Mode::in_quorum);
+        member.node.wait_for(what, "srvr", Instant::now() + self.quorum_timeout, in_quorum).map(drop)
     }
 
     fn has_majority_running(&self) -> bool {
