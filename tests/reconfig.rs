@@ -84,6 +84,8 @@ async fn reconfig_is_refused_with_a_typed_error_when_disabled() {
     let read = client.get_config().await.expect("get_config");
     let ids: Vec<u64> = read.config.members.iter().map(|m| m.id).collect();
     assert_eq!(ids, [1, 2, 3], "{:?}", read.data);
+    // A static configuration names no client addresses: nothing a follower could move to.
+    assert!(read.config.client_addresses().is_empty(), "{:?}", read.data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,6 +145,14 @@ async fn get_config_ignores_the_chroot_and_reconfig_returns_the_new_config() {
     assert!(shrunk.config.version > grown.config.version);
     tokio::task::block_in_place(|| ensemble.remove_member(index)).expect("stop the removed member");
     assert_eq!(admin.get_config().await.unwrap().config, shrunk.config);
+
+    // Naming the whole ensemble (non-incremental): one founder becomes an observer.
+    let mut lines: Vec<String> = ensemble.members().iter().map(|m| m.config_line()).collect();
+    lines[0] = lines[0].replace(":participant;", ":observer;");
+    let whole = admin.reconfig().members(&lines).from_config(shrunk.config.version.unwrap()).await;
+    let whole = whole.expect("a non-incremental reconfig").config;
+    assert_eq!(whole.members.iter().map(|m| m.to_string()).collect::<Vec<_>>(), lines);
+    assert_eq!(whole.member(1).map(|m| m.role), Some(MemberRole::Observer));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,8 +165,13 @@ async fn clients_following_the_config_stay_connected_and_spread_as_the_ensemble_
     let admin = super_user(&three).await;
     let mut clients = Vec::new();
     let mut events = Vec::new();
-    for _ in 0..30 {
-        let client = connecting(&three).follow_config().await.expect("connect a following client");
+    // Every other client has a chroot, which must not apply to the configuration node: not
+    // when it is read, nor when its watch is restored after a move (the shrink below is only
+    // seen by movers whose watch came back).
+    let chrooted = format!("{three}/followers");
+    for i in 0..30 {
+        let connect_string = if i % 2 == 0 { &three } else { &chrooted };
+        let client = connecting(connect_string).follow_config().await.expect("connect a following client");
         events.push(client.session_events());
         clients.push(client);
     }

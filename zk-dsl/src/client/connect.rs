@@ -227,9 +227,9 @@ impl Connect {
     /// time the membership changes gives itself the new members' client addresses (participants
     /// and observers) as [`Client::update_servers`] would, so that clients spread over a grown
     /// ensemble and leave a removed member, moving no more than the change requires
-    /// (ZOOKEEPER-1355). The watch is restored on every reconnection. A configuration that
-    /// cannot be parsed, or that names no client address, is logged and ignored (the current
-    /// list stays). Following ends with the session; it holds no handle of its own, so it never
+    /// (ZOOKEEPER-1355). The watch is restored on every reconnection. Members whose line names
+    /// no client address are left out; a configuration that names none (a static ensemble's),
+    /// or that cannot be parsed, is logged and ignored (the current list stays). Following ends with the session; it holds no handle of its own, so it never
     /// keeps a session open. Off by default.
     pub fn follow_config(mut self) -> Self {
         self.follow_config = true;

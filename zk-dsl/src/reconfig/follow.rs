@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::client::{Client, Inner};
 use crate::error::Error;
 use crate::proto::EventType;
-use crate::reconfig::ConfigData;
+use crate::reconfig::{ConfigData, EnsembleConfig};
 use crate::session::request::Command;
 use crate::session::HostPort;
 use crate::watch::WatchedEvent;
@@ -97,24 +97,67 @@ async fn follow(weak: Weak<Inner>) {
     }
 }
 
-/// Gives the session the configuration's client addresses, unless they are what it was last
-/// given, or none (an empty list would leave the client nowhere to go), and records the
-/// configuration as followed.
+/// Gives the session the configuration's client addresses when [`new_list`] says so, and
+/// records the configuration as followed.
 fn apply(inner: &Inner, read: &ConfigData, applied: &mut Option<Vec<HostPort>>) {
-    let hosts = read.config.client_addresses();
-    if hosts.is_empty() {
-        tracing::warn!(
-            version = ?read.config.version,
-            "the ensemble configuration names no client address; keeping the server list"
-        );
-        return;
-    }
-    if applied.as_ref() != Some(&hosts) {
-        tracing::info!(version = ?read.config.version, servers = hosts.len(), "following the ensemble configuration");
-        applied.replace(hosts.clone());
-        inner.submit(Command::UpdateServers { hosts });
+    let version = read.config.version;
+    match new_list(&read.config, applied.as_deref()) {
+        Decision::Unchanged => {}
+        Decision::NoClientAddress => {
+            tracing::warn!(?version, "the ensemble configuration names no client address; keeping the server list");
+            return;
+        }
+        Decision::Use(hosts) => {
+            tracing::info!(?version, servers = hosts.len(), "following the ensemble configuration");
+            applied.replace(hosts.clone());
+            inner.submit(Command::UpdateServers { hosts });
+        }
     }
     // After the command: whoever sees this version and then sends a request knows the session
     // task has the list.
     *inner.followed_config.lock().unwrap_or_else(|e| e.into_inner()) = Some(read.config.clone());
+}
+
+/// What a configuration means for the server list.
+#[derive(Debug, PartialEq)]
+enum Decision {
+    /// The list the session was last given: nothing to send.
+    Unchanged,
+    /// No member names a client address: an empty list would leave the client nowhere to go
+    /// (a static ensemble's configuration is like that), so the list stays.
+    NoClientAddress,
+    /// A new list: the client addresses of every member that names one.
+    Use(Vec<HostPort>),
+}
+
+fn new_list(config: &EnsembleConfig, applied: Option<&[HostPort]>) -> Decision {
+    let hosts = config.client_addresses();
+    if hosts.is_empty() {
+        Decision::NoClientAddress
+    } else if applied == Some(hosts.as_slice()) {
+        Decision::Unchanged
+    } else {
+        Decision::Use(hosts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_is_sent_once_per_change_and_never_empty() {
+        let parse = |text: &str| EnsembleConfig::parse(text).unwrap();
+        let three = parse("server.1=h:1:2;h:1\nserver.2=h:3:4;h:2\nserver.3=h:5:6:observer;h:3\nversion=1");
+        let Decision::Use(hosts) = new_list(&three, None) else { panic!("the first list is used") };
+        assert_eq!(hosts.iter().map(|h| h.port).collect::<Vec<_>>(), [1, 2, 3], "observers too");
+        assert_eq!(new_list(&three, Some(&hosts)), Decision::Unchanged);
+        // A static ensemble's configuration, or members that name no client port.
+        let silent = parse("server.1=h:1:2\nserver.2=h:3:4\nversion=0");
+        assert_eq!(new_list(&silent, Some(&hosts)), Decision::NoClientAddress);
+        assert_eq!(new_list(&EnsembleConfig::default(), Some(&hosts)), Decision::NoClientAddress);
+        // Members without a client address are left out of a list that has others.
+        let partial = parse("server.1=h:1:2;h:1\nserver.4=h:7:8\nversion=2");
+        assert_eq!(new_list(&partial, Some(&hosts)), Decision::Use(vec![HostPort { host: "h".into(), port: 1 }]));
+    }
 }
