@@ -245,3 +245,46 @@ async fn clients_following_the_config_stay_connected_and_spread_as_the_ensemble_
         started.elapsed().as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_ends_with_the_session_and_each_new_session_follows_again() {
+    let _one = one_at_a_time().await;
+    let mut ensemble = start_reconfigurable().await;
+    let all = ensemble.connect_string();
+    let admin = super_user(&all).await;
+    let initial = admin.get_config().await.unwrap().config;
+
+    // Following holds no handle of its own: dropping the application's last one ends the session.
+    let dropped = connecting(&all).follow_config().await.unwrap();
+    following(std::slice::from_ref(&dropped), initial.version).await;
+    let dropped_id = dropped.session_id();
+    drop(dropped);
+    let shared = std::sync::Arc::new(ensemble);
+    eventually("the dropped client's session gone from every member", || {
+        let e = shared.clone();
+        async move { blocking(move || e.find_member_by_session(dropped_id).is_none().then_some(())).await }
+    })
+    .await;
+    let mut ensemble = std::sync::Arc::into_inner(shared).expect("no other handle on the ensemble");
+
+    // After an expiry, the new session (from the same `connect` closure) follows again.
+    let connect_string = all.clone();
+    let sessions = zk_dsl::Sessions::connect(move || connecting(&connect_string).follow_config()).await.unwrap();
+    let first = sessions.client();
+    following(std::slice::from_ref(&first), initial.version).await;
+    // Closing the session through a second handle on it expires it for the first.
+    let status = first.status();
+    let twin = connecting(&all).resume(status.session_id, status.password.clone()).await.unwrap();
+    twin.close().await.unwrap();
+    let second = within("a new session after the expiry", sessions.next_session(&first)).await.expect("renewed");
+    assert!(first.state().is_terminal());
+    assert_ne!(second.session_id(), status.session_id);
+    following(std::slice::from_ref(&second), initial.version).await;
+
+    let index = tokio::task::block_in_place(|| ensemble.add_member()).expect("start a joining member");
+    let line = ensemble.member(index).expect("the new member").config_line();
+    let grown = admin.reconfig().add(&line).await.expect("reconfig add").config;
+    following(std::slice::from_ref(&second), grown.version).await;
+    assert_eq!(first.followed_config(), Some(initial), "the expired client keeps the last configuration it followed");
+    sessions.close().await.unwrap();
+}
