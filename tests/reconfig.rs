@@ -249,7 +249,7 @@ async fn clients_following_the_config_stay_connected_and_spread_as_the_ensemble_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn following_ends_with_the_session_and_each_new_session_follows_again() {
     let _one = one_at_a_time().await;
-    let mut ensemble = start_reconfigurable().await;
+    let ensemble = start_reconfigurable().await;
     let all = ensemble.connect_string();
     let admin = super_user(&all).await;
     let initial = admin.get_config().await.unwrap().config;
