@@ -6,20 +6,17 @@
 //! session open that every handle has let go of; it ends with the session. Its watch is an
 //! ordinary one: restored by SetWatches on every reconnection (under its own registry key, so
 //! the chroot never applies), and fired by the server for a change made while the client was
-//! away. It never blocks the session task: the reads are requests like any other, the watch
-//! callback only forwards the event to this task.
+//! away. It never blocks the session task: the reads are requests like any other, and the
+//! watch is a future (no callback, so no dispatcher thread).
 
 use std::sync::{Arc, Weak};
 
-use tokio::sync::mpsc;
-
-use crate::client::{Client, Inner};
-use crate::error::Error;
+use crate::client::ops::config::RawConfigOp;
+use crate::client::{Call, Client, Inner, WatchFuture};
 use crate::proto::EventType;
-use crate::reconfig::{ConfigData, EnsembleConfig};
+use crate::reconfig::EnsembleConfig;
 use crate::session::request::Command;
 use crate::session::HostPort;
-use crate::watch::WatchedEvent;
 
 /// Starts following the configuration of `client`'s ensemble.
 pub(crate) fn spawn(client: &Client) {
@@ -33,7 +30,7 @@ const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 /// What the loop does after a read.
 enum Next {
     /// Wait for the watch to fire, then read again.
-    AwaitChange,
+    AwaitChange(WatchFuture),
     /// Wait for a connection, then read again (the read was not answered, so no watch is set).
     AwaitConnection,
     /// The session is over, or the servers cannot say (no configuration node).
@@ -45,17 +42,16 @@ async fn follow(weak: Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
         let client = Client { inner };
-        let (tx, mut events) = mpsc::unbounded_channel::<WatchedEvent>();
-        let read = client.get_config().watcher(move |event| drop(tx.send(event))).await;
+        let read = Call::new(&client, RawConfigOp::default()).with_watch().await;
         let next = match read {
-            Ok(config) => {
-                apply(&client.inner, &config, &mut applied);
-                Next::AwaitChange
-            }
-            // The server answered (and set the watch); only the text was unreadable.
-            Err(Error::BadConfig { source, .. }) => {
-                tracing::warn!(error = %source, "ignoring an ensemble configuration that cannot be read");
-                Next::AwaitChange
+            Ok((reply, watch)) => {
+                let text = String::from_utf8_lossy(reply.data.as_deref().unwrap_or_default());
+                match EnsembleConfig::parse(&text) {
+                    Ok(config) => apply(&client.inner, &config, &mut applied),
+                    // Its watch is set all the same: the next version may be readable.
+                    Err(e) => tracing::warn!(error = %e, "ignoring an ensemble configuration that cannot be read"),
+                }
+                Next::AwaitChange(watch)
             }
             Err(e) if e.is_session_terminal() => Next::Stop,
             Err(e) if e.is_retryable() => Next::AwaitConnection,
@@ -68,17 +64,14 @@ async fn follow(weak: Weak<Inner>) {
         // No handle is held while waiting: the session closes when the application lets go.
         drop(client);
         match next {
-            Next::Stop => return,
-            Next::AwaitChange => loop {
-                match events.recv().await {
-                    // Node events (changed, deleted, ...): read again.
-                    Some(event) if event.event_type != EventType::None => break,
-                    // Disconnected / SyncConnected: the watch stays set across reconnections.
-                    Some(event) if event.is_connection_change() => {}
-                    // The session ended (Expired, Closed, AuthFailed), or the watch was dropped.
-                    _ => return,
+            // A node event (the configuration changed): read again. A session event means the
+            // session ended (the future skips Disconnected and SyncConnected: the watch stays
+            // set across reconnections).
+            Next::AwaitChange(watch) => {
+                if watch.await.event_type == EventType::None {
+                    return;
                 }
-            },
+            }
             Next::AwaitConnection => loop {
                 // Not at once: a call can time out on a connection that stays up.
                 tokio::time::sleep(RETRY_PAUSE).await;
@@ -93,15 +86,16 @@ async fn follow(weak: Weak<Inner>) {
                     return;
                 }
             },
+            Next::Stop => return,
         }
     }
 }
 
 /// Gives the session the configuration's client addresses when [`new_list`] says so, and
 /// records the configuration as followed.
-fn apply(inner: &Inner, read: &ConfigData, applied: &mut Option<Vec<HostPort>>) {
-    let version = read.config.version;
-    match new_list(&read.config, applied.as_deref()) {
+fn apply(inner: &Inner, config: &EnsembleConfig, applied: &mut Option<Vec<HostPort>>) {
+    let version = config.version;
+    match new_list(config, applied.as_deref()) {
         Decision::Unchanged => {}
         Decision::NoClientAddress => {
             tracing::warn!(?version, "the ensemble configuration names no client address; keeping the server list");
@@ -115,7 +109,7 @@ fn apply(inner: &Inner, read: &ConfigData, applied: &mut Option<Vec<HostPort>>) 
     }
     // After the command: whoever sees this version and then sends a request knows the session
     // task has the list.
-    *inner.followed_config.lock().unwrap_or_else(|e| e.into_inner()) = Some(read.config.clone());
+    *inner.followed_config.lock().unwrap_or_else(|e| e.into_inner()) = Some(config.clone());
 }
 
 /// What a configuration means for the server list.

@@ -13,10 +13,15 @@ use crate::session::chroot::{Chroot, CONFIG_NODE, CONFIG_WATCH_KEY};
 use crate::session::request::{RawReply, WatchAction};
 use crate::watch::{WatchKind, Watcher};
 
-/// The configuration from a `GetDataResponse` (the reply of both getConfig and reconfig).
-fn decode_config(reply: RawReply, ctx: &ReplyContext) -> Result<ConfigData, Error> {
+/// The configuration node's reply (getConfig's and reconfig's are both a `GetDataResponse`).
+fn decode_node(reply: RawReply, ctx: &ReplyContext) -> Result<GetDataResponse, Error> {
     let body = ctx.ok(reply)?;
-    let r: GetDataResponse = ctx.decode(body, "GetDataResponse")?;
+    ctx.decode(body, "GetDataResponse")
+}
+
+/// The configuration from a reply, parsed.
+fn decode_config(reply: RawReply, ctx: &ReplyContext) -> Result<ConfigData, Error> {
+    let r = decode_node(reply, ctx)?;
     let text = String::from_utf8_lossy(r.data.as_deref().unwrap_or_default());
     let config = EnsembleConfig::parse(&text).map_err(|source| Error::BadConfig {
         op: ctx.op,
@@ -26,45 +31,62 @@ fn decode_config(reply: RawReply, ctx: &ReplyContext) -> Result<ConfigData, Erro
     Ok(ConfigData { data: r.data, stat: r.stat, config })
 }
 
+/// A read of the configuration node, whatever the chroot, and where its watch is kept.
+macro_rules! config_read {
+    ($name:ident, $output:ty, $decode:expr) => {
+        impl Watchable for $name {
+            fn watch_slot(&mut self) -> &mut Option<Watcher> {
+                &mut self.watch
+            }
+        }
+
+        impl crate::client::call::sealed::Sealed for $name {}
+
+        impl Op for $name {
+            type Output = $output;
+            type Carry = ();
+
+            fn opcode(&self) -> OpCode {
+                OpCode::GetData
+            }
+            fn path(&self) -> &str {
+                CONFIG_NODE
+            }
+            fn validate(&self) -> Result<(), Error> {
+                Ok(())
+            }
+            fn encode_body(&self, buf: &mut BytesMut, _: &Chroot) {
+                // The ensemble's node, whatever the chroot.
+                PathWatchRequest { path: CONFIG_NODE.into(), watch: self.watch.is_some() }.encode(buf);
+            }
+            fn take_watch(&mut self) -> Option<WatchAction> {
+                // Under its own key, so SetWatches restores it unchrooted (see CONFIG_WATCH_KEY).
+                let path = CONFIG_WATCH_KEY.to_owned();
+                self.watch.take().map(|watcher| WatchAction::Register { kind: WatchKind::Data, path, watcher })
+            }
+            fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<$output, Error> {
+                $decode(reply, ctx)
+            }
+        }
+    };
+}
+
 /// `getConfig`: the ensemble's configuration, with an optional watch (see [`Watchable`]).
 #[derive(Debug, Clone, Default)]
 pub struct GetConfigOp {
     watch: Option<Watcher>,
 }
 
-impl Watchable for GetConfigOp {
-    fn watch_slot(&mut self) -> &mut Option<Watcher> {
-        &mut self.watch
-    }
+config_read!(GetConfigOp, ConfigData, decode_config);
+
+/// `getConfig` unparsed, for the follower, which must keep its watch even when the text
+/// cannot be read (a parse failure would drop a `with_watch` future with the call's error).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawConfigOp {
+    watch: Option<Watcher>,
 }
 
-impl crate::client::call::sealed::Sealed for GetConfigOp {}
-
-impl Op for GetConfigOp {
-    type Output = ConfigData;
-    type Carry = ();
-
-    fn opcode(&self) -> OpCode {
-        OpCode::GetData
-    }
-    fn path(&self) -> &str {
-        CONFIG_NODE
-    }
-    fn validate(&self) -> Result<(), Error> {
-        Ok(())
-    }
-    fn encode_body(&self, buf: &mut BytesMut, _: &Chroot) {
-        // The ensemble's node, whatever the chroot.
-        PathWatchRequest { path: CONFIG_NODE.into(), watch: self.watch.is_some() }.encode(buf);
-    }
-    fn take_watch(&mut self) -> Option<WatchAction> {
-        let path = CONFIG_WATCH_KEY.to_owned();
-        self.watch.take().map(|watcher| WatchAction::Register { kind: WatchKind::Data, path, watcher })
-    }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<ConfigData, Error> {
-        decode_config(reply, ctx)
-    }
-}
+config_read!(RawConfigOp, GetDataResponse, decode_node);
 
 /// `reconfig`: changes the ensemble's membership, incrementally (`add`, `remove`) or by
 /// naming every member (`members`); resolves to the new configuration.
