@@ -126,6 +126,13 @@ async fn get_config_ignores_the_chroot_and_reconfig_returns_the_new_config() {
     let refused = plain.reconfig().remove(3).await;
     assert!(matches!(refused, Err(zk_dsl::Error::NoAuth { op: OpCode::Reconfig, .. })), "{refused:?}");
 
+    // An ensemble none of whose members runs cannot take over.
+    let nobody = admin.reconfig().members(["server.7=127.0.0.1:1:2:participant;127.0.0.1:3"]).await;
+    assert!(
+        matches!(&nobody, Err(zk_dsl::Error::Server { code: ErrorCode::NewConfigNoQuorum, op: OpCode::Reconfig, .. })),
+        "{nobody:?}"
+    );
+
     // A fourth server starts and joins.
     let index = tokio::task::block_in_place(|| ensemble.add_member()).expect("start a joining member");
     let joiner = ensemble.member(index).expect("the new member");
