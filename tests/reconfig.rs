@@ -150,11 +150,14 @@ async fn get_config_ignores_the_chroot_and_reconfig_returns_the_new_config() {
     assert_eq!((event.event_type, event.path.as_deref()), (EventType::NodeDataChanged, Some(CONFIG_NODE)));
     assert_eq!(chrooted.get_config().await.unwrap().config, grown.config, "everyone reads the new config");
 
-    // And leaves again.
+    // And leaves again; its JVM goes with it.
+    let joiner_pid = ensemble.member(index).and_then(|m| m.pid()).expect("the joiner runs");
     let shrunk = admin.reconfig().remove(joiner_id).await.expect("reconfig remove");
     assert_eq!(shrunk.config.members.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3]);
     assert!(shrunk.config.version > grown.config.version);
     tokio::task::block_in_place(|| ensemble.remove_member(index)).expect("stop the removed member");
+    assert!(!std::path::Path::new(&format!("/proc/{joiner_pid}")).exists(), "the removed member's JVM is gone");
+    assert_eq!(ensemble.size(), 3);
     assert_eq!(admin.get_config().await.unwrap().config, shrunk.config);
 
     // Naming the whole ensemble (non-incremental): one founder becomes an observer.

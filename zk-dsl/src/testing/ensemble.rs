@@ -207,7 +207,8 @@ impl Member {
         self.index
     }
 
-    /// ZooKeeper's server id (`myid`), `index + 1`.
+    /// ZooKeeper's server id (`myid`): `index + 1` for the members the ensemble started with;
+    /// an [added](Ensemble::add_member) member gets one more than any before.
     pub fn myid(&self) -> u32 {
         self.peer.id
     }
