@@ -52,6 +52,10 @@ fn blocking_client_without_any_runtime() {
     assert_eq!(client.filter_children_by_suffix(root.as_str(), "9").wait().unwrap().len(), 5);
     assert_eq!(client.filter_children(root.as_str(), |n| n == "a").wait().unwrap(), ["a"]);
     client.add_auth("digest", "david:secret").wait().unwrap();
+    // The ensemble's configuration (a standalone server's is empty), and a reconfig refused.
+    assert_eq!(client.get_config().wait().unwrap().config, zk_dsl::reconfig::EnsembleConfig::default());
+    let refused = client.reconfig().remove(2).wait();
+    assert!(matches!(refused, Err(Error::Server { code: zk_dsl::ErrorCode::ReconfigDisabled, .. })), "{refused:?}");
     client.wait_connected().wait().unwrap();
     client.delete_children(root.as_str(), false).wait().unwrap();
     assert!(client.children(root.as_str()).wait().unwrap().is_empty());

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use suite::ensemble::{blocking, kill, one_at_a_time, session_timeout, start};
+use suite::ensemble::{blocking, kill, one_at_a_time, session_timeout, settled, start};
 use suite::{eventually, patience};
 use zk_dsl::{Client, SessionState};
 
@@ -17,27 +17,6 @@ async fn connect(connect_string: &str) -> Client {
         .connect_timeout(patience())
         .await
         .unwrap_or_else(|e| panic!("connect to {connect_string}: {e}"))
-}
-
-/// Waits until every client is connected again, and returns where each is. A request answered
-/// on each client proves its session task has taken every command sent before (a new server
-/// list, say) and is connected after any move that caused.
-async fn settled(clients: &[Client]) -> Vec<SocketAddr> {
-    for c in clients {
-        suite::within("a request answered after the move", async {
-            while let Err(e) = c.exists("/").await {
-                assert!(e.is_retryable(), "{e}");
-            }
-        })
-        .await;
-    }
-    eventually("every client connected", || async {
-        clients
-            .iter()
-            .map(|c| (c.state() == SessionState::Connected).then(|| c.status().server).flatten())
-            .collect::<Option<Vec<_>>>()
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

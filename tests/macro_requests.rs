@@ -180,6 +180,12 @@ async fn reads() {
     same_requests!(c => zk!(c, get_ephemerals "/"), c.get_ephemerals("/"));
     same_requests!(c => zk!(c, get_all_children_number "/n"), c.get_all_children_number("/n"));
     same_requests!(c => zk!(c, who_am_i), c.who_am_i());
+    same_requests!(c => zk!(c, get_config with_watch), c.get_config().with_watch());
+    same_requests!(
+        c => zk!(c, reconfig add = "server.4=h:1:2;3" remove = 2 from_config = 7),
+        c.reconfig().add("server.4=h:1:2;3").remove(2).from_config(7),
+    );
+    same_requests!(c => zk!(c, reconfig members = ["server.1=h:1:2"]), c.reconfig().members(["server.1=h:1:2"]));
     same_requests!(
         c => zk!(c, multi_read { get_data "/a"; children "/b"; }),
         c.multi_read().get_data("/a").get_children("/b"),

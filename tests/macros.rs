@@ -157,6 +157,22 @@ async fn acls_auth_and_session_verbs() {
 }
 
 #[tokio::test]
+async fn ensemble_configuration_verbs() {
+    // The shared server is standalone: its configuration node holds no members, and it cannot
+    // be reconfigured. Read through the test's chroot, the node is still the server's own.
+    let env = TestEnv::new().await;
+    let client = &env.client;
+    let (read, _changed) = zk!(client, get_config with_watch).await.unwrap();
+    assert_eq!(read, client.get_config().await.unwrap());
+    assert_eq!(read.config, zk_dsl::reconfig::EnsembleConfig::default(), "{read:?}");
+    let refused = zk!(client, reconfig remove = 2 from_config = -1).await;
+    assert!(
+        matches!(&refused, Err(Error::Server { code: zk_dsl::ErrorCode::ReconfigDisabled, path, .. }) if path == "/zookeeper/config"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn persistent_watches_and_watch_removal() {
     let env = TestEnv::new().await;
     let client = &env.client;

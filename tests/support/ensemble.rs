@@ -2,13 +2,14 @@
 //! time per test process (three member JVMs are plenty for a 2-core box), with a session
 //! timeout long enough for an election.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use zk_dsl::testing::{scaled, Ensemble, ZkServer};
-use zk_dsl::Client;
+use zk_dsl::{Client, SessionState};
 
-use crate::patience;
+use crate::{eventually, patience};
 
 /// The session timeout of ensemble tests: room for an election and a member's JVM start on a
 /// loaded two-core machine. [`start`] configures the members to grant it.
@@ -53,4 +54,25 @@ pub async fn member_of(ensemble: &Arc<Ensemble>, session: i64) -> usize {
 pub async fn kill(ensemble: &Arc<Ensemble>, index: usize) {
     let e = ensemble.clone();
     blocking(move || e.kill(index)).await.expect("kill a member");
+}
+
+/// Waits until every client is connected again, and returns where each is. A request answered
+/// on each client proves its session task has taken every command sent before (a new server
+/// list, say) and is connected after any move that caused.
+pub async fn settled(clients: &[Client]) -> Vec<SocketAddr> {
+    for c in clients {
+        crate::within("a request answered after the move", async {
+            while let Err(e) = c.exists("/").await {
+                assert!(e.is_retryable(), "{e}");
+            }
+        })
+        .await;
+    }
+    eventually("every client connected", || async {
+        clients
+            .iter()
+            .map(|c| (c.state() == SessionState::Connected).then(|| c.status().server).flatten())
+            .collect::<Option<Vec<_>>>()
+    })
+    .await
 }

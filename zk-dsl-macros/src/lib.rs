@@ -81,6 +81,8 @@ use ctxt::{output, Ctxt, Position};
 /// | `set_acl` | PATH ACL | `version = N` |
 /// | `sync`, `get_ephemerals`, `get_all_children_number` | PATH | |
 /// | `who_am_i`, `close` | | |
+/// | `get_config` | | a watch option as above (the ensemble's `/zookeeper/config`, never under the chroot) |
+/// | `reconfig` | | `add = SERVER` `remove = ID` (one each) or `members = LIST`; `from_config = VERSION` |
 /// | `watch` | PATH | `recursive` `watcher = f` (a persistent watch; yields a `WatchStream`) |
 /// | `remove_watches`, `check_watches` | PATH KIND | KIND: `data` `children` `any` `persistent` `persistent_recursive`, or an expression |
 /// | `add_auth` (`add-auth-info`) | SCHEME CREDENTIALS | |

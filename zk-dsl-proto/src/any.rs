@@ -98,6 +98,17 @@ pub struct ReconfigRequest {
     pub cur_config_id: i64,
 }
 
+impl crate::jute::Encode for ReconfigRequest {
+    fn encode(&self, buf: &mut bytes::BytesMut) {
+        use crate::jute::JuteWrite;
+        use bytes::BufMut;
+        for part in [&self.joining_servers, &self.leaving_servers, &self.new_members] {
+            buf.put_buffer(part.as_deref().map(str::as_bytes));
+        }
+        buf.put_i64(self.cur_config_id);
+    }
+}
+
 /// The body of a request, by its opcode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestBody {
@@ -323,6 +334,13 @@ mod tests {
                 cur_config_id: -1,
             }))
         );
+        let encoded = ReconfigRequest {
+            joining_servers: Some("server.4=h:1:2;3".into()),
+            leaving_servers: None,
+            new_members: None,
+            cur_config_id: 0x1_0000_0000,
+        };
+        assert_eq!(decode_request_body(OpCode::Reconfig, enc(&encoded)), Ok(RequestBody::Reconfig(encoded.clone())));
         assert!(decode_request_body(OpCode::Notification, Bytes::new()).is_err());
     }
 }

@@ -210,6 +210,17 @@ pub enum Error {
         /// Which thread, and what to do instead.
         reason: &'static str,
     },
+    /// The ensemble configuration (`/zookeeper/config`, from `get_config` or `reconfig`)
+    /// has a line that cannot be read (`source` names it). The server's answer was otherwise
+    /// fine; read the node's bytes with `get_data` on a client without a chroot to see it.
+    BadConfig {
+        /// The operation that failed.
+        op: OpCode,
+        /// The node path the operation was about (`/zookeeper/config`).
+        path: String,
+        /// The line that could not be read, and why.
+        source: crate::reconfig::ConfigParseError,
+    },
     /// A socket error (`source`) while doing `context`.
     Io {
         /// What the client was doing.
@@ -317,6 +328,7 @@ impl Error {
             | Error::Timeout { op, .. }
             | Error::WouldDeadlock { op, .. }
             | Error::LockLost { op, .. }
+            | Error::BadConfig { op, .. }
             | Error::ReplyTooLarge { op, .. } => Some(*op),
             Error::ConnectionLoss { op, .. }
             | Error::SessionExpired { op, .. }
@@ -344,6 +356,7 @@ impl Error {
             | Error::InvalidPath { path, .. }
             | Error::WouldDeadlock { path, .. }
             | Error::LockLost { path, .. }
+            | Error::BadConfig { path, .. }
             | Error::ReplyTooLarge { path, .. } => Some(path),
             Error::ConnectionLoss { path, .. }
             | Error::SessionExpired { path, .. }
@@ -466,6 +479,10 @@ impl fmt::Display for Error {
                 write_subject(f, Some(*op), Some(path))?;
                 write!(f, "refused: the lock {lock} is no longer held")
             }
+            Error::BadConfig { op, path, .. } => {
+                write_subject(f, Some(*op), Some(path))?;
+                f.write_str("the ensemble configuration cannot be read")
+            }
             Error::WouldDeadlock { op, path, reason } => {
                 write_subject(f, Some(*op), Some(path))?;
                 write!(f, "a blocking wait here would never end: {reason}")
@@ -519,6 +536,7 @@ impl std::error::Error for Error {
             Error::InvalidPath { reason, .. } => Some(reason),
             Error::TransactionFailed { source, .. } => Some(source.as_ref()),
             Error::Codec { source, .. } => Some(source),
+            Error::BadConfig { source, .. } => Some(source),
             Error::InvalidArgument { source: Some(source), .. } | Error::Protocol { source: Some(source), .. } => {
                 Some(source.as_ref())
             }

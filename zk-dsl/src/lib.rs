@@ -16,6 +16,7 @@ pub mod error;
 pub use zk_dsl_proto as proto;
 #[cfg(feature = "recipes")]
 pub mod recipes;
+pub mod reconfig;
 #[cfg(feature = "sasl")]
 pub mod sasl;
 pub mod session;

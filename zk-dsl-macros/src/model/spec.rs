@@ -26,6 +26,8 @@ pub enum Verb {
     GetEphemerals,
     GetAllChildrenNumber,
     WhoAmI,
+    GetConfig,
+    Reconfig,
     Watch,
     RemoveWatches,
     CheckWatches,
@@ -142,6 +144,14 @@ pub enum Opt {
     Protected,
     /// Where a transaction's commit markers go (`Transaction::markers`).
     Markers,
+    /// A server joining the ensemble (`reconfig`'s `add`, one per command).
+    Add,
+    /// A server id leaving the ensemble (`reconfig`'s `remove`, one per command).
+    Remove,
+    /// The whole new ensemble (`reconfig`'s `members`).
+    Members,
+    /// The configuration version a `reconfig` applies to.
+    FromConfig,
 }
 
 /// What follows an option's name.
@@ -169,7 +179,7 @@ pub enum Stage {
 }
 
 impl Opt {
-    pub const ALL: [Opt; 29] = [
+    pub const ALL: [Opt; 33] = [
         Opt::Persistent,
         Opt::Ephemeral,
         Opt::Sequential,
@@ -199,6 +209,10 @@ impl Opt {
         Opt::Max,
         Opt::Protected,
         Opt::Markers,
+        Opt::Add,
+        Opt::Remove,
+        Opt::Members,
+        Opt::FromConfig,
     ];
 
     /// The option's name, which is the builder method it becomes (except `sort`, `retries`
@@ -236,6 +250,10 @@ impl Opt {
             Opt::Max => "max",
             Opt::Protected => "protected",
             Opt::Markers => "markers",
+            Opt::Add => "add",
+            Opt::Remove => "remove",
+            Opt::Members => "members",
+            Opt::FromConfig => "from_config",
         }
     }
 
@@ -267,7 +285,11 @@ impl Opt {
             | Opt::LossPolicy
             | Opt::Retry
             | Opt::Max
-            | Opt::Markers => Takes::Value,
+            | Opt::Markers
+            | Opt::Add
+            | Opt::Remove
+            | Opt::Members
+            | Opt::FromConfig => Takes::Value,
             Opt::Acl => Takes::Acl,
             _ => Takes::Flag,
         }
@@ -323,6 +345,8 @@ pub const CONFLICTS: &[(Opt, Opt)] = &[
     (Opt::Protected, Opt::Send),
     (Opt::Protected, Opt::Callback),
     (Opt::Protected, Opt::Timeout),
+    (Opt::Members, Opt::Add),
+    (Opt::Members, Opt::Remove),
 ];
 
 /// The seed's option spellings (`:async? true`, `:watch? true`, …), for "did you mean": the
@@ -525,6 +549,24 @@ pub const TOP: &[VerbSpec] = &[
         options: DISPATCH,
         required: &[],
         usage: "who_am_i",
+    },
+    VerbSpec {
+        verb: Verb::GetConfig,
+        name: "get_config",
+        aliases: &[],
+        args: &[],
+        options: READ_WATCH,
+        required: &[],
+        usage: "get_config [watch | watcher = f | watcher_shared = f | with_watch]",
+    },
+    VerbSpec {
+        verb: Verb::Reconfig,
+        name: "reconfig",
+        aliases: &[],
+        args: &[],
+        options: &[Add, Remove, Members, FromConfig, Timeout, Send, Callback],
+        required: &[],
+        usage: "reconfig [add = SERVER] [remove = ID] [members = [SERVERS]] [from_config = VERSION]",
     },
     VerbSpec {
         verb: Verb::Watch,
@@ -864,6 +906,7 @@ mod tests {
         "client/ops/write.rs",
         "client/ops/multi.rs",
         "client/ops/misc.rs",
+        "client/ops/config.rs",
         "client/ops/watches.rs",
         "recipes/options.rs",
         "recipes/protected.rs",

@@ -39,6 +39,7 @@ pub struct Connect {
     resolver: Option<crate::session::config::Resolver>,
     connector: Option<crate::session::connector::Connector>,
     can_be_read_only: bool,
+    follow_config: bool,
     #[cfg(feature = "sasl")]
     sasl: Option<crate::session::sasl::SaslLogin>,
     #[cfg(feature = "tls")]
@@ -75,6 +76,7 @@ impl Connect {
             resolver: None,
             connector: None,
             can_be_read_only: false,
+            follow_config: false,
             #[cfg(feature = "sasl")]
             sasl: None,
             #[cfg(feature = "tls")]
@@ -255,6 +257,20 @@ impl Connect {
         self
     }
 
+    /// Follows the ensemble's dynamic reconfiguration (ZooKeeper 3.5+, `reconfigEnabled=true`):
+    /// the client reads `/zookeeper/config` with a watch (never through the chroot), and each
+    /// time the membership changes gives itself the new members' client addresses (participants
+    /// and observers) as [`Client::update_servers`] would, so that clients spread over a grown
+    /// ensemble and leave a removed member, moving no more than the change requires
+    /// (ZOOKEEPER-1355). The watch is restored on every reconnection. Members whose line names
+    /// no client address are left out; a configuration that names none (a static ensemble's),
+    /// or that cannot be parsed, is logged and ignored (the current list stays). Following ends with the session; it holds no handle of its own, so it never
+    /// keeps a session open. Off by default.
+    pub fn follow_config(mut self) -> Self {
+        self.follow_config = true;
+        self
+    }
+
     /// Try hosts in the given order instead of a random one (useful in tests).
     pub fn ordered_hosts(mut self) -> Self {
         self.shuffle_hosts = false;
@@ -359,7 +375,7 @@ impl Connect {
         // One span per session, its id recorded once the first handshake gives it.
         let span = tracing::info_span!("zk_session", session_id = tracing::field::Empty);
         runtime.spawn(tracing::Instrument::instrument(task.run(), span));
-        Ok(Client {
+        let client = Client {
             inner: Arc::new(Inner {
                 tx,
                 hub,
@@ -370,8 +386,13 @@ impl Connect {
                 permits: self.max_pending.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
                 driver_thread,
                 runtime,
+                followed_config: std::sync::Mutex::new(None),
             }),
-        })
+        };
+        if self.follow_config {
+            crate::reconfig::follow::spawn(&client);
+        }
+        Ok(client)
     }
 
     /// Connects and waits until the session is established. If no server grants a session

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use call::{Call, Op, Pending, WatchFuture, Watchable};
 pub use compound::{Compound, CreateAll, ResultExt};
 pub use connect::Connect;
+pub use ops::config::{GetConfigOp, ReconfigOp};
 pub use ops::create::{CreateOp, CreateWithStatOp, MAX_TTL};
 pub use ops::misc::{AllChildrenNumberOp, EphemeralsOp, SyncOp, WhoAmIOp};
 pub use ops::multi::{MultiReadOp, OpResult, ReadResult, TransactionOp, TxnCreate};
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     /// after a dropped acquire, watching a held lock), whatever thread the caller is on.
     #[cfg_attr(not(feature = "recipes"), allow(dead_code))]
     pub(crate) runtime: tokio::runtime::Handle,
+    /// With `Connect::follow_config`: the ensemble configuration last applied.
+    pub(crate) followed_config: std::sync::Mutex<Option<crate::reconfig::EnsembleConfig>>,
 }
 
 impl Inner {
@@ -187,6 +190,25 @@ impl Client {
     /// The identities this session is authenticated as (3.7+).
     pub fn who_am_i(&self) -> Call<'_, WhoAmIOp> {
         Call::new(self, WhoAmIOp)
+    }
+
+    /// The ensemble's configuration (`/zookeeper/config`): its bytes and Stat, and the members
+    /// parsed. Read from the ensemble's own node whatever this client's chroot; add
+    /// `.with_watch()` (or `.watcher(f)`) to hear of the next change. A line that cannot be
+    /// read fails the call with [`Error::BadConfig`].
+    pub fn get_config(&self) -> Call<'_, GetConfigOp> {
+        Call::new(self, GetConfigOp::default())
+    }
+
+    /// Changes the ensemble's membership (ZooKeeper's `reconfig`): `.add(server)` and
+    /// `.remove(id)` for an incremental change, or `.members(all)` for the whole new list,
+    /// optionally `.from_config(version)`. Resolves to the new configuration. The servers need
+    /// `reconfigEnabled=true` (else `Error::Server` with `ReconfigDisabled`) and, since 3.5.3,
+    /// a super user's session (else `NoAuth`); a change the new members cannot form a quorum
+    /// for is refused with `NewConfigNoQuorum`, one while another runs with
+    /// `ReconfigInProgress`.
+    pub fn reconfig(&self) -> Call<'_, ReconfigOp> {
+        Call::new(self, ReconfigOp::new())
     }
 
     // ----- watches ------------------------------------------------------------------------------
@@ -327,6 +349,14 @@ impl Client {
                 return Err(Error::session_over(self.state(), Some(OpCode::CreateSession), None));
             }
         }
+    }
+
+    /// With [`Connect::follow_config`]: the ensemble configuration this client follows, the
+    /// last it read and gave its session as the server list (`None` before the first, or
+    /// without the option). Its members' client addresses are the servers the client uses.
+    pub fn followed_config(&self) -> Option<crate::reconfig::EnsembleConfig> {
+        // A panic elsewhere while holding the lock leaves the Option itself consistent.
+        self.inner.followed_config.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The chroot this client's paths are relative to.

@@ -14,6 +14,16 @@
 
 use std::sync::Arc;
 
+/// The ensemble's configuration node (ZooKeeper's `ZooDefs.CONFIG_NODE`). It is the
+/// ensemble's, not the application's, so no chroot ever applies to it (ZOOKEEPER-4601).
+pub const CONFIG_NODE: &str = "/zookeeper/config";
+
+/// The watch registry's key for the watches `get_config` sets. It is not a client path (those
+/// start with `/`), so it never meets a node a chrooted client calls `/zookeeper/config`, and
+/// it maps to [`CONFIG_NODE`] itself whatever the chroot (ZOOKEEPER-4742: the Java client once
+/// mangled this path under chroots such as `/zoo`).
+pub const CONFIG_WATCH_KEY: &str = "zookeeper/config";
+
 /// A session's chroot (`None`: the root). Cheap to clone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Chroot(Option<Arc<str>>);
@@ -33,6 +43,16 @@ impl Chroot {
             None => path.into(),
             Some(root) if path == "/" => root.to_string().into(),
             Some(root) => format!("{root}{path}").into(),
+        }
+    }
+
+    /// The server's path for a watch registry key: a client path through the chroot, the
+    /// configuration watch's key as [`CONFIG_NODE`].
+    pub fn watch_to_server<'a>(&self, key: &'a str) -> std::borrow::Cow<'a, str> {
+        if key == CONFIG_WATCH_KEY {
+            CONFIG_NODE.into()
+        } else {
+            self.to_server(key)
         }
     }
 
@@ -80,6 +100,15 @@ mod tests {
         let none = Chroot::default();
         assert_eq!(none.to_server("/a"), "/a");
         assert_eq!(none.to_client("/a"), "/a");
+    }
+
+    #[test]
+    fn the_config_watch_ignores_the_chroot() {
+        for chroot in [None, Some("/app"), Some("/zoo"), Some("/zookeeper")] {
+            let c = Chroot::new(chroot.map(str::to_owned));
+            assert_eq!(c.watch_to_server(CONFIG_WATCH_KEY), CONFIG_NODE, "{chroot:?}");
+            assert_eq!(c.watch_to_server("/a"), c.to_server("/a"));
+        }
     }
 
     #[test]

@@ -43,6 +43,17 @@ pub(crate) struct Peer {
     pub(crate) id: u32,
     pub(crate) quorum_port: u16,
     pub(crate) election_port: u16,
+    pub(crate) client_port: u16,
+}
+
+impl Peer {
+    /// The member's line in a dynamic configuration, as `reconfig` takes it too.
+    pub(crate) fn config_line(&self) -> String {
+        format!(
+            "server.{}=127.0.0.1:{}:{}:participant;127.0.0.1:{}",
+            self.id, self.quorum_port, self.election_port, self.client_port
+        )
+    }
 }
 
 /// What only ensemble members need.
@@ -51,6 +62,17 @@ pub(crate) struct QuorumSettings {
     pub(crate) init_limit: u32,
     pub(crate) sync_limit: u32,
     pub(crate) peers: Vec<Peer>,
+    /// With dynamic reconfiguration: the file the members are listed in (`zoo.cfg.dynamic`)
+    /// instead of `zoo.cfg`, with their client addresses.
+    pub(crate) dynamic_file: Option<std::path::PathBuf>,
+}
+
+impl QuorumSettings {
+    /// The text of the dynamic configuration file: one line per member, no version (the
+    /// server starts from the one its data directory or the leader has).
+    pub(crate) fn dynamic_config(&self) -> String {
+        self.peers.iter().map(|p| p.config_line() + "\n").collect()
+    }
 }
 
 fn millis(what: &str, d: Duration) -> Result<u64, HarnessError> {
@@ -137,14 +159,20 @@ impl ServerSettings {
         let mut lines: Vec<(String, String)> = vec![
             ("tickTime".into(), millis("tick time", self.tick_time)?.to_string()),
             ("dataDir".into(), data_dir.to_string()),
-            ("clientPort".into(), client_port.to_string()),
-            ("clientPortAddress".into(), "127.0.0.1".into()),
+        ];
+        let dynamic_file = quorum.and_then(|q| q.dynamic_file.as_deref());
+        if dynamic_file.is_none() {
+            // With a dynamic file, each member's client address is in its line there.
+            lines.push(("clientPort".into(), client_port.to_string()));
+            lines.push(("clientPortAddress".into(), "127.0.0.1".into()));
+        }
+        lines.extend([
             ("forceSync".into(), if self.force_sync { "yes" } else { "no" }.into()),
             ("snapCount".into(), self.snap_count.to_string()),
             ("admin.enableServer".into(), "false".into()),
             ("4lw.commands.whitelist".into(), self.whitelist_with_harness_commands()),
             ("maxClientCnxns".into(), "0".into()),
-        ];
+        ]);
         if let Some(min) = self.min_session_timeout {
             lines.push(("minSessionTimeout".into(), millis("min session timeout", min)?.to_string()));
         }
@@ -154,7 +182,15 @@ impl ServerSettings {
         if let Some(q) = quorum {
             lines.push(("initLimit".into(), q.init_limit.max(1).to_string()));
             lines.push(("syncLimit".into(), q.sync_limit.max(1).to_string()));
-            for peer in &q.peers {
+            if let Some(file) = dynamic_file {
+                let file = file.to_str().ok_or_else(|| {
+                    HarnessError::InvalidConfig(format!("dynamic config file {} is not UTF-8", file.display()))
+                })?;
+                lines.push(("reconfigEnabled".into(), "true".into()));
+                lines.push(("standaloneEnabled".into(), "false".into()));
+                lines.push(("dynamicConfigFile".into(), file.to_owned()));
+            }
+            for peer in q.peers.iter().filter(|_| dynamic_file.is_none()) {
                 lines.push((
                     format!("server.{}", peer.id),
                     format!("127.0.0.1:{}:{}", peer.quorum_port, peer.election_port),
@@ -207,9 +243,10 @@ mod tests {
             init_limit: 10,
             sync_limit: 5,
             peers: vec![
-                Peer { id: 1, quorum_port: 1001, election_port: 1002 },
-                Peer { id: 2, quorum_port: 2001, election_port: 2002 },
+                Peer { id: 1, quorum_port: 1001, election_port: 1002, client_port: 1003 },
+                Peer { id: 2, quorum_port: 2001, election_port: 2002, client_port: 2003 },
             ],
+            dynamic_file: None,
         };
         let cfg = settings.render(Path::new("/d"), 1, Some(&quorum)).unwrap();
         assert!(cfg.contains("\nserver.1=127.0.0.1:1001:1002\n"), "{cfg}");
@@ -217,6 +254,22 @@ mod tests {
         assert!(cfg.contains("\ninitLimit=10\nsyncLimit=5\n"), "{cfg}");
         assert!(cfg.contains("\nmaxSessionTimeout=30000\n"), "{cfg}");
         assert!(cfg.ends_with("extendedTypesEnabled=true\n"), "{cfg}");
+    }
+
+    #[test]
+    fn dynamic_reconfiguration_lists_members_in_their_own_file() {
+        let quorum = QuorumSettings {
+            init_limit: 10,
+            sync_limit: 5,
+            peers: vec![Peer { id: 1, quorum_port: 1001, election_port: 1002, client_port: 1003 }],
+            dynamic_file: Some("/d/zoo.cfg.dynamic".into()),
+        };
+        let cfg = ServerSettings::default().render(Path::new("/d"), 1003, Some(&quorum)).unwrap();
+        for line in ["reconfigEnabled=true", "standaloneEnabled=false", "dynamicConfigFile=/d/zoo.cfg.dynamic"] {
+            assert!(cfg.lines().any(|l| l == line), "missing {line} in\n{cfg}");
+        }
+        assert!(!cfg.contains("server.1") && !cfg.contains("clientPort"), "{cfg}");
+        assert_eq!(quorum.dynamic_config(), "server.1=127.0.0.1:1001:1002:participant;127.0.0.1:1003\n");
     }
 
     #[test]

@@ -1,17 +1,23 @@
 //! [`Ensemble`]: a real ZooKeeper quorum of 2–9 members on loopback, like Curator's `TestingCluster`.
 //!
-//! Members are numbered from 0 in this API; member `i` has ZooKeeper `myid` `i + 1`.
+//! Members are numbered from 0 in this API; founding member `i` has ZooKeeper `myid` `i + 1`.
+//!
+//! With [`EnsembleBuilder::reconfig_enabled`] the members list each other in a dynamic
+//! configuration file (`zoo.cfg.dynamic`) and accept ZooKeeper's `reconfig`:
+//! [`Ensemble::add_member`] starts a server that joins, [`Ensemble::remove_member`] stops one
+//! the ensemble no longer lists. Tests change the membership itself with a client's
+//! `reconfig`, authenticated with [`Ensemble::super_auth`].
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::config::{Peer, QuorumSettings};
+use super::config::{Peer, QuorumSettings, ServerSettings};
 use super::error::HarnessError;
 use super::four_letter::session_ids_from_cons;
 use super::install::Installation;
-use super::jvm::QUORUM_MAIN;
+use super::jvm::{JvmSettings, QUORUM_MAIN};
 use super::log;
 use super::mode::Mode;
 use super::node::{Node, NodeSpec};
@@ -28,6 +34,12 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const MEMBER_TAIL_LINES: usize = 15;
 /// The supported ensemble sizes.
 const SIZES: std::ops::RangeInclusive<usize> = 2..=9;
+/// The super user of reconfigurable ensembles (ZooKeeper 3.5.3+ lets only it reconfigure).
+const SUPER_USER: &str = "super";
+/// Its password: a test ensemble's, not a secret.
+const SUPER_PASSWORD: &str = "zk-dsl-test-super";
+/// The dynamic configuration file in each member's directory.
+const DYNAMIC_FILE: &str = "zoo.cfg.dynamic";
 
 /// Options for an [`Ensemble`].
 #[derive(Debug, Clone)]
@@ -38,6 +50,7 @@ pub struct EnsembleBuilder {
     init_limit: u32,
     sync_limit: u32,
     quorum_timeout: Option<Duration>,
+    reconfig: bool,
 }
 
 impl Default for EnsembleBuilder {
@@ -48,6 +61,7 @@ impl Default for EnsembleBuilder {
             init_limit: 10,
             sync_limit: 5,
             quorum_timeout: None,
+            reconfig: false,
         }
     }
 }
@@ -81,6 +95,15 @@ impl EnsembleBuilder {
     /// How long to wait for a quorum; default three times [`BASE_TIMEOUT`], scaled.
     pub fn quorum_timeout(mut self, timeout: Duration) -> Self {
         self.quorum_timeout = Some(timeout);
+        self
+    }
+
+    /// Dynamic reconfiguration (default off): `reconfigEnabled=true`, `standaloneEnabled=false`,
+    /// the members listed with their client addresses in a dynamic configuration file
+    /// (`zoo.cfg.dynamic`), and a super user ([`Ensemble::super_auth`]; ZooKeeper 3.5.3+
+    /// refuses `reconfig` to everyone else) through the digest provider's `superDigest`.
+    pub fn reconfig_enabled(mut self, on: bool) -> Self {
+        self.reconfig = on;
         self
     }
 
@@ -119,36 +142,41 @@ impl EnsembleBuilder {
         let n = self.size;
         let tls = self.template.security.tls.is_some();
         let ports = free_ports(if tls { 4 * n } else { 3 * n })?;
-        let peers: Vec<Peer> =
-            (0..n).map(|i| Peer { id: myid(i), quorum_port: ports[n + i], election_port: ports[2 * n + i] }).collect();
-        let quorum = QuorumSettings { init_limit: self.init_limit, sync_limit: self.sync_limit, peers: peers.clone() };
+        let peers: Vec<Peer> = (0..n)
+            .map(|i| Peer {
+                id: myid(i),
+                quorum_port: ports[n + i],
+                election_port: ports[2 * n + i],
+                client_port: ports[i],
+            })
+            .collect();
         let template = &self.template;
-        let (settings, jvm) = template.security.apply(dir.path(), &template.settings, &template.jvm)?;
-        let mut members = Vec::with_capacity(n);
-        for (index, peer) in peers.iter().enumerate() {
-            let node_dir = dir.path().join(format!("member-{index}"));
-            let port = ports[index];
-            let secure_port = tls.then(|| ports[3 * n + index]);
-            let config =
-                with_secure_port(&settings, secure_port).render(&Node::data_dir_for(&node_dir), port, Some(&quorum))?;
-            let node = Node::create(NodeSpec {
-                label: format!("ensemble member {index} (myid {}, 127.0.0.1:{port})", peer.id),
-                dir: node_dir,
-                port,
-                install,
-                jvm: &jvm,
-                main_class: QUORUM_MAIN,
-                config,
-                myid: Some(peer.id),
-            })?;
-            members.push(Member { index, peer: *peer, node, secure_port });
+        let mut jvm = template.jvm.clone();
+        if self.reconfig {
+            let digest = crate::acl::digest_id(SUPER_USER, SUPER_PASSWORD);
+            jvm.system_properties.push(("zookeeper.DigestAuthenticationProvider.superDigest".into(), digest));
         }
-        let ensemble = Ensemble {
-            members,
+        let (settings, jvm) = template.security.apply(dir.path(), &template.settings, &jvm)?;
+        let mut ensemble = Ensemble {
+            members: Vec::with_capacity(n),
             start_timeout: self.template.start_timeout_or_default(),
             quorum_timeout: self.quorum_timeout.unwrap_or_else(|| scaled(BASE_TIMEOUT * 3)),
+            growth: Growth {
+                install: install.clone(),
+                settings,
+                jvm,
+                init_limit: self.init_limit,
+                sync_limit: self.sync_limit,
+                reconfig: self.reconfig,
+                next_id: myid(n),
+            },
             _dir: dir,
         };
+        for (index, peer) in peers.iter().enumerate() {
+            let secure_port = tls.then(|| ports[3 * n + index]);
+            let member = ensemble.create_member(index, *peer, &peers, secure_port)?;
+            ensemble.members.push(member);
+        }
         for member in &ensemble.members {
             member.node.spawn()?;
         }
@@ -179,7 +207,8 @@ impl Member {
         self.index
     }
 
-    /// ZooKeeper's server id (`myid`), `index + 1`.
+    /// ZooKeeper's server id (`myid`): `index + 1` for the members the ensemble started with;
+    /// an [added](Ensemble::add_member) member gets one more than any before.
     pub fn myid(&self) -> u32 {
         self.peer.id
     }
@@ -258,6 +287,27 @@ impl Member {
     pub fn connected_sessions(&self) -> io::Result<Vec<i64>> {
         self.four_letter("cons").map(|reply| session_ids_from_cons(&reply))
     }
+
+    /// The member's line in a dynamic configuration,
+    /// `server.<myid>=127.0.0.1:<quorum>:<election>:participant;127.0.0.1:<client port>`: what
+    /// a client's `reconfig().add(..)` takes to let an [added](Ensemble::add_member) member in.
+    pub fn config_line(&self) -> String {
+        self.peer.config_line()
+    }
+}
+
+/// What an ensemble needs to start more members later.
+#[derive(Debug)]
+struct Growth {
+    install: Installation,
+    /// The members' settings, security applied.
+    settings: ServerSettings,
+    jvm: JvmSettings,
+    init_limit: u32,
+    sync_limit: u32,
+    reconfig: bool,
+    /// The `myid` of the next member added (ids are never reused).
+    next_id: u32,
 }
 
 /// A real ZooKeeper ensemble on loopback. Every member has its own ports, directory and JVM;
@@ -268,6 +318,7 @@ pub struct Ensemble {
     members: Vec<Member>,
     start_timeout: Duration,
     quorum_timeout: Duration,
+    growth: Growth,
     _dir: tempfile::TempDir,
 }
 
@@ -328,6 +379,95 @@ impl Ensemble {
         self.members.iter().filter(|m| m.is_running()).map(Member::index).collect()
     }
 
+    /// The credentials of the super user of an ensemble built with
+    /// [`reconfig_enabled`](EnsembleBuilder::reconfig_enabled), for a client's `add_auth`:
+    /// `("digest", b"super:<password>")`. Only a super user may `reconfig` (ZooKeeper 3.5.3+).
+    pub fn super_auth() -> (&'static str, Vec<u8>) {
+        ("digest", format!("{SUPER_USER}:{SUPER_PASSWORD}").into_bytes())
+    }
+
+    /// Creates member `index`'s directory and configuration (listing `peers`), starting nothing.
+    fn create_member(
+        &self,
+        index: usize,
+        peer: Peer,
+        peers: &[Peer],
+        secure_port: Option<u16>,
+    ) -> Result<Member, HarnessError> {
+        let g = &self.growth;
+        // Named by myid, which is never reused (indices are, after a removal).
+        let node_dir = self._dir.path().join(format!("member-myid-{}", peer.id));
+        let dynamic_file = g.reconfig.then(|| node_dir.join(DYNAMIC_FILE));
+        let quorum = QuorumSettings {
+            init_limit: g.init_limit,
+            sync_limit: g.sync_limit,
+            peers: peers.to_vec(),
+            dynamic_file: dynamic_file.clone(),
+        };
+        let port = peer.client_port;
+        let config =
+            with_secure_port(&g.settings, secure_port).render(&Node::data_dir_for(&node_dir), port, Some(&quorum))?;
+        let node = Node::create(NodeSpec {
+            label: format!("ensemble member {index} (myid {}, 127.0.0.1:{port})", peer.id),
+            dir: node_dir,
+            port,
+            install: &g.install,
+            jvm: &g.jvm,
+            main_class: QUORUM_MAIN,
+            config,
+            myid: Some(peer.id),
+        })?;
+        if let Some(file) = dynamic_file {
+            std::fs::write(&file, quorum.dynamic_config())
+                .map_err(|e| HarnessError::io(format!("writing {}", file.display()), e))?;
+        }
+        Ok(Member { index, peer, node, secure_port })
+    }
+
+    /// Starts a new server that joins this ensemble (built with
+    /// [`reconfig_enabled`](EnsembleBuilder::reconfig_enabled)), as ZooKeeper's dynamic
+    /// reconfiguration has servers join: its configuration lists the current members and
+    /// itself, so it finds the leader and syncs with it without a vote. Returns its index once
+    /// it serves. It is not a member of the quorum until a client runs
+    /// `reconfig().add(member.config_line())`; until then the ensemble's configuration (and a
+    /// client following it) does not list it. Its `myid` is one more than any before.
+    pub fn add_member(&mut self) -> Result<usize, HarnessError> {
+        if !self.growth.reconfig {
+            return Err(HarnessError::InvalidConfig(
+                "members join only ensembles built with reconfig_enabled(true)".into(),
+            ));
+        }
+        let tls = self.members.iter().any(|m| m.secure_port.is_some());
+        let ports = free_ports(if tls { 4 } else { 3 })?;
+        let id = self.growth.next_id;
+        let peer = Peer { id, client_port: ports[0], quorum_port: ports[1], election_port: ports[2] };
+        let mut peers: Vec<Peer> = self.members.iter().map(|m| m.peer).collect();
+        peers.push(peer);
+        let index = self.members.len();
+        let member = self.create_member(index, peer, &peers, tls.then(|| ports[3]))?;
+        self.growth.next_id += 1;
+        member.node.spawn()?;
+        // Stopped on any failure below: dropping the member kills its JVM.
+        self.wait_in_quorum(&member, "the new member to sync with the leader")?;
+        tracing::info!(index, myid = id, address = %member.address(), "ZooKeeper test ensemble member added");
+        self.members.push(member);
+        Ok(index)
+    }
+
+    /// Stops member `index` and forgets it: for a member the ensemble no longer lists (after a
+    /// client's `reconfig().remove(myid)`). Members after it move down one index; their
+    /// `myid`s stay. Removing one still listed makes the ensemble a member short, like a crash.
+    pub fn remove_member(&mut self, index: usize) -> Result<(), HarnessError> {
+        self.get(index)?;
+        let member = self.members.remove(index);
+        member.node.stop();
+        for (i, m) in self.members.iter_mut().enumerate() {
+            m.index = i;
+        }
+        tracing::info!(index, myid = member.myid(), "ZooKeeper test ensemble member removed");
+        Ok(())
+    }
+
     /// Stops member `index` (SIGTERM, then SIGKILL after a grace period).
     pub fn stop(&self, index: usize) -> Result<(), HarnessError> {
         self.get(index)?.node.stop();
@@ -346,14 +486,15 @@ impl Ensemble {
         let member = self.get(index)?;
         member.node.restart(Instant::now() + self.start_timeout)?;
         if self.has_majority_running() {
-            member.node.wait_for(
-                "the member to join the quorum",
-                "srvr",
-                Instant::now() + self.quorum_timeout,
-                |r| Mode::from_srvr(r).is_some_and(Mode::in_quorum),
-            )?;
+            self.wait_in_quorum(member, "the member to join the quorum")?;
         }
         Ok(())
+    }
+
+    /// Waits until `member` serves as leader, follower or observer (`what` names the wait).
+    fn wait_in_quorum(&self, member: &Member, what: &str) -> Result<(), HarnessError> {
+        let in_quorum = |r: &str| Mode::from_srvr(r).is_some_and(Mode::in_quorum);
+        member.node.wait_for(what, "srvr", Instant::now() + self.quorum_timeout, in_quorum).map(drop)
     }
 
     fn has_majority_running(&self) -> bool {

@@ -1,6 +1,7 @@
 //! One module per family of operations. Each defines the op (request + reply decoding) and
 //! its options as methods on [`Call`](super::call::Call).
 
+pub mod config;
 pub mod create;
 pub mod misc;
 pub mod multi;

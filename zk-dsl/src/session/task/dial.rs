@@ -260,7 +260,7 @@ impl SessionTask {
             conn.inflight.replayed_auth();
         }
         let chroot = self.cfg.chroot.clone();
-        let to_server = |p: &str| chroot.to_server(p).into_owned();
+        let to_server = |p: &str| chroot.watch_to_server(p).into_owned();
         // A SetWatches2 frame with one path: header 8, zxid 8, five vector lengths, the path's
         // length. A watch on a longer path (one the server accepted a request for, up to a few
         // dozen bytes longer) cannot be restored: it is dropped and its watcher told with the

@@ -2,6 +2,7 @@
 //! to every watcher, and dropped streams.
 
 use super::*;
+use crate::session::chroot::{CONFIG_NODE, CONFIG_WATCH_KEY};
 
 impl SessionTask {
     /// A connection-state change reaches every watcher — default, callbacks, watch futures and
@@ -23,7 +24,7 @@ impl SessionTask {
         if self.watches.has_any(&path) {
             return;
         }
-        let server_path = self.cfg.chroot.to_server(&path);
+        let server_path = self.cfg.chroot.watch_to_server(&path);
         let request = proto::WatchesRequest { path: server_path, kind: proto::WatcherType::Any };
         let xid = self.xids.next();
         if encode_request(&mut conn.wbuf, xid, OpCode::RemoveWatches, Some(&request), self.cfg.max_write_packet).is_ok()
@@ -79,8 +80,19 @@ impl SessionTask {
         let path = self.cfg.chroot.to_client(&event.path);
         let before = self.watch_count();
         let watchers = self.watches.trigger(event.event_type, &path);
+        // `get_config`'s watches are kept under their own key (see `CONFIG_WATCH_KEY`).
+        let config_watchers = if event.path == CONFIG_NODE {
+            self.watches.trigger(event.event_type, CONFIG_WATCH_KEY)
+        } else {
+            Vec::new()
+        };
         crate::session::metrics::watches_changed(before, self.watch_count());
-        let event = WatchedEvent { event_type: event.event_type, keeper_state: event.state, path: Some(path) };
+        let (event_type, keeper_state) = (event.event_type, event.state);
+        if !config_watchers.is_empty() {
+            let config_event = WatchedEvent { event_type, keeper_state, path: Some(CONFIG_NODE.to_owned()) };
+            deliver(&self.dispatcher, &config_event, config_watchers);
+        }
+        let event = WatchedEvent { event_type, keeper_state, path: Some(path) };
         deliver(&self.dispatcher, &event, watchers);
     }
 }
