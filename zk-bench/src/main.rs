@@ -5,6 +5,7 @@
 
 mod cli;
 mod clients;
+mod contend;
 mod drivers;
 mod heap;
 mod measure;
