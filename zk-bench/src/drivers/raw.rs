@@ -102,6 +102,12 @@ impl Dialer {
         let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
         let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
         let stream = tls.connect(name, stream).await.map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+        // What the server agreed to, once per worker, into its log (for the results' notes).
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let (_, conn) = stream.get_ref();
+            eprintln!("raw-tls: {:?}, {:?}", conn.protocol_version(), conn.negotiated_cipher_suite());
+        });
         Ok(Stream::Tls(Box::new(stream)))
     }
 }
