@@ -833,15 +833,19 @@ pub fn markdown(results: &Results) -> String {
             c.server_cpu_us_per_op.map_or("–".into(), |s| format!("{:.0}", s.median))
         });
 
-        let _ = writeln!(
-            out,
-            "## Context switches\n\nVoluntary / involuntary context switches of the whole client process per unit \
-             in the measured window (`getrusage(RUSAGE_SELF)`: every thread, exited ones too), median of the \
-             rounds. A voluntary switch is a thread blocking (parking on a futex, waiting in epoll); an \
-             involuntary one a preemption. The Java harness sums its live threads' counts \
-             (`/proc/self/task/*/status`: Java has no getrusage); kazoo reports none (–).\n"
-        );
-        table(&mut out, results, &clients, |c| c.switches().unwrap_or_else(|| "–".into()));
+        // Results from before the switches were measured have none: no empty table for them.
+        let switches_measured = request_cells(results).any(|c| c.clients.iter().any(|s| s.vcsw_per_op.is_some()));
+        if switches_measured {
+            let _ = writeln!(
+                out,
+                "## Context switches\n\nVoluntary / involuntary context switches of the whole client process per unit \
+                 in the measured window (`getrusage(RUSAGE_SELF)`: every thread, exited ones too), median of the \
+                 rounds. A voluntary switch is a thread blocking (parking on a futex, waiting in epoll); an \
+                 involuntary one a preemption. The Java harness sums its live threads' counts \
+                 (`/proc/self/task/*/status`: Java has no getrusage); kazoo reports none (–).\n"
+            );
+            table(&mut out, results, &clients, |c| c.switches().unwrap_or_else(|| "–".into()));
+        }
     }
 
     if results.cells.iter().any(|c| c.cell.workload.is_recipe()) {
