@@ -380,6 +380,7 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     if workers.is_empty() {
         return Err("no client could be started".into());
     }
+    prime(&mut workers, &cells, &opts, &server, baseline);
     let server_cpu = ServerCpu::start(server.pid);
     let total = cells.len();
     let started = Instant::now();
@@ -392,6 +393,8 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         memory: None,
         targets: Vec::new(),
     };
+    // Other work on the machine is noise in every number: the results say how much there was.
+    let load_at_start = procfs::load_average();
     let mode = if opts.contended { contend::describe() } else { "idle: nothing else started beside the runs".into() };
     let meta = |results: &mut Results, state: String| {
         let m = &mut results.meta;
@@ -400,11 +403,13 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         m.insert("machine".to_string(), machine());
         m.insert("server".to_string(), server.description.clone());
         m.insert("mode".to_string(), mode.clone());
+        m.insert("load".to_string(), format!("{load_at_start} at the start, {} at the end", procfs::load_average()));
         m.insert(
             "runs".to_string(),
             format!(
-                "{} rounds per cell, clients alternating; {:.2} s warm-up + {:.2} s measured per run; {} keys per \
-                 payload; Rust clients on a tokio {} runtime; {state} after {:.0} s",
+                "{} rounds per cell, clients alternating, after one discarded run of each client's first cell; \
+                 {:.2} s warm-up + {:.2} s measured per run; {} keys per payload; Rust clients on a tokio {} \
+                 runtime; {state} after {:.0} s",
                 opts.rounds,
                 opts.warmup.as_secs_f64(),
                 opts.measure.as_secs_f64(),
@@ -459,6 +464,21 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     let md = write_files(&mut results, &opts.out)?;
     println!("{md}");
     write_plots(&results, &opts.out)
+}
+
+/// One discarded run per worker before any is measured: its first request cell, once. A JVM
+/// starts interpreted and compiles while it runs, so without this the Java clients' first round
+/// of the first cell measured their JIT (java-tls at get n=1: 478 µs of CPU per op in round 1,
+/// 60 in round 3).
+fn prime(workers: &mut [Worker], cells: &[Cell], opts: &Options, server: &Server, baseline: usize) {
+    for w in workers.iter_mut() {
+        let Some(cell) = cells.iter().find(|c| c.runs_with(w.kind) && !c.workload.is_cache()) else { continue };
+        let spec = spec_for(cell, opts, server.target(w.kind), format!("prime-{}", w.kind));
+        let report = w.run(&spec, cell_timeout(cell, opts));
+        let outcome = if report.ok { format!("{} units", report.ops) } else { report.error.unwrap_or_default() };
+        eprintln!("primed {} with {} (discarded): {outcome}", w.kind, cell.label());
+        wait_idle(server.address, baseline);
+    }
 }
 
 /// Reads a finished run's results.json back and writes its report again (verdicts, markdown,

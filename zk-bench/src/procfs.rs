@@ -45,6 +45,13 @@ pub fn context_switches() -> Option<(u64, u64)> {
     Some((u64::try_from(usage.ru_nvcsw).ok()?, u64::try_from(usage.ru_nivcsw).ok()?))
 }
 
+/// The machine's load average over 1, 5 and 15 minutes, as `/proc/loadavg` says it.
+pub fn load_average() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loads: Vec<&str> = text.split_whitespace().take(3).collect();
+    format!("load average {} (1/5/15 min)", loads.join(" / "))
+}
+
 /// Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux this runs on).
 pub fn clock_ticks_per_second() -> u64 {
     std::process::Command::new("getconf")

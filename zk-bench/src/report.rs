@@ -784,8 +784,10 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(out, "- date: {}; machine: {}", meta("date"), meta("machine"));
     let _ = writeln!(out, "- server: {}", meta("server"));
     let _ = writeln!(out, "- runs: {}", meta("runs"));
-    if let Some(mode) = results.meta.get("mode") {
-        let _ = writeln!(out, "- mode: {mode}");
+    for key in ["mode", "load"] {
+        if let Some(value) = results.meta.get(key) {
+            let _ = writeln!(out, "- {key}: {value}");
+        }
     }
     for (client, hello) in &results.clients {
         let _ = writeln!(out, "- {client}: {hello}");
