@@ -844,7 +844,7 @@ pub fn markdown(results: &Results) -> String {
                  in the measured window (`getrusage(RUSAGE_SELF)`: every thread, exited ones too), median of the \
                  rounds. A voluntary switch is a thread blocking (parking on a futex, waiting in epoll); an \
                  involuntary one a preemption. The Java harness sums its live threads' counts \
-                 (`/proc/self/task/*/status`: Java has no getrusage); kazoo reports none (–).\n"
+                 (`/proc/self/task/*/status`: Java has no getrusage); kazoo uses getrusage too.\n"
             );
             table(&mut out, results, &clients, |c| c.switches().unwrap_or_else(|| "–".into()));
         }
