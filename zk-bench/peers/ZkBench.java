@@ -4,9 +4,11 @@
 // Everything else the JVM or ZooKeeper prints goes to stderr.
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -131,6 +133,9 @@ public final class ZkBench {
     }
 
     static final class Cpu extends Thread {
+        /** Context switches (voluntary, involuntary) over the last window, or -1: see switches(). */
+        static volatile long vcsw = -1;
+        static volatile long ivcsw = -1;
         final Timing t;
         long ticks;
         long rssKb;
@@ -138,6 +143,8 @@ public final class ZkBench {
         Cpu(Timing t) {
             this.t = t;
             setDaemon(true);
+            vcsw = -1;
+            ivcsw = -1;
         }
 
         @Override
@@ -145,8 +152,12 @@ public final class ZkBench {
             try {
                 sleepUntil(t.warmEnd);
                 long before = cpuTicks();
+                long[] switchesBefore = switches();
                 sleepUntil(t.end);
                 ticks = cpuTicks() - before;
+                long[] switchesAfter = switches();
+                vcsw = switchesAfter[0] - switchesBefore[0];
+                ivcsw = switchesAfter[1] - switchesBefore[1];
                 rssKb = rssKb();
             } catch (Exception e) {
                 ticks = 0;
@@ -165,6 +176,32 @@ public final class ZkBench {
         String stat = Files.readString(Path.of("/proc/self/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");
         return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    /**
+     * Voluntary and involuntary context switches summed over the JVM's live threads
+     * (/proc/self/task/N/status; Java has no getrusage). Threads that exit during a window take
+     * theirs with them; the client's threads live as long as its sessions.
+     */
+    static long[] switches() throws Exception {
+        long v = 0;
+        long i = 0;
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path task : tasks) {
+                try {
+                    for (String line : Files.readAllLines(task.resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:")) {
+                            v += Long.parseLong(line.substring(24).trim());
+                        } else if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+                            i += Long.parseLong(line.substring(27).trim());
+                        }
+                    }
+                } catch (IOException gone) {
+                    // The thread exited between the listing and the read.
+                }
+            }
+        }
+        return new long[] {v, i};
     }
 
     static long rssKb() throws Exception {
@@ -422,6 +459,9 @@ public final class ZkBench {
         }
         sb.append(",\"elapsed_s\":").append((t.end - t.warmEnd) / 1e9);
         sb.append(",\"cpu_ticks\":").append(cpu[0]).append(",\"rss_kb\":").append(cpu[1]);
+        if (Cpu.vcsw >= 0 && Cpu.ivcsw >= 0) {
+            sb.append(",\"vcsw\":").append(Cpu.vcsw).append(",\"ivcsw\":").append(Cpu.ivcsw);
+        }
         sb.append(",\"window_start_unix_ms\":").append(t.warmEndUnixMs);
         sb.append(",\"lat_ns\":[");
         boolean first = true;
@@ -463,7 +503,11 @@ public final class ZkBench {
         // Keep stdout for the protocol: anything else (logging) goes to stderr.
         System.setOut(System.err);
         String version = org.apache.zookeeper.Version.getFullVersion().split("[ ,-]")[0];
-        out.println("{\"hello\":" + quote("java client " + version + ", JDK " + System.getProperty("java.version")) + "}");
+        // java-tls: zk-bench sets zookeeper.client.secure and the Netty socket on the command line.
+        String tls = "true".equals(System.getProperty("zookeeper.client.secure"))
+                ? ", over TLS (" + System.getProperty("zookeeper.clientCnxnSocket", "?").replaceAll(".*\\.", "") + ")"
+                : "";
+        out.println("{\"hello\":" + quote("java client " + version + ", JDK " + System.getProperty("java.version") + tls) + "}");
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;
         while ((line = in.readLine()) != null) {

@@ -5,6 +5,7 @@ cell, its TreeCache in the cache cells. zk-bench runs it in a venv of its own an
 line, `key=value` words) and stdout (one JSON line per run); everything else goes to stderr."""
 
 import json
+import resource
 import sys
 import threading
 import time
@@ -101,18 +102,28 @@ def rss_kb():
     return 0
 
 
+def context_switches():
+    """Voluntary and involuntary context switches of the whole process (every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw, usage.ru_nivcsw
+
+
 class CpuSampler(threading.Thread):
     def __init__(self, timing):
         super().__init__(daemon=True)
         self.timing = timing
         self.ticks = 0
         self.rss_kb = 0
+        self.switches = None
 
     def run(self):
         sleep_until(self.timing.warm_end)
         before = cpu_ticks()
+        switches_before = context_switches()
         sleep_until(self.timing.end)
         self.ticks = cpu_ticks() - before
+        after = context_switches()
+        self.switches = (after[0] - switches_before[0], after[1] - switches_before[1])
         self.rss_kb = rss_kb()
 
 
@@ -526,7 +537,7 @@ def run(spec):
     for v in rec.lat:
         r = round3(v)
         hist[r] = hist.get(r, 0) + 1
-    return {
+    report = {
         "ok": True,
         "ops": rec.ops,
         "errors": rec.errors,
@@ -537,6 +548,9 @@ def run(spec):
         "rss_kb": sampler.rss_kb,
         "lat_ns": sorted(hist.items()),
     }
+    if sampler.switches is not None:
+        report["vcsw"], report["ivcsw"] = sampler.switches
+    return report
 
 
 def main():

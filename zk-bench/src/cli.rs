@@ -21,12 +21,17 @@ OPTIONS:
   --warmup SECS           warm-up per run (default 2)
   --measure SECS          measured window per run (default 5)
   --rounds N              rounds of alternating clients per cell (default 3, at least 1)
-  --clients A,B,...       clients to run (default: all): raw, zk-dsl, zk-dsl-tasks,
-                          zk-dsl-macro, zk-dsl-blocking, zookeeper-client, java, kazoo,
-                          curator (Curator 5.4 from Debian's jars or $CURATOR_CLASSPATH: the
-                          recipe cells only; 'lock-handoff c=10', 'counter c=10' and the cache
-                          cells run zk-dsl, curator and kazoo, 'leader-failover c=3', 'atom c=10'
-                          and 'queue 100B w=10' zk-dsl and curator)
+  --clients A,B,...       clients to run (default: all but the TLS ones): raw, zk-dsl (a
+                          FuturesUnordered of .send() handles), zk-dsl-tasks (N tasks awaiting),
+                          zk-dsl-deque (a VecDeque of handles, the oldest awaited), zk-dsl-callbacks
+                          (.callback() chains), zk-dsl-macro (zk!), zk-dsl-blocking (N threads),
+                          zookeeper-client, java, kazoo, curator (Curator 5.4 from Debian's jars or
+                          $CURATOR_CLASSPATH: the recipe cells only; 'lock-handoff c=10',
+                          'counter c=10' and the cache cells run zk-dsl, curator and kazoo,
+                          'leader-failover c=3', 'atom c=10' and 'queue 100B w=10' zk-dsl and
+                          curator); zk-dsl-deque and zk-dsl-callbacks run get, set and create.
+                          Over TLS: raw-tls, zk-dsl-tls, java-tls (the server then also serves a
+                          secureClientPort from a fresh test CA, and runs Netty on both ports)
   --skip A,B,...          clients to leave out
   --only TEXT[,TEXT..]    only these cells: a whole label picks that cell ('get 100B n=1'), other
                           text every label containing it ('get 100B', 'n=100')
@@ -38,6 +43,8 @@ OPTIONS:
   --out DIR               output directory (default target/zk-bench)
   --runtime multi|current tokio runtime of the Rust clients (default multi, as #[tokio::main])
   --keys N                pre-created znodes per payload size (default 1000)
+  --contended             run every client beside a CPU-burning neighbour: one busy thread pinned to
+                          each CPU through each run's warm-up and window (the results say so)
   --no-memory             skip the memory measurements
   --memory-count N        requests and watches for the memory measurements (default 100000)
   --java-classpath CP     class path of the Java client (default Debian's zookeeper.jar + slf4j-nop)
@@ -62,6 +69,8 @@ pub struct Options {
     pub keys: usize,
     pub memory: bool,
     pub memory_count: usize,
+    /// Runs beside a CPU-burning neighbour (`contend.rs`).
+    pub contended: bool,
     pub java_classpath: Option<String>,
     pub venv: Option<PathBuf>,
     /// Re-render this directory's results.json instead of running anything.
@@ -75,7 +84,7 @@ impl Default for Options {
             measure: Duration::from_secs(5),
             rounds: 3,
             quick: false,
-            clients: ClientKind::ALL.to_vec(),
+            clients: ClientKind::default_set(),
             only: Vec::new(),
             list: false,
             server: None,
@@ -84,6 +93,7 @@ impl Default for Options {
             keys: 1000,
             memory: true,
             memory_count: 100_000,
+            contended: false,
             java_classpath: None,
             venv: None,
             render: None,
@@ -138,6 +148,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             "--runtime" => o.runtime = Runtime::parse(&value()?).ok_or("--runtime is multi or current")?,
             "--keys" => o.keys = value()?.parse().ok().filter(|&k| k >= 1).ok_or("--keys needs a number ≥ 1")?,
             "--no-memory" => o.memory = false,
+            "--contended" => o.contended = true,
             "--memory-count" => {
                 o.memory_count =
                     value()?.parse().ok().filter(|&k| k >= 1).ok_or("--memory-count needs a number ≥ 1")?;
@@ -188,5 +199,15 @@ mod tests {
         assert!(parse(&args("--clients nope")).is_err());
         assert!(parse(&args("--bogus")).is_err());
         assert!(parse(&args("--rounds 0")).is_err());
+    }
+
+    #[test]
+    fn tls_clients_run_only_when_asked_for() {
+        let Ok(Parsed::Run(o)) = parse(&args("--contended")) else { panic!() };
+        assert!(o.contended);
+        assert!(!o.clients.iter().any(|c| c.is_tls()));
+        assert!(o.clients.contains(&ClientKind::ZkDslDeque));
+        let Ok(Parsed::Run(o)) = parse(&args("--clients zk-dsl,zk-dsl-tls,raw-tls,java-tls")) else { panic!() };
+        assert_eq!(o.clients.iter().filter(|c| c.is_tls()).count(), 3);
     }
 }

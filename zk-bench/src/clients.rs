@@ -17,10 +17,20 @@ pub enum ClientKind {
     ZkDsl,
     /// zk-dsl, N tasks per session, each awaiting one call at a time.
     ZkDslTasks,
+    /// zk-dsl, a send-window of N `.send()` handles in a `VecDeque`, awaiting the oldest.
+    ZkDslDeque,
+    /// zk-dsl, `.callback(f)`: N chains per session, each callback issuing the next call.
+    ZkDslCallbacks,
     /// zk-dsl through the `zk!` macro: the same window as `ZkDsl`, each call a `zk!` command.
     ZkDslMacro,
     /// zk-dsl's blocking facade (`zk_dsl::blocking`): N threads, each `.wait()`-ing.
     ZkDslBlocking,
+    /// `Raw` over TLS (tokio-rustls, the same rustls as zk-dsl's): the TLS ceiling.
+    RawTls,
+    /// `ZkDsl` over TLS (`Connect::tls`), on the server's `secureClientPort`.
+    ZkDslTls,
+    /// `Java` over TLS (`zookeeper.client.secure`, the Netty client socket, a PEM trust store).
+    JavaTls,
     /// kezhuw's `zookeeper-client` crate on tokio (the best Rust peer), window of N futures.
     ZookeeperClient,
     /// Debian's libzookeeper-java async API, Semaphore(N).
@@ -34,12 +44,17 @@ pub enum ClientKind {
 
 impl ClientKind {
     /// Every client, in the order runs alternate.
-    pub const ALL: [ClientKind; 9] = [
+    pub const ALL: [ClientKind; 14] = [
         ClientKind::Raw,
         ClientKind::ZkDsl,
         ClientKind::ZkDslTasks,
+        ClientKind::ZkDslDeque,
+        ClientKind::ZkDslCallbacks,
         ClientKind::ZkDslMacro,
         ClientKind::ZkDslBlocking,
+        ClientKind::RawTls,
+        ClientKind::ZkDslTls,
+        ClientKind::JavaTls,
         ClientKind::ZookeeperClient,
         ClientKind::Java,
         ClientKind::Kazoo,
@@ -51,6 +66,11 @@ impl ClientKind {
             ClientKind::Raw => "raw",
             ClientKind::ZkDsl => "zk-dsl",
             ClientKind::ZkDslTasks => "zk-dsl-tasks",
+            ClientKind::ZkDslDeque => "zk-dsl-deque",
+            ClientKind::ZkDslCallbacks => "zk-dsl-callbacks",
+            ClientKind::RawTls => "raw-tls",
+            ClientKind::ZkDslTls => "zk-dsl-tls",
+            ClientKind::JavaTls => "java-tls",
             ClientKind::ZkDslMacro => "zk-dsl-macro",
             ClientKind::ZkDslBlocking => "zk-dsl-blocking",
             ClientKind::ZookeeperClient => "zookeeper-client",
@@ -64,12 +84,34 @@ impl ClientKind {
         ClientKind::ALL.into_iter().find(|c| c.name() == s)
     }
 
-    /// Run by this binary (`zk-bench worker <name>`).
-    pub fn is_rust(self) -> bool {
-        !matches!(self, ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator)
+    /// Every client but the TLS ones: what runs when `--clients` is not given (the TLS clients
+    /// change the server: see [`ClientKind::is_tls`]).
+    pub fn default_set() -> Vec<ClientKind> {
+        ClientKind::ALL.into_iter().filter(|k| !k.is_tls()).collect()
     }
 
-    /// Another project's client (the targets compare zk-dsl with the best of these).
+    /// Run by this binary (`zk-bench worker <name>`).
+    pub fn is_rust(self) -> bool {
+        !matches!(self, ClientKind::Java | ClientKind::JavaTls | ClientKind::Kazoo | ClientKind::Curator)
+    }
+
+    /// Connects to the server's `secureClientPort`. When one of these is selected the bench server
+    /// gets a TLS port, which makes it run Netty's connection factory on both ports.
+    pub fn is_tls(self) -> bool {
+        matches!(self, ClientKind::RawTls | ClientKind::ZkDslTls | ClientKind::JavaTls)
+    }
+
+    /// The same client over plain TCP, for a TLS client.
+    pub fn plain(self) -> Option<ClientKind> {
+        match self {
+            ClientKind::RawTls => Some(ClientKind::Raw),
+            ClientKind::ZkDslTls => Some(ClientKind::ZkDsl),
+            ClientKind::JavaTls => Some(ClientKind::Java),
+            _ => None,
+        }
+    }
+
+    /// Another project's client over plain TCP (the targets compare zk-dsl with the best of these).
     pub fn is_peer(self) -> bool {
         matches!(self, ClientKind::ZookeeperClient | ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator)
     }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod clients;
+mod contend;
 mod drivers;
 mod heap;
 mod measure;
@@ -39,8 +40,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Quoted where a shell would split it (`--only 'get 100B n=1'`), so the line reruns the run.
+    let quote = |a: &String| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a.clone() };
     let command_line = std::iter::once("cargo run -p zk-bench --release --".to_string())
-        .chain(args.iter().cloned())
+        .chain(args.iter().map(quote))
         .collect::<Vec<_>>()
         .join(" ");
     match orchestrate::main(*opts, command_line) {

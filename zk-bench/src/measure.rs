@@ -2,6 +2,7 @@
 //! an HDR histogram of issue → completion latencies, error counts, CPU and RSS samples, and the
 //! closed-loop window that keeps N units outstanding.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -142,21 +143,26 @@ impl Recorder {
             window_start_unix_ms: timing.warm_end_unix_ms,
             cpu_ticks: cpu.ticks,
             rss_kb: cpu.rss_kb,
+            vcsw: cpu.switches.map(|s| s.0),
+            ivcsw: cpu.switches.map(|s| s.1),
             lat_ns,
             extra: Default::default(),
         }
     }
 }
 
-/// CPU ticks spent in the measured window, and RSS at its end.
+/// CPU ticks spent in the measured window, RSS at its end, and the context switches (voluntary,
+/// involuntary) in the window.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuWindow {
     pub ticks: u64,
     pub rss_kb: u64,
+    pub switches: Option<(u64, u64)>,
 }
 
-/// Samples /proc/self/stat at the window's start and end from a plain thread (so a busy async
-/// runtime cannot delay the samples).
+/// Samples /proc/self/stat and `getrusage` at the window's start and end from a plain thread
+/// (so a busy async runtime cannot delay the samples; the sampler's own two sleeps add two
+/// voluntary switches to a window of thousands of units).
 #[derive(Debug)]
 pub struct CpuSampler(JoinHandle<CpuWindow>);
 
@@ -165,9 +171,14 @@ impl CpuSampler {
         CpuSampler(std::thread::spawn(move || {
             sleep_until(timing.warm_end);
             let before = procfs::cpu_ticks("self").unwrap_or(0);
+            let switches_before = procfs::context_switches();
             sleep_until(timing.end);
             let after = procfs::cpu_ticks("self").unwrap_or(0);
-            CpuWindow { ticks: after.saturating_sub(before), rss_kb: procfs::rss_kb() }
+            let switches = match (switches_before, procfs::context_switches()) {
+                (Some(a), Some(b)) => Some((b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),
+                _ => None,
+            };
+            CpuWindow { ticks: after.saturating_sub(before), rss_kb: procfs::rss_kb(), switches }
         }))
     }
 
@@ -206,6 +217,29 @@ where
             Some((start, result)) => rec.record(&timing, start, Instant::now(), result),
             None => return rec,
         }
+    }
+}
+
+/// [`window`] as a send-window: the N units in a `VecDeque`, the oldest awaited, then a new one
+/// issued. Replies come back in request order, so awaiting the oldest is what a pipeline that
+/// needs its results in order writes; a unit's latency ends when its turn to be awaited comes.
+pub async fn deque<F, Fut, E>(n: usize, timing: Timing, mut issue: F) -> Recorder
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut rec = Recorder::new();
+    let mut inflight = VecDeque::with_capacity(n);
+    let mut seq = 0u64;
+    loop {
+        while inflight.len() < n && timing.issuing() {
+            inflight.push_back((Instant::now(), issue(seq)));
+            seq += 1;
+        }
+        let Some((start, unit)) = inflight.pop_front() else { return rec };
+        let result = unit.await;
+        rec.record(&timing, start, Instant::now(), result);
     }
 }
 

@@ -2,13 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use zk_dsl::testing::{four_letter, session_ids_from_cons, ZkServer};
+use zk_dsl::testing::{four_letter, session_ids_from_cons, TestCa, ZkServer};
 use zk_dsl::{Client, Error};
 
 use crate::cli::Options;
@@ -18,7 +18,7 @@ use crate::plan::{self, Cell};
 use crate::report::{self, CellSummary, ClientSummary, Memory, Results, RunSummary};
 use crate::spec::{key_path, RunSpec, Workload};
 use crate::workers::Worker;
-use crate::{peers, plot, procfs};
+use crate::{contend, peers, plot, procfs};
 
 type Res<T> = Result<T, String>;
 
@@ -29,8 +29,39 @@ const EPH_ROOT: &str = "/zkb/eph";
 struct Server {
     _owned: Option<ZkServer>,
     address: SocketAddr,
+    /// The TLS port and the CA that signed its certificate, when TLS clients were selected.
+    tls: Option<ServerTls>,
     pid: Option<u32>,
     description: String,
+}
+
+struct ServerTls {
+    address: SocketAddr,
+    /// The CA's certificate, PEM (absolute path, no whitespace: it goes into spec lines).
+    ca_file: PathBuf,
+}
+
+impl Server {
+    /// Where `kind` connects (the TLS port for the TLS clients), and the CA file it trusts.
+    fn target(&self, kind: ClientKind) -> (SocketAddr, Option<String>) {
+        match (&self.tls, kind.is_tls()) {
+            (Some(tls), true) => (tls.address, Some(tls.ca_file.display().to_string())),
+            _ => (self.address, None),
+        }
+    }
+}
+
+/// A fresh test CA for the TLS port; its certificate goes into the output directory, where the
+/// TLS workers read it.
+fn tls_ca(opts: &Options) -> Res<(TestCa, PathBuf)> {
+    let ca = TestCa::new("zk-bench CA").map_err(|e| format!("making a test CA: {e}"))?;
+    let file = opts.out.join("tls-ca.pem");
+    std::fs::write(&file, ca.cert_pem()).map_err(|e| format!("{}: {e}", file.display()))?;
+    let file = file.canonicalize().map_err(|e| format!("{}: {e}", file.display()))?;
+    if file.to_string_lossy().contains(char::is_whitespace) {
+        return Err(format!("{}: the TLS clients cannot take a path with spaces; use another --out", file.display()));
+    }
+    Ok((ca, file))
 }
 
 fn start_server(opts: &Options) -> Res<Server> {
@@ -46,15 +77,35 @@ fn start_server(opts: &Options) -> Res<Server> {
                 .into());
         }
         let version = server_version(address);
-        return Ok(Server { _owned: None, address, pid: None, description: format!("{version} at {address} (given)") });
+        let description = format!("{version} at {address} (given)");
+        return Ok(Server { _owned: None, address, tls: None, pid: None, description });
     }
     eprintln!("starting ZooKeeper (zk_dsl::testing, benchmark settings) ...");
-    let server = ZkServer::builder().benchmark().start().map_err(|e| format!("starting ZooKeeper: {e}"))?;
+    let mut builder = ZkServer::builder().benchmark();
+    let ca = if opts.clients.iter().any(|k| k.is_tls()) {
+        let (ca, file) = tls_ca(opts)?;
+        builder = builder.tls(&ca);
+        Some(file)
+    } else {
+        None
+    };
+    let server = builder.start().map_err(|e| format!("starting ZooKeeper: {e}"))?;
     let address = server.address();
     let version = server_version(address);
-    let description =
+    let mut description =
         format!("{version}, standalone on {address}, forceSync=no, snapCount=10000000, -Xms1g -Xmx1g, fresh data dir");
-    Ok(Server { pid: server.pid(), address, description, _owned: Some(server) })
+    let tls = match (ca, server.secure_address()) {
+        (Some(ca_file), Some(secure)) => {
+            description.push_str(&format!(
+                "; TLS on secureClientPort {secure} (certificate from a fresh test CA, PEM key and trust stores, \
+                 clientAuth=want: the clients present none), which makes both ports Netty's \
+                 (NettyServerCnxnFactory) instead of the default NIO"
+            ));
+            Some(ServerTls { address: secure, ca_file })
+        }
+        _ => None,
+    };
+    Ok(Server { pid: server.pid(), address, tls, description, _owned: Some(server) })
 }
 
 fn server_version(address: SocketAddr) -> String {
@@ -255,10 +306,11 @@ fn date() -> String {
         .unwrap_or_default()
 }
 
-fn spec_for(cell: &Cell, opts: &Options, address: SocketAddr, tag: String) -> RunSpec {
+fn spec_for(cell: &Cell, opts: &Options, (address, tls_ca): (SocketAddr, Option<String>), tag: String) -> RunSpec {
     RunSpec {
         workload: cell.workload,
         connect: address.to_string(),
+        tls_ca,
         payload: cell.payload,
         outstanding: cell.outstanding,
         sessions: cell.sessions,
@@ -308,7 +360,12 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     let mut skipped = BTreeMap::new();
     // Only the clients some selected cell runs (`--only lock` starts no raw worker).
     for &kind in opts.clients.iter().filter(|&&k| cells.iter().any(|c| c.runs_with(k))) {
-        let started = peers::prepare(kind, &opts).and_then(|cmd| Worker::start(kind, cmd, &opts.out.join("logs")));
+        let ca = server.tls.as_ref().map(|t| t.ca_file.as_path());
+        let started = if kind.is_tls() && ca.is_none() {
+            Err("the TLS clients need the server zk-bench starts (not --server)".to_string())
+        } else {
+            peers::prepare(kind, &opts, ca).and_then(|cmd| Worker::start(kind, cmd, &opts.out.join("logs")))
+        };
         match started {
             Ok(w) => {
                 eprintln!("{kind}: {}", w.hello);
@@ -323,6 +380,7 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     if workers.is_empty() {
         return Err("no client could be started".into());
     }
+    prime(&mut workers, &cells, &opts, &server, baseline);
     let server_cpu = ServerCpu::start(server.pid);
     let total = cells.len();
     let started = Instant::now();
@@ -335,17 +393,23 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         memory: None,
         targets: Vec::new(),
     };
+    // Other work on the machine is noise in every number: the results say how much there was.
+    let load_at_start = procfs::load_average();
+    let mode = if opts.contended { contend::describe() } else { "idle: nothing else started beside the runs".into() };
     let meta = |results: &mut Results, state: String| {
         let m = &mut results.meta;
         m.insert("command".to_string(), command_line.clone());
         m.insert("date".to_string(), date());
         m.insert("machine".to_string(), machine());
         m.insert("server".to_string(), server.description.clone());
+        m.insert("mode".to_string(), mode.clone());
+        m.insert("load".to_string(), format!("{load_at_start} at the start, {} at the end", procfs::load_average()));
         m.insert(
             "runs".to_string(),
             format!(
-                "{} rounds per cell, clients alternating; {:.2} s warm-up + {:.2} s measured per run; {} keys per \
-                 payload; Rust clients on a tokio {} runtime; {state} after {:.0} s",
+                "{} rounds per cell, clients alternating, after one discarded run of each client's first cell; \
+                 {:.2} s warm-up + {:.2} s measured per run; {} keys per payload; Rust clients on a tokio {} \
+                 runtime; {state} after {:.0} s",
                 opts.rounds,
                 opts.warmup.as_secs_f64(),
                 opts.measure.as_secs_f64(),
@@ -363,13 +427,15 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
                     continue;
                 }
                 let tag = format!("c{ci}-r{round}-{}", w.kind);
-                let spec = spec_for(cell, &opts, server.address, tag);
+                let spec = spec_for(cell, &opts, server.target(w.kind), tag);
                 if cell.workload == Workload::CacheLoad {
                     // Memory per cached node is an RSS delta: measured in a fresh process, so no
                     // earlier run's freed pages are reused.
                     w.restart();
                 }
+                let neighbour = opts.contended.then(contend::Neighbour::start);
                 let report = w.run(&spec, cell_timeout(cell, &opts));
+                drop(neighbour);
                 let server_ticks = (report.ok && report.window_start_unix_ms > 0.0).then(|| {
                     server_cpu
                         .ticks(report.window_start_unix_ms, report.window_start_unix_ms + report.elapsed_s * 1000.0)
@@ -398,6 +464,21 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     let md = write_files(&mut results, &opts.out)?;
     println!("{md}");
     write_plots(&results, &opts.out)
+}
+
+/// One discarded run per worker before any is measured: its first request cell, once. A JVM
+/// starts interpreted and compiles while it runs, so without this the Java clients' first round
+/// of the first cell measured their JIT (java-tls at get n=1: 478 µs of CPU per op in round 1,
+/// 60 in round 3).
+fn prime(workers: &mut [Worker], cells: &[Cell], opts: &Options, server: &Server, baseline: usize) {
+    for w in workers.iter_mut() {
+        let Some(cell) = cells.iter().find(|c| c.runs_with(w.kind) && !c.workload.is_cache()) else { continue };
+        let spec = spec_for(cell, opts, server.target(w.kind), format!("prime-{}", w.kind));
+        let report = w.run(&spec, cell_timeout(cell, opts));
+        let outcome = if report.ok { format!("{} units", report.ops) } else { report.error.unwrap_or_default() };
+        eprintln!("primed {} with {} (discarded): {outcome}", w.kind, cell.label());
+        wait_idle(server.address, baseline);
+    }
 }
 
 /// Reads a finished run's results.json back and writes its report again (verdicts, markdown,
@@ -459,8 +540,8 @@ fn memory(opts: &Options, address: SocketAddr) -> Memory {
     eprintln!("memory: {} outstanding requests and watches (zk-dsl) ...", opts.memory_count);
     let cell =
         Cell { workload: Workload::Memory, payload: 100, outstanding: 1, sessions: 1, children: 0, multi_ops: 0 };
-    let spec = spec_for(&cell, opts, address, "mem".into());
-    let result = peers::prepare(ClientKind::ZkDsl, opts)
+    let spec = spec_for(&cell, opts, (address, None), "mem".into());
+    let result = peers::prepare(ClientKind::ZkDsl, opts, None)
         .and_then(|cmd| Worker::start(ClientKind::ZkDsl, cmd, &opts.out.join("logs")))
         .map(|mut w| w.run(&spec, run_timeout(opts)));
     wait_idle(address, 0);

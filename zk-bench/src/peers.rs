@@ -46,9 +46,14 @@ impl WorkerCommand {
     }
 }
 
-pub fn prepare(kind: ClientKind, opts: &Options) -> Result<WorkerCommand, String> {
+/// How `kind`'s worker is started; `tls_ca` is the PEM file of the CA the TLS clients trust
+/// (the Java client takes it as a system property, the Rust ones with every run's spec).
+pub fn prepare(kind: ClientKind, opts: &Options, tls_ca: Option<&Path>) -> Result<WorkerCommand, String> {
     match kind {
-        ClientKind::Java => java(opts),
+        ClientKind::Java => java(opts, None),
+        ClientKind::JavaTls => {
+            java(opts, Some(tls_ca.ok_or("java-tls needs the TLS port of the server zk-bench starts")?))
+        }
         ClientKind::Kazoo => kazoo(opts),
         ClientKind::Curator => curator(opts),
         _ => {
@@ -81,7 +86,11 @@ fn java_tool(name: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn java_classpath(opts: &Options) -> Result<String, String> {
+/// Debian's zookeeper.jar manifest leaves out netty's codec and what it needs, which the Netty
+/// client socket (TLS) cannot run without (the test harness adds them to the server's too).
+const NETTY_EXTRA_JARS: [&str; 3] = ["netty-codec.jar", "netty-resolver.jar", "netty-transport-native-unix-common.jar"];
+
+fn java_classpath(opts: &Options, tls: bool) -> Result<String, String> {
     if let Some(cp) = &opts.java_classpath {
         return Ok(cp.clone());
     }
@@ -89,10 +98,9 @@ fn java_classpath(opts: &Options) -> Result<String, String> {
     if zk.is_file() {
         // zookeeper.jar's manifest pulls in jute, netty and slf4j-api; slf4j-nop silences the logging.
         let mut cp = vec![zk];
-        let nop = Path::new(DEBIAN_JAVA_DIR).join("slf4j-nop.jar");
-        if nop.is_file() {
-            cp.push(nop);
-        }
+        let netty: &[&str] = if tls { &NETTY_EXTRA_JARS } else { &[] };
+        let extra = std::iter::once(&"slf4j-nop.jar").chain(netty);
+        cp.extend(extra.map(|jar| Path::new(DEBIAN_JAVA_DIR).join(jar)).filter(|jar| jar.is_file()));
         let joined = std::env::join_paths(cp).map_err(|e| e.to_string())?;
         return Ok(joined.to_string_lossy().into_owned());
     }
@@ -101,19 +109,35 @@ fn java_classpath(opts: &Options) -> Result<String, String> {
     Ok(install.classpath().to_string_lossy().into_owned())
 }
 
-fn java(opts: &Options) -> Result<WorkerCommand, String> {
+/// The Java client's TLS settings (ZooKeeper 3.8 reads them as system properties): the Netty
+/// client socket, which TLS needs, and the CA's PEM file as the trust store.
+fn java_tls_properties(ca: &Path) -> Vec<OsString> {
+    let ca = ca.display();
+    [
+        "-Dzookeeper.client.secure=true".to_string(),
+        "-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty".to_string(),
+        format!("-Dzookeeper.ssl.trustStore.location={ca}"),
+        "-Dzookeeper.ssl.trustStore.type=PEM".to_string(),
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect()
+}
+
+fn java(opts: &Options, tls_ca: Option<&Path>) -> Result<WorkerCommand, String> {
     let dir = opts.out.join("java");
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let source = dir.join("ZkBench.java");
     fs::write(&source, JAVA_SOURCE).map_err(|e| format!("{}: {e}", source.display()))?;
-    let cp = java_classpath(opts)?;
+    let cp = java_classpath(opts, tls_ca.is_some())?;
     let javac = java_tool("javac");
     step(
         "compiling the Java harness",
         Command::new(&javac).arg("-nowarn").arg("-cp").arg(&cp).arg("-d").arg(&dir).arg(&source),
     )?;
     let run_cp = format!("{}:{cp}", dir.display());
-    let args = vec![OsString::from("-cp"), OsString::from(run_cp), OsString::from("ZkBench")];
+    let mut args = tls_ca.map(java_tls_properties).unwrap_or_default();
+    args.extend([OsString::from("-cp"), OsString::from(run_cp), OsString::from("ZkBench")]);
     Ok(WorkerCommand { program: java_tool("java"), args })
 }
 

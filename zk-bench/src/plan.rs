@@ -73,8 +73,12 @@ impl Cell {
 
     /// Whether `client` runs this cell: the recipe cells need the recipe (zk-dsl's, Curator's,
     /// kazoo's `Lock` and `Counter`; no latch, typed atom or Curator-layout queue in kazoo), the
-    /// request cells a plain client (Curator's plain requests are the Java client's).
+    /// request cells a plain client (Curator's plain requests are the Java client's). The
+    /// `VecDeque` and callback patterns of zk-dsl are written for get, set and create only.
     pub fn runs_with(&self, client: ClientKind) -> bool {
+        if matches!(client, ClientKind::ZkDslDeque | ClientKind::ZkDslCallbacks) {
+            return matches!(self.workload, Workload::Get | Workload::Set | Workload::Create);
+        }
         match self.workload {
             Workload::Lock | Workload::Counter | Workload::CacheLoad | Workload::CacheUpdate => {
                 matches!(client, ClientKind::ZkDsl | ClientKind::Curator | ClientKind::Kazoo)
@@ -193,6 +197,9 @@ mod tests {
         assert_eq!(runs("cache-load 100B t=100000"), [ClientKind::ZkDsl, ClientKind::Kazoo, ClientKind::Curator]);
         assert!(!runs("get 100B n=10").contains(&ClientKind::Curator));
         assert!(runs("get 100B n=10").contains(&ClientKind::Java));
+        assert!(runs("get 100B n=10").contains(&ClientKind::ZkDslCallbacks));
+        assert!(runs("get 100B n=10").contains(&ClientKind::ZkDslTls));
+        assert!(!runs("watch 100B").contains(&ClientKind::ZkDslDeque));
     }
 
     #[test]

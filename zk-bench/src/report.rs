@@ -36,6 +36,13 @@ pub struct RunSummary {
     pub rss_mb: f64,
     /// The server JVM's CPU per unit over the same window (a sanity check), µs.
     pub server_cpu_us_per_op: Option<f64>,
+    /// The client process's voluntary context switches per unit in the window (blocking waits:
+    /// a thread parking on a futex or epoll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcsw_per_op: Option<f64>,
+    /// Involuntary context switches (preemptions) per unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivcsw_per_op: Option<f64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, f64>,
 }
@@ -69,6 +76,8 @@ impl RunSummary {
             cpu_pct: if r.elapsed_s > 0.0 { r.cpu_ticks as f64 * tick_us / 1e4 / r.elapsed_s } else { 0.0 },
             rss_mb: r.rss_kb as f64 / 1024.0,
             server_cpu_us_per_op: server_ticks.and_then(per_op),
+            vcsw_per_op: r.vcsw.filter(|_| r.ops > 0).map(|v| v as f64 / r.ops as f64),
+            ivcsw_per_op: r.ivcsw.filter(|_| r.ops > 0).map(|v| v as f64 / r.ops as f64),
             extra: r.extra.clone(),
         }
     }
@@ -105,6 +114,11 @@ pub struct ClientSummary {
     pub p999_us: Option<Spread>,
     pub cpu_us_per_op: Option<Spread>,
     pub server_cpu_us_per_op: Option<Spread>,
+    /// Voluntary and involuntary context switches per unit (the Rust workers measure them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcsw_per_op: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivcsw_per_op: Option<Spread>,
     pub rss_mb_max: f64,
     /// Failed units over all rounds.
     pub errors: u64,
@@ -125,6 +139,8 @@ impl ClientSummary {
             p999_us: Spread::of(ok.iter().map(|r| r.p999_us)),
             cpu_us_per_op: Spread::of(ok.iter().filter_map(|r| r.cpu_us_per_op)),
             server_cpu_us_per_op: Spread::of(ok.iter().filter_map(|r| r.server_cpu_us_per_op)),
+            vcsw_per_op: Spread::of(ok.iter().filter_map(|r| r.vcsw_per_op)),
+            ivcsw_per_op: Spread::of(ok.iter().filter_map(|r| r.ivcsw_per_op)),
             rss_mb_max: runs.iter().map(|r| r.rss_mb).fold(0.0, f64::max),
             errors: runs.iter().map(|r| r.errors).sum(),
             failed_runs: runs.iter().filter(|r| !r.ok).count(),
@@ -135,6 +151,21 @@ impl ClientSummary {
 
     fn ops(&self) -> Option<f64> {
         self.ops_per_s.map(|s| s.median)
+    }
+
+    /// Context switches per unit, voluntary / involuntary (medians), where measured.
+    fn switches(&self) -> Option<String> {
+        let (v, i) = (self.vcsw_per_op?, self.ivcsw_per_op?);
+        Some(format!("{} / {}", fmt_per_op(v.median), fmt_per_op(i.median)))
+    }
+}
+
+/// A count per unit: two significant digits below 1, two decimals above.
+fn fmt_per_op(x: f64) -> String {
+    if x >= 1.0 || x == 0.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.2}").trim_start_matches('0').to_string()
     }
 }
 
@@ -404,6 +435,16 @@ pub fn fmt_ms(us: f64) -> String {
 }
 
 fn table(out: &mut String, results: &Results, clients: &[ClientKind], cell_fn: impl Fn(&ClientSummary) -> String) {
+    table_by_cell(out, results, clients, |_, c| cell_fn(c));
+}
+
+/// [`table`] whose entries may look at the rest of their cell.
+fn table_by_cell(
+    out: &mut String,
+    results: &Results,
+    clients: &[ClientKind],
+    cell_fn: impl Fn(&CellSummary, &ClientSummary) -> String,
+) {
     let _ = write!(out, "| cell |");
     for c in clients {
         let _ = write!(out, " {c} |");
@@ -416,7 +457,7 @@ fn table(out: &mut String, results: &Results, clients: &[ClientKind], cell_fn: i
     for cell in results.cells.iter().filter(|c| !c.cell.workload.is_recipe()) {
         let _ = write!(out, "| {} |", cell.label);
         for c in clients {
-            let text = cell.client(*c).map_or_else(|| "–".to_string(), &cell_fn);
+            let text = cell.client(*c).map_or_else(|| "–".to_string(), |s| cell_fn(cell, s));
             let _ = write!(out, " {text} |");
         }
         out.push('\n');
@@ -683,8 +724,43 @@ pub fn summary(results: &Results) -> String {
         let cpu = c.cpu_us_per_op.map_or(String::new(), |s| format!(" · {:.1} µs", s.median));
         format!("{ops}{ratio}{cpu}")
     });
+    every_client(&mut out, results);
     recipes(&mut out, results);
     out
+}
+
+/// When clients beyond the short table's ran (zk-dsl's other patterns, the TLS clients): every
+/// client's units/s, client CPU per unit and context switches per unit, and for a TLS client its
+/// throughput as a ratio to the same client over plain TCP.
+fn every_client(out: &mut String, results: &Results) {
+    let mut clients: Vec<ClientKind> =
+        request_cells(results).flat_map(|c| c.clients.iter().map(|s| s.client)).collect();
+    clients.sort();
+    clients.dedup();
+    const SHORT: [ClientKind; 5] =
+        [ClientKind::Raw, ClientKind::ZkDsl, ClientKind::ZookeeperClient, ClientKind::Java, ClientKind::Kazoo];
+    if clients.iter().all(|c| SHORT.contains(c)) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Every client: units/s (median), client CPU µs per unit, context switches per unit (voluntary / \
+         involuntary; – where not measured); a TLS client's ×ratio is to the same client over plain TCP in \
+         this run.\n"
+    );
+    let by_cell = |cell: &CellSummary, c: &ClientSummary| {
+        let ops = c.ops_per_s.map_or_else(|| "failed".to_string(), |s| fmt_ops(s.median));
+        let vs_plain = c
+            .client
+            .plain()
+            .and_then(|p| cell.client(p)?.ops())
+            .zip(c.ops())
+            .map_or(String::new(), |(plain, x)| format!(" ×{:.2}", x / plain));
+        let cpu = c.cpu_us_per_op.map_or(String::new(), |s| format!(" · {:.1} µs", s.median));
+        let sw = c.switches().map_or(String::new(), |s| format!(" · {s}"));
+        format!("{ops}{vs_plain}{cpu}{sw}")
+    };
+    table_by_cell(out, results, &clients, by_cell);
 }
 
 /// The request cells (not the recipes').
@@ -708,6 +784,11 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(out, "- date: {}; machine: {}", meta("date"), meta("machine"));
     let _ = writeln!(out, "- server: {}", meta("server"));
     let _ = writeln!(out, "- runs: {}", meta("runs"));
+    for key in ["mode", "load"] {
+        if let Some(value) = results.meta.get(key) {
+            let _ = writeln!(out, "- {key}: {value}");
+        }
+    }
     for (client, hello) in &results.clients {
         let _ = writeln!(out, "- {client}: {hello}");
     }
@@ -753,6 +834,20 @@ pub fn markdown(results: &Results) -> String {
         table(&mut out, results, &clients, |c| {
             c.server_cpu_us_per_op.map_or("–".into(), |s| format!("{:.0}", s.median))
         });
+
+        // Results from before the switches were measured have none: no empty table for them.
+        let switches_measured = request_cells(results).any(|c| c.clients.iter().any(|s| s.vcsw_per_op.is_some()));
+        if switches_measured {
+            let _ = writeln!(
+                out,
+                "## Context switches\n\nVoluntary / involuntary context switches of the whole client process per unit \
+                 in the measured window (`getrusage(RUSAGE_SELF)`: every thread, exited ones too), median of the \
+                 rounds. A voluntary switch is a thread blocking (parking on a futex, waiting in epoll); an \
+                 involuntary one a preemption. The Java harness sums its live threads' counts \
+                 (`/proc/self/task/*/status`: Java has no getrusage); kazoo uses getrusage too.\n"
+            );
+            table(&mut out, results, &clients, |c| c.switches().unwrap_or_else(|| "–".into()));
+        }
     }
 
     if results.cells.iter().any(|c| c.cell.workload.is_recipe()) {

@@ -157,6 +157,9 @@ pub struct RunSpec {
     pub multi_ops: usize,
     /// Memory workload: how many requests / watches.
     pub count: usize,
+    /// For the TLS clients: the PEM file of the CA that signed the server's certificate (then
+    /// `connect` is the server's `secureClientPort`). Written `tls_ca=PATH` only when set.
+    pub tls_ca: Option<String>,
 }
 
 impl RunSpec {
@@ -179,7 +182,7 @@ impl RunSpec {
             self.tag,
             self.multi_ops,
             self.count
-        )
+        ) + &self.tls_ca.as_ref().map_or(String::new(), |ca| format!(" tls_ca={ca}"))
     }
 
     pub fn parse_line(line: &str) -> Result<RunSpec, String> {
@@ -209,6 +212,7 @@ impl RunSpec {
             tag: text("tag")?,
             multi_ops: num("multi_ops")? as usize,
             count: num("count")? as usize,
+            tls_ca: map.get("tls_ca").map(|v| v.to_string()),
         })
     }
 
@@ -277,6 +281,13 @@ pub struct RunReport {
     /// VmRSS at the end of the window.
     #[serde(default)]
     pub rss_kb: u64,
+    /// Voluntary context switches of the whole process over the measured window
+    /// (`getrusage(RUSAGE_SELF)`: every thread, exited ones too). The Rust workers report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcsw: Option<u64>,
+    /// Involuntary context switches (preemptions) over the window, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivcsw: Option<u64>,
     /// Issue → completion latencies in the window, as (nanoseconds, count) pairs.
     #[serde(default)]
     pub lat_ns: Vec<(u64, u64)>,
@@ -311,6 +322,7 @@ mod tests {
             tag: "t1".into(),
             multi_ops: 10,
             count: 0,
+            tls_ca: None,
         }
     }
 
@@ -318,6 +330,9 @@ mod tests {
     fn spec_lines_round_trip() {
         let s = spec();
         assert_eq!(RunSpec::parse_line(&s.to_line()), Ok(s));
+        let tls = RunSpec { tls_ca: Some("/tmp/out/tls-ca.pem".into()), ..spec() };
+        assert!(tls.to_line().ends_with(" tls_ca=/tmp/out/tls-ca.pem"));
+        assert_eq!(RunSpec::parse_line(&tls.to_line()), Ok(tls));
     }
 
     #[test]

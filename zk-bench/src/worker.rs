@@ -51,16 +51,23 @@ fn describe(kind: ClientKind, runtime: Runtime) -> String {
         ClientKind::Raw => "zk_dsl_proto over a tokio TcpStream".to_string(),
         ClientKind::ZkDsl => "zk-dsl, .send() window".to_string(),
         ClientKind::ZkDslTasks => "zk-dsl, N tasks".to_string(),
+        ClientKind::ZkDslDeque => "zk-dsl, .send() window in a VecDeque, oldest awaited".to_string(),
+        ClientKind::ZkDslCallbacks => "zk-dsl, N .callback() chains".to_string(),
+        ClientKind::RawTls => format!("zk_dsl_proto over tokio-rustls {TOKIO_RUSTLS_VERSION} (ring)"),
+        ClientKind::ZkDslTls => "zk-dsl over TLS (rustls, ring), .send() window".to_string(),
         ClientKind::ZkDslMacro => "zk-dsl via zk!, .send() window".to_string(),
         ClientKind::ZkDslBlocking => "zk-dsl blocking facade, N threads".to_string(),
         ClientKind::ZookeeperClient => format!("zookeeper-client {ZOOKEEPER_CLIENT_VERSION}"),
-        ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator => kind.to_string(),
+        ClientKind::Java | ClientKind::JavaTls | ClientKind::Kazoo | ClientKind::Curator => kind.to_string(),
     };
     format!("{what}, tokio {} runtime", runtime.name())
 }
 
 /// The peer crate's version, as pinned in zk-bench's Cargo.toml.
 const ZOOKEEPER_CLIENT_VERSION: &str = "0.11.2";
+
+/// The raw-tls driver's TLS layer, as pinned in zk-bench's Cargo.toml.
+const TOKIO_RUSTLS_VERSION: &str = "0.26";
 
 fn run(args: &[String]) -> Result<(), String> {
     let usage = "usage: zk-bench worker <client> [--runtime multi|current]";

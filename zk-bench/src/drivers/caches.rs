@@ -85,6 +85,7 @@ pub async fn cache_load(ctx: &Ctx) -> Res<RunReport> {
         rss_kb: rss_after,
         lat_ns: rec.latencies(),
         extra,
+        ..RunReport::default()
     })
 }
 

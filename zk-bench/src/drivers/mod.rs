@@ -54,7 +54,10 @@ pub fn run(kind: ClientKind, spec: RunSpec, rt: &tokio::runtime::Runtime) -> Run
     let ctx = Ctx::new(spec);
     let result = match kind {
         ClientKind::ZkDslBlocking => blocking::run(&ctx),
-        ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator => Err(format!("{kind} is not run by this binary")),
+        ClientKind::Java | ClientKind::JavaTls | ClientKind::Kazoo | ClientKind::Curator => {
+            Err(format!("{kind} is not run by this binary"))
+        }
+        _ if kind.is_tls() && ctx.spec.tls_ca.is_none() => Err(format!("{kind} needs the run's CA (tls_ca)")),
         _ => on_worker(kind, ctx, rt),
     };
     result.unwrap_or_else(RunReport::failed)
@@ -66,7 +69,7 @@ pub fn run(kind: ClientKind, spec: RunSpec, rt: &tokio::runtime::Runtime) -> Run
 fn on_worker(kind: ClientKind, ctx: Ctx, rt: &tokio::runtime::Runtime) -> Result<RunReport, String> {
     let task = rt.spawn(async move {
         match kind {
-            ClientKind::Raw => raw::run(&ctx).await,
+            ClientKind::Raw | ClientKind::RawTls => raw::run(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Lock => recipes::lock_handoff(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Failover => recipes::leader_failover(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Counter => recipes::counter(&ctx).await,
@@ -74,13 +77,17 @@ fn on_worker(kind: ClientKind, ctx: Ctx, rt: &tokio::runtime::Runtime) -> Result
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Queue => recipes::queue(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::CacheLoad => caches::cache_load(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::CacheUpdate => caches::cache_update(&ctx).await,
-            ClientKind::ZkDsl => zkdsl::run(&ctx, zkdsl::Style::Window).await,
+            ClientKind::ZkDsl | ClientKind::ZkDslTls => zkdsl::run(&ctx, zkdsl::Style::Window).await,
             ClientKind::ZkDslTasks => zkdsl::run(&ctx, zkdsl::Style::Tasks).await,
+            ClientKind::ZkDslDeque => zkdsl::run(&ctx, zkdsl::Style::Deque).await,
+            ClientKind::ZkDslCallbacks => zkdsl::run(&ctx, zkdsl::Style::Callbacks).await,
             ClientKind::ZkDslMacro => zkdsl::run(&ctx, zkdsl::Style::Macro).await,
             ClientKind::ZookeeperClient => kezhuw::run(&ctx).await,
-            ClientKind::ZkDslBlocking | ClientKind::Java | ClientKind::Kazoo | ClientKind::Curator => {
-                Err(format!("{kind} is not an async driver"))
-            }
+            ClientKind::ZkDslBlocking
+            | ClientKind::Java
+            | ClientKind::JavaTls
+            | ClientKind::Kazoo
+            | ClientKind::Curator => Err(format!("{kind} is not an async driver")),
         }
     });
     rt.block_on(task).map_err(|e| format!("the driver task failed: {e}"))?

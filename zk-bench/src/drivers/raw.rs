@@ -1,14 +1,25 @@
 //! The ceiling: `zk_dsl_proto` over a bare tokio `TcpStream`, nothing else. One connection per
 //! session, a window of N units outstanding, everything queued written with one `write_all`,
 //! replies split from one read buffer and matched FIFO by xid. Only reply headers are looked at.
+//! `raw-tls` is the same over tokio-rustls (the rustls and ring zk-dsl's `tls` feature uses):
+//! the ceiling over TLS.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 use zk_dsl_proto as proto;
 use zk_dsl_proto::{
     decode_frame, encode_bare, encode_request, xid, ConnectRequest, ConnectResponse, CreateMode, CreateRequest, Decode,
@@ -18,24 +29,99 @@ use zk_dsl_proto::{
 
 use super::Ctx;
 use crate::measure::{CpuSampler, Recorder, Timing};
-use crate::spec::{RunReport, Workload};
+use crate::spec::{RunReport, RunSpec, Workload};
 
 const READ_CHUNK: usize = 64 << 10;
 const SESSION_TIMEOUT_MS: i32 = 10_000;
 
 type Res<T> = Result<T, String>;
 
+/// The connection's byte stream: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// How to reach the server: plain, or TLS trusting the run's CA.
+struct Dialer {
+    tls: Option<TlsConnector>,
+}
+
+impl Dialer {
+    fn for_spec(spec: &RunSpec) -> Res<Dialer> {
+        let Some(ca) = &spec.tls_ca else { return Ok(Dialer { tls: None }) };
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("{ca}: {e}"))? {
+            roots.add(cert.map_err(|e| format!("{ca}: {e}"))?).map_err(|e| format!("{ca}: {e}"))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Dialer { tls: Some(TlsConnector::from(Arc::new(config))) })
+    }
+
+    async fn dial(&self, addr: &str) -> Res<Stream> {
+        let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        let Some(tls) = &self.tls else { return Ok(Stream::Plain(stream)) };
+        let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+        let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
+        let stream = tls.connect(name, stream).await.map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+        // What the server agreed to, once per worker, into its log (for the results' notes).
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let (_, conn) = stream.get_ref();
+            eprintln!("raw-tls: {:?}, {:?}", conn.protocol_version(), conn.negotiated_cipher_suite());
+        });
+        Ok(Stream::Tls(Box::new(stream)))
+    }
+}
+
 struct RawConn {
-    stream: TcpStream,
+    stream: Stream,
     rbuf: BytesMut,
     wbuf: BytesMut,
     next_xid: i32,
 }
 
 impl RawConn {
-    async fn connect(addr: &str) -> Res<RawConn> {
-        let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    async fn connect(dialer: &Dialer, addr: &str) -> Res<RawConn> {
+        let mut stream = dialer.dial(addr).await?;
         let request = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: 0,
@@ -47,6 +133,7 @@ impl RawConn {
         let mut out = BytesMut::with_capacity(64);
         encode_bare(&mut out, &request, DEFAULT_MAX_PACKET).map_err(|e| e.to_string())?;
         stream.write_all(&out).await.map_err(|e| format!("handshake write: {e}"))?;
+        stream.flush().await.map_err(|e| format!("handshake write: {e}"))?;
         let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
         loop {
             if let Some(frame) = decode_frame(&mut rbuf, DEFAULT_MAX_PACKET).map_err(|e| e.to_string())? {
@@ -75,6 +162,8 @@ impl RawConn {
     async fn flush(&mut self) -> Res<()> {
         if !self.wbuf.is_empty() {
             self.stream.write_all(&self.wbuf).await.map_err(|e| format!("write: {e}"))?;
+            // TLS may keep records buffered until flushed (a no-op on plain TCP).
+            self.stream.flush().await.map_err(|e| format!("write: {e}"))?;
             self.wbuf.clear();
         }
         Ok(())
@@ -250,9 +339,10 @@ pub async fn run(ctx: &Ctx) -> Res<RunReport> {
         Workload::Memory => return Err("the memory workload is zk-dsl only".into()),
         _ => {}
     }
+    let dialer = Dialer::for_spec(spec)?;
     let mut conns = Vec::with_capacity(spec.sessions);
     for _ in 0..spec.sessions {
-        conns.push(RawConn::connect(&spec.connect).await?);
+        conns.push(RawConn::connect(&dialer, &spec.connect).await?);
     }
     let timing = Timing::start(spec);
     let cpu = CpuSampler::start(timing);
@@ -270,8 +360,9 @@ pub async fn run(ctx: &Ctx) -> Res<RunReport> {
 /// Watcher connection: getData with watch; setter connection: setData; time set → notification.
 async fn watch(ctx: &Ctx) -> Res<RunReport> {
     let spec = &ctx.spec;
-    let mut watcher = RawConn::connect(&spec.connect).await?;
-    let mut setter = RawConn::connect(&spec.connect).await?;
+    let dialer = Dialer::for_spec(spec)?;
+    let mut watcher = RawConn::connect(&dialer, &spec.connect).await?;
+    let mut setter = RawConn::connect(&dialer, &spec.connect).await?;
     let path = ctx.key(0, 0);
     let timing = Timing::start(spec);
     let cpu = CpuSampler::start(timing);
@@ -310,12 +401,13 @@ async fn watch(ctx: &Ctx) -> Res<RunReport> {
 /// TCP connect + handshake, timed; the session is then closed (untimed).
 async fn connect(ctx: &Ctx) -> Res<RunReport> {
     let spec = &ctx.spec;
+    let dialer = Dialer::for_spec(spec)?;
     let timing = Timing::start(spec);
     let cpu = CpuSampler::start(timing);
     let mut rec = Recorder::new();
     while timing.issuing() {
         let start = Instant::now();
-        match RawConn::connect(&spec.connect).await {
+        match RawConn::connect(&dialer, &spec.connect).await {
             Ok(conn) => {
                 rec.record::<String>(&timing, start, Instant::now(), Ok(()));
                 if let Err(e) = conn.close().await {

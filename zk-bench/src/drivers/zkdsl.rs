@@ -1,17 +1,19 @@
-//! zk-dsl, as users write it: the builder chain, `.send()` handles in a window, or N tasks
-//! awaiting. Also the memory measurements (bytes per outstanding request and per watch).
+//! zk-dsl, as users write it: the builder chain, `.send()` handles in a window (a
+//! `FuturesUnordered`, or a `VecDeque` awaiting the oldest), N tasks awaiting, `.callback(f)`
+//! chains, `zk!`. Also the memory measurements (bytes per outstanding request and per watch).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use zk_dsl::testing::FaultProxy;
-use zk_dsl::{zk, Client, Error};
+use zk_dsl::tls::TlsConfig;
+use zk_dsl::{zk, Client, Connect, Error};
 
 use super::Ctx;
-use crate::measure::{merge_all, window, CpuSampler, CpuWindow, Recorder, Timing};
+use crate::measure::{deque, merge_all, window, CpuSampler, CpuWindow, Recorder, Timing};
 use crate::procfs;
-use crate::spec::{RunReport, Workload};
+use crate::spec::{RunReport, RunSpec, Workload};
 
 type Res<T> = Result<T, String>;
 
@@ -19,14 +21,28 @@ type Res<T> = Result<T, String>;
 pub enum Style {
     /// One task per session keeps N `.send()` handles in a `FuturesUnordered`.
     Window,
+    /// One task per session keeps N `.send()` handles in a `VecDeque` and awaits the oldest.
+    Deque,
+    /// N `.callback(f)` chains per session: each callback records its result and issues the
+    /// next call (on zk-dsl's dispatcher thread), so no task waits on anything.
+    Callbacks,
     /// N tasks per session, each `.await`-ing one call at a time.
     Tasks,
     /// As `Window`, with every call written as a `zk!` command (the macro layer's cost).
     Macro,
 }
 
-async fn connect(addr: &str) -> Res<Client> {
-    Client::connect(addr).session_timeout(Duration::from_secs(10)).await.map_err(|e| format!("connect {addr}: {e}"))
+/// The connection a run asks for: over TLS, trusting the run's CA, when it names one.
+fn connection(spec: &RunSpec, addr: &str) -> Connect {
+    let connect = Client::connect(addr).session_timeout(Duration::from_secs(10));
+    match &spec.tls_ca {
+        Some(ca) => connect.tls(TlsConfig::new().ca_pem_file(ca)),
+        None => connect,
+    }
+}
+
+async fn connect(spec: &RunSpec, addr: &str) -> Res<Client> {
+    connection(spec, addr).await.map_err(|e| format!("connect {addr}: {e}"))
 }
 
 async fn close_all(clients: &[Client]) {
@@ -45,17 +61,20 @@ pub async fn run(ctx: &Ctx, style: Style) -> Res<RunReport> {
     }
     let mut clients = Vec::with_capacity(spec.sessions);
     for _ in 0..spec.sessions {
-        clients.push(connect(&spec.connect).await?);
+        clients.push(connect(spec, &spec.connect).await?);
     }
     let timing = Timing::start(spec);
     let cpu = CpuSampler::start(timing);
     let rec = match style {
-        Style::Window => {
-            let loops =
-                clients.iter().enumerate().map(|(i, c)| session_window(c, ctx, i, spec.outstanding_of(i), timing));
+        Style::Window | Style::Deque => {
+            let loops = clients
+                .iter()
+                .enumerate()
+                .map(|(i, c)| session_window(c, ctx, i, spec.outstanding_of(i), timing, style));
             merge_all(join_all(loops).await)
         }
         Style::Tasks => tasks(ctx, &clients, timing).await,
+        Style::Callbacks => callbacks(ctx, &clients, timing).await,
         Style::Macro => {
             let loops =
                 clients.iter().enumerate().map(|(i, c)| session_macro(c, ctx, i, spec.outstanding_of(i), timing));
@@ -67,32 +86,46 @@ pub async fn run(ctx: &Ctx, style: Style) -> Res<RunReport> {
     Ok(rec.into_report(&timing, cpu))
 }
 
+/// The loop holding a session's handles: a `FuturesUnordered` ([`window`]) or a `VecDeque`
+/// awaiting the oldest ([`deque`]).
+async fn drive<F, Fut, E>(style: Style, n: usize, timing: Timing, issue: F) -> Recorder
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    match style {
+        Style::Deque => deque(n, timing, issue).await,
+        _ => window(n, timing, issue).await,
+    }
+}
+
 /// One session, N handles outstanding (each arm is the builder chain a user would write).
-async fn session_window(c: &Client, ctx: &Ctx, session: usize, n: usize, timing: Timing) -> Recorder {
+async fn session_window(c: &Client, ctx: &Ctx, session: usize, n: usize, timing: Timing, style: Style) -> Recorder {
     match ctx.spec.workload {
         Workload::Get => {
-            window(n, timing, |seq| {
+            drive(style, n, timing, |seq| {
                 let call = c.get_data(ctx.key(session, seq)).send();
                 async move { call.await.map(drop) }
             })
             .await
         }
         Workload::Set => {
-            window(n, timing, |seq| {
+            drive(style, n, timing, |seq| {
                 let call = c.set_data(ctx.key(session, seq), &ctx.payload[..]).send();
                 async move { call.await.map(drop) }
             })
             .await
         }
         Workload::Create => {
-            window(n, timing, |seq| {
+            drive(style, n, timing, |seq| {
                 let call = c.create(ctx.eph_path(session, seq)).bytes(ctx.payload.clone()).send();
                 async move { call.await.map(drop) }
             })
             .await
         }
         Workload::CreateDelete => {
-            window(n, timing, |seq| {
+            drive(style, n, timing, |seq| {
                 let path = ctx.eph_path(session, seq);
                 let create = c.create(path.as_str()).bytes(ctx.payload.clone()).send();
                 let delete = c.delete(path).send();
@@ -105,7 +138,7 @@ async fn session_window(c: &Client, ctx: &Ctx, session: usize, n: usize, timing:
             .await
         }
         Workload::Children => {
-            window(n, timing, |_| {
+            drive(style, n, timing, |_| {
                 let call = c.children(ctx.spec.children_path.as_str()).send();
                 async move { call.await.map(drop) }
             })
@@ -113,7 +146,7 @@ async fn session_window(c: &Client, ctx: &Ctx, session: usize, n: usize, timing:
         }
         Workload::Multi => {
             let m = ctx.spec.multi_ops as u64;
-            window(n, timing, |seq| {
+            drive(style, n, timing, |seq| {
                 let mut txn = c.transaction();
                 for j in 0..m {
                     txn = txn.set_data(ctx.key(session, seq * m + j), &ctx.payload[..], -1);
@@ -269,12 +302,91 @@ async fn tasks(ctx: &Ctx, clients: &[Client], timing: Timing) -> Recorder {
     all
 }
 
+/// One `.callback(f)` chain of a session: every callback records its unit and issues the next
+/// (`stride` further along the session's keys) until the window closes, then says it is done.
+struct Chain {
+    client: Client,
+    ctx: Arc<Ctx>,
+    session: usize,
+    stride: u64,
+    timing: Timing,
+    rec: Arc<Mutex<Recorder>>,
+    done: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl Chain {
+    /// Issues unit `seq`, its callback the next link.
+    fn issue(self: Arc<Chain>, seq: u64) {
+        if !self.timing.issuing() {
+            let _ = self.done.send(());
+            return;
+        }
+        let start = Instant::now();
+        let (c, ctx, session) = (self.client.clone(), self.ctx.clone(), self.session);
+        let next = move |result: Result<(), &Error>| {
+            let done = Instant::now();
+            self.rec.lock().unwrap_or_else(|e| e.into_inner()).record(&self.timing, start, done, result);
+            let stride = self.stride;
+            self.issue(seq + stride);
+        };
+        // The handles are dropped: the callback is what completes a unit.
+        match ctx.spec.workload {
+            Workload::Get => drop(c.get_data(ctx.key(session, seq)).callback(move |r| next(r.as_ref().map(drop)))),
+            Workload::Set => {
+                drop(c.set_data(ctx.key(session, seq), &ctx.payload[..]).callback(move |r| next(r.as_ref().map(drop))))
+            }
+            Workload::Create => drop(
+                c.create(ctx.eph_path(session, seq))
+                    .bytes(ctx.payload.clone())
+                    .callback(move |r| next(r.as_ref().map(drop))),
+            ),
+            other => {
+                let e = Error::invalid_argument(None, None, format!("{other} is not written with callbacks here"));
+                next(Err(&e));
+            }
+        }
+    }
+}
+
+/// N `.callback(f)` chains per session ([`Chain`]); waits until every chain has ended.
+async fn callbacks(ctx: &Ctx, clients: &[Client], timing: Timing) -> Recorder {
+    let shared = Arc::new(Ctx::new(ctx.spec.clone()));
+    let (done, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let mut recorders = Vec::new();
+    let mut chains = 0;
+    for (session, client) in clients.iter().enumerate() {
+        let rec = Arc::new(Mutex::new(Recorder::new()));
+        recorders.push(rec.clone());
+        let n = ctx.spec.outstanding_of(session);
+        for t in 0..n {
+            let chain = Chain {
+                client: client.clone(),
+                ctx: shared.clone(),
+                session,
+                stride: n as u64,
+                timing,
+                rec: rec.clone(),
+                done: done.clone(),
+            };
+            Arc::new(chain).issue(t as u64);
+            chains += 1;
+        }
+    }
+    drop(done);
+    for _ in 0..chains {
+        if ended.recv().await.is_none() {
+            break;
+        }
+    }
+    merge_all(recorders.into_iter().map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|e| e.into_inner()))))
+}
+
 /// Watcher session: getData with an awaitable watch; setter session: setData. Timed from the
 /// set being issued to the watch future resolving.
 async fn watch(ctx: &Ctx, style: Style) -> Res<RunReport> {
     let spec = &ctx.spec;
-    let watcher = connect(&spec.connect).await?;
-    let setter = connect(&spec.connect).await?;
+    let watcher = connect(spec, &spec.connect).await?;
+    let setter = connect(spec, &spec.connect).await?;
     let path = ctx.key(0, 0);
     let data = &ctx.payload[..];
     let timing = Timing::start(spec);
@@ -283,7 +395,7 @@ async fn watch(ctx: &Ctx, style: Style) -> Res<RunReport> {
     while timing.issuing() {
         let call = match style {
             Style::Macro => zk!(watcher, get_data path with_watch send),
-            Style::Window | Style::Tasks => watcher.get_data(path).with_watch().send(),
+            _ => watcher.get_data(path).with_watch().send(),
         };
         let fired = match call.await {
             Ok((_, fired)) => fired,
@@ -295,7 +407,7 @@ async fn watch(ctx: &Ctx, style: Style) -> Res<RunReport> {
         let start = Instant::now();
         let set = match style {
             Style::Macro => zk!(setter, set_data path data send),
-            Style::Window | Style::Tasks => setter.set_data(path, &ctx.payload[..]).send(),
+            _ => setter.set_data(path, &ctx.payload[..]).send(),
         };
         let event = fired.await;
         let done = Instant::now();
@@ -319,7 +431,7 @@ async fn connect_loop(ctx: &Ctx) -> Res<RunReport> {
     let mut rec = Recorder::new();
     while timing.issuing() {
         let start = Instant::now();
-        match Client::connect(spec.connect.as_str()).session_timeout(Duration::from_secs(10)).await {
+        match connection(spec, &spec.connect).await {
             Ok(client) => {
                 rec.record::<String>(&timing, start, Instant::now(), Ok(()));
                 if let Err(e) = client.close().await {
@@ -341,7 +453,7 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
     let count = spec.count.max(1);
     let target = spec.connect.parse().map_err(|e| format!("{}: {e}", spec.connect))?;
     let proxy = FaultProxy::start(target).map_err(|e| format!("proxy: {e}"))?;
-    let client = connect(&proxy.connect_string()).await?;
+    let client = connect(spec, &proxy.connect_string()).await?;
     let mut extra = std::collections::BTreeMap::new();
     let mut rec = Recorder::new();
     // Warm the allocator and the session's buffers.
@@ -421,7 +533,7 @@ async fn memory(ctx: &Ctx) -> Res<RunReport> {
     drop(futures);
     let _ = client.close().await;
     let timing = Timing::new(Duration::ZERO, Duration::ZERO);
-    let mut report = rec.into_report(&timing, CpuWindow { ticks: 0, rss_kb: procfs::rss_kb() });
+    let mut report = rec.into_report(&timing, CpuWindow { ticks: 0, rss_kb: procfs::rss_kb(), switches: None });
     report.extra = extra;
     Ok(report)
 }
