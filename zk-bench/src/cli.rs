@@ -25,11 +25,14 @@ OPTIONS:
                           FuturesUnordered of .send() handles), zk-dsl-tasks (N tasks awaiting),
                           zk-dsl-deque (a VecDeque of handles, the oldest awaited), zk-dsl-callbacks
                           (.callback() chains), zk-dsl-macro (zk!), zk-dsl-blocking (N threads),
+                          zk-dsl-blocking-window (one thread per session: a VecDeque of .send()
+                          handles, the oldest .wait()-ed),
                           zookeeper-client, java, kazoo, curator (Curator 5.4 from Debian's jars or
                           $CURATOR_CLASSPATH: the recipe cells only; 'lock-handoff c=10',
                           'counter c=10' and the cache cells run zk-dsl, curator and kazoo,
                           'leader-failover c=3', 'atom c=10' and 'queue 100B w=10' zk-dsl and
-                          curator); zk-dsl-deque and zk-dsl-callbacks run get, set and create.
+                          curator); zk-dsl-deque, zk-dsl-callbacks and zk-dsl-blocking-window
+                          run get, set and create.
                           Over TLS: raw-tls, zk-dsl-tls, java-tls (the server then also serves a
                           secureClientPort from a fresh test CA, and runs Netty on both ports)
   --skip A,B,...          clients to leave out

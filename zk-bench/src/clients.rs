@@ -25,6 +25,9 @@ pub enum ClientKind {
     ZkDslMacro,
     /// zk-dsl's blocking facade (`zk_dsl::blocking`): N threads, each `.wait()`-ing.
     ZkDslBlocking,
+    /// zk-dsl's blocking facade, one thread per session: N `.send()` handles in a `VecDeque`,
+    /// the oldest `.wait()`-ed.
+    ZkDslBlockingWindow,
     /// `Raw` over TLS (tokio-rustls, the same rustls as zk-dsl's): the TLS ceiling.
     RawTls,
     /// `ZkDsl` over TLS (`Connect::tls`), on the server's `secureClientPort`.
@@ -44,7 +47,7 @@ pub enum ClientKind {
 
 impl ClientKind {
     /// Every client, in the order runs alternate.
-    pub const ALL: [ClientKind; 14] = [
+    pub const ALL: [ClientKind; 15] = [
         ClientKind::Raw,
         ClientKind::ZkDsl,
         ClientKind::ZkDslTasks,
@@ -52,6 +55,7 @@ impl ClientKind {
         ClientKind::ZkDslCallbacks,
         ClientKind::ZkDslMacro,
         ClientKind::ZkDslBlocking,
+        ClientKind::ZkDslBlockingWindow,
         ClientKind::RawTls,
         ClientKind::ZkDslTls,
         ClientKind::JavaTls,
@@ -73,6 +77,7 @@ impl ClientKind {
             ClientKind::JavaTls => "java-tls",
             ClientKind::ZkDslMacro => "zk-dsl-macro",
             ClientKind::ZkDslBlocking => "zk-dsl-blocking",
+            ClientKind::ZkDslBlockingWindow => "zk-dsl-blocking-window",
             ClientKind::ZookeeperClient => "zookeeper-client",
             ClientKind::Java => "java",
             ClientKind::Kazoo => "kazoo",

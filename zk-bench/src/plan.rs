@@ -74,9 +74,10 @@ impl Cell {
     /// Whether `client` runs this cell: the recipe cells need the recipe (zk-dsl's, Curator's,
     /// kazoo's `Lock` and `Counter`; no latch, typed atom or Curator-layout queue in kazoo), the
     /// request cells a plain client (Curator's plain requests are the Java client's). The
-    /// `VecDeque` and callback patterns of zk-dsl are written for get, set and create only.
+    /// `VecDeque`, callback and blocking-window patterns of zk-dsl are written for get, set and
+    /// create only.
     pub fn runs_with(&self, client: ClientKind) -> bool {
-        if matches!(client, ClientKind::ZkDslDeque | ClientKind::ZkDslCallbacks) {
+        if matches!(client, ClientKind::ZkDslDeque | ClientKind::ZkDslCallbacks | ClientKind::ZkDslBlockingWindow) {
             return matches!(self.workload, Workload::Get | Workload::Set | Workload::Create);
         }
         match self.workload {

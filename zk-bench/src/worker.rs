@@ -57,6 +57,9 @@ fn describe(kind: ClientKind, runtime: Runtime) -> String {
         ClientKind::ZkDslTls => "zk-dsl over TLS (rustls, ring), .send() window".to_string(),
         ClientKind::ZkDslMacro => "zk-dsl via zk!, .send() window".to_string(),
         ClientKind::ZkDslBlocking => "zk-dsl blocking facade, N threads".to_string(),
+        ClientKind::ZkDslBlockingWindow => {
+            "zk-dsl blocking facade, one thread: .send() window in a VecDeque, oldest .wait()-ed".to_string()
+        }
         ClientKind::ZookeeperClient => format!("zookeeper-client {ZOOKEEPER_CLIENT_VERSION}"),
         ClientKind::Java | ClientKind::JavaTls | ClientKind::Kazoo | ClientKind::Curator => kind.to_string(),
     };

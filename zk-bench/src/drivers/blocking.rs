@@ -1,5 +1,8 @@
-//! zk-dsl's blocking facade: each outstanding request is a thread calling `.wait()`.
+//! zk-dsl's blocking facade: each outstanding request is a thread calling `.wait()`, or
+//! (`zk-dsl-blocking-window`) one thread per session keeping N `.send()` handles and
+//! `.wait()`-ing the oldest, a synchronous program's pipeline.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -90,6 +93,83 @@ pub fn run(ctx: &Ctx) -> Res<RunReport> {
     let mut all = Recorder::new();
     for r in recorders {
         all.merge(r.into_inner().unwrap_or_else(|e| e.into_inner()));
+    }
+    Ok(all.into_report(&timing, cpu))
+}
+
+/// Unit `seq` of `session`, sent now; the closure waits for its result.
+type Sent = Box<dyn FnOnce() -> Result<(), Error>>;
+
+fn send_one(c: &Client, ctx: &Ctx, session: usize, seq: u64) -> Result<Sent, String> {
+    Ok(match ctx.spec.workload {
+        Workload::Get => {
+            let sent = c.get_data(ctx.key(session, seq)).send();
+            Box::new(move || sent.wait().map(drop))
+        }
+        Workload::Set => {
+            let sent = c.set_data(ctx.key(session, seq), &ctx.payload[..]).send();
+            Box::new(move || sent.wait().map(drop))
+        }
+        Workload::Create => {
+            let sent = c.create(ctx.eph_path(session, seq)).bytes(ctx.payload.clone()).send();
+            Box::new(move || sent.wait().map(drop))
+        }
+        other => return Err(format!("zk-dsl-blocking-window runs get, set and create, not {other}")),
+    })
+}
+
+/// One thread per session: N `.send()` handles in a `VecDeque`, the oldest `.wait()`-ed, then
+/// the next sent.
+pub fn run_window(ctx: &Ctx) -> Res<RunReport> {
+    let spec = &ctx.spec;
+    let clients = (0..spec.sessions).map(|_| connect(&spec.connect)).collect::<Res<Vec<_>>>()?;
+    let timing = Timing::start(spec);
+    let cpu = CpuSampler::start(timing);
+    let recorders = std::thread::scope(|scope| {
+        let threads: Vec<_> = clients
+            .iter()
+            .enumerate()
+            .map(|(session, client)| {
+                let n = spec.outstanding_of(session);
+                scope.spawn(move || {
+                    let mut rec = Recorder::new();
+                    let mut window: VecDeque<(Instant, Sent)> = VecDeque::with_capacity(n);
+                    let mut seq = 0u64;
+                    loop {
+                        while window.len() < n && timing.issuing() {
+                            let start = Instant::now();
+                            match send_one(client, ctx, session, seq) {
+                                Ok(sent) => window.push_back((start, sent)),
+                                Err(e) => {
+                                    rec.error(e);
+                                    return rec;
+                                }
+                            }
+                            seq += 1;
+                        }
+                        let Some((start, sent)) = window.pop_front() else { return rec };
+                        let result = sent();
+                        rec.record(&timing, start, Instant::now(), result);
+                    }
+                })
+            })
+            .collect();
+        let joined = threads.into_iter().map(|t| {
+            t.join().unwrap_or_else(|_| {
+                let mut rec = Recorder::new();
+                rec.error("a caller thread panicked");
+                rec
+            })
+        });
+        joined.collect::<Vec<_>>()
+    });
+    let cpu = cpu.finish();
+    for c in &clients {
+        let _ = c.close().wait();
+    }
+    let mut all = Recorder::new();
+    for r in recorders {
+        all.merge(r);
     }
     Ok(all.into_report(&timing, cpu))
 }

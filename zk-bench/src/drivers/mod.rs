@@ -54,6 +54,7 @@ pub fn run(kind: ClientKind, spec: RunSpec, rt: &tokio::runtime::Runtime) -> Run
     let ctx = Ctx::new(spec);
     let result = match kind {
         ClientKind::ZkDslBlocking => blocking::run(&ctx),
+        ClientKind::ZkDslBlockingWindow => blocking::run_window(&ctx),
         ClientKind::Java | ClientKind::JavaTls | ClientKind::Kazoo | ClientKind::Curator => {
             Err(format!("{kind} is not run by this binary"))
         }
@@ -84,6 +85,7 @@ fn on_worker(kind: ClientKind, ctx: Ctx, rt: &tokio::runtime::Runtime) -> Result
             ClientKind::ZkDslMacro => zkdsl::run(&ctx, zkdsl::Style::Macro).await,
             ClientKind::ZookeeperClient => kezhuw::run(&ctx).await,
             ClientKind::ZkDslBlocking
+            | ClientKind::ZkDslBlockingWindow
             | ClientKind::Java
             | ClientKind::JavaTls
             | ClientKind::Kazoo
