@@ -10,7 +10,7 @@ use suite::tree::{assert_mirrors, full_read};
 use suite::{connect_through, server, within, TestEnv};
 use zk_dsl::recipes::{Cache, CacheEvent, CacheHandle, PersistentNode};
 use zk_dsl::testing::FaultProxy;
-use zk_dsl::{Client, Error, SessionState};
+use zk_dsl::{Client, Error};
 
 /// Events until `path` is added (or updated); counts of each kind seen on the way.
 #[derive(Debug, Default)]
@@ -117,12 +117,8 @@ async fn cache_resynchronises_after_each_of_20_dropped_connections() {
         tokio::spawn(async move {
             for _ in 0..20 {
                 tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
-                let p = proxy.clone();
-                tokio::task::spawn_blocking(move || p.drop_connections()).await.unwrap();
                 // Let it reconnect (and the cache resync) before the next drop.
-                while client.state() != SessionState::Connected {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
+                suite::reconnect_after(&client, || proxy.drop_connections()).await;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             keep_going.store(false, Ordering::SeqCst);
@@ -208,13 +204,11 @@ async fn nodes_created_then_deleted_before_their_read_are_not_kept() {
 
 /// Waits until `path` exists with `data`.
 async fn until_present(client: &Client, path: &str, data: &str) {
-    within(&format!("{path} to be back"), async {
-        loop {
-            match client.get_data(path).await {
-                Ok(node) if node.bytes() == data.as_bytes() => return,
-                Ok(_) | Err(Error::NoNode { .. }) => tokio::time::sleep(Duration::from_millis(10)).await,
-                Err(e) => panic!("{e}"),
-            }
+    suite::eventually(&format!("{path} to be back"), || async {
+        match client.get_data(path).await {
+            Ok(node) => (node.bytes() == data.as_bytes()).then_some(()),
+            Err(Error::NoNode { .. }) => None,
+            Err(e) => panic!("{e}"),
         }
     })
     .await;

@@ -142,10 +142,9 @@ async fn containers_and_ttl_nodes_are_collected_by_the_server() {
         c.create(format!("{parent}/kid")).await.unwrap();
         c.delete(format!("{parent}/kid")).await.unwrap();
     }
-    within("the container manager to delete the empty container and the expired TTL node", async {
-        while c.exists(container.as_str()).await.unwrap().is_some() || c.exists(ttl.as_str()).await.unwrap().is_some() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    suite::eventually("the container manager to delete the empty container and the expired TTL node", || async {
+        let container_gone = c.exists(container.as_str()).await.unwrap().is_none();
+        (container_gone && c.exists(ttl.as_str()).await.unwrap().is_none()).then_some(())
     })
     .await;
     assert!(c.exists(plain.as_str()).await.unwrap().is_some(), "a persistent node is not collected");

@@ -571,11 +571,7 @@ async fn contenders(client: &Client, dir: &str) -> Vec<(String, Vec<u8>)> {
 /// Waits until `dir` has `n` children: a timed-out acquisition removes its node in the
 /// background.
 async fn settle(client: &Client, dir: &str, n: usize) {
-    let deadline = std::time::Instant::now() + suite::patience();
-    while client.children(dir).await.unwrap().len() != n {
-        assert!(std::time::Instant::now() < deadline, "a timed-out contender's node remains in {dir}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    suite::children_until(client, dir, "a timed-out contender's node to go", |children| children.len() == n).await;
 }
 
 /// Issue 12 item 7: `lock` is `Mutex::new(&client, P).acquire()`: the same contender node

@@ -192,13 +192,11 @@ async fn a_tls_ensemble_fails_over_when_the_member_dies() {
     blocking(move || e.kill(index)).await.unwrap();
 
     // The same session carries on over TLS at another member, its watch with it.
-    within("a write after the failover", async {
-        loop {
-            match client.set_data("/failover", "after").await {
-                Ok(_) => break,
-                Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_millis(100)).await,
-                Err(e) => panic!("{e}"),
-            }
+    suite::eventually("a write after the failover", || async {
+        match client.set_data("/failover", "after").await {
+            Ok(_) => Some(()),
+            Err(e) if e.is_retryable() => None,
+            Err(e) => panic!("{e}"),
         }
     })
     .await;

@@ -3,7 +3,6 @@
 //! callbacks run in wire order (tests/callbacks.rs holds the callback rules).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use suite::{within, TestEnv};
 use zk_dsl::{Client, EventType, KeeperState, WatchedEvent, WatcherType};
@@ -114,13 +113,8 @@ async fn default_watcher_sees_events_in_the_order_operations_caused_them() {
         ]
     );
     c.close().await.unwrap();
-    within("the Closed event", async {
-        loop {
-            if seen.lock().unwrap().last() == Some(&WatchedEvent::session(KeeperState::Closed)) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    suite::eventually("the Closed event", || async {
+        (seen.lock().unwrap().last() == Some(&WatchedEvent::session(KeeperState::Closed))).then_some(())
     })
     .await;
 }

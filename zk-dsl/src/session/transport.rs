@@ -217,6 +217,40 @@ impl StreamTransport {
     }
 }
 
+/// How a freshly connected stream becomes the session's [`Transport`], in plain text or after
+/// the TLS handshake: the client's own TCP socket is driven by readiness (rustls taken out of
+/// its `TlsStream`), a caller's stream through [`StreamTransport`]'s staging.
+pub(crate) trait IntoTransport: AsyncRead + AsyncWrite + Unpin + Send + Sized + 'static {
+    /// Plain text.
+    fn plain(self) -> Transport;
+    /// After the TLS handshake.
+    #[cfg(feature = "tls")]
+    fn over_tls(stream: tokio_rustls::client::TlsStream<Self>) -> Transport;
+}
+
+impl IntoTransport for TcpStream {
+    fn plain(self) -> Transport {
+        Transport::Plain(self)
+    }
+
+    #[cfg(feature = "tls")]
+    fn over_tls(stream: tokio_rustls::client::TlsStream<Self>) -> Transport {
+        let (tcp, conn) = stream.into_inner();
+        Transport::Tls(Box::new(TlsTransport::new(tcp, conn)))
+    }
+}
+
+impl IntoTransport for Box<dyn ServerStream> {
+    fn plain(self) -> Transport {
+        Transport::Stream(Box::new(StreamTransport::new(self)))
+    }
+
+    #[cfg(feature = "tls")]
+    fn over_tls(stream: tokio_rustls::client::TlsStream<Self>) -> Transport {
+        Transport::Stream(Box::new(StreamTransport::new(Box::new(stream))))
+    }
+}
+
 /// A read that leaves room in the buffer drained the socket, so its readiness is cleared then,
 /// as tokio's own `poll_read` does; otherwise the next `readable()` would report the socket
 /// ready again and cost a `read` that finds nothing.

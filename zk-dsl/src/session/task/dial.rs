@@ -326,7 +326,7 @@ pub(super) async fn handshake(
         for addr in addrs {
             if let Some(open) = &cfg.connector {
                 match open(addr).await {
-                    Ok(stream) => return over_callers_stream(stream, &host, addr, &request, limits, &cfg).await,
+                    Ok(stream) => return over_stream(stream, &host, addr, &request, limits, &cfg).await,
                     Err(e) => last_error = format!("connect to {addr}: {e}"),
                 }
                 continue;
@@ -334,7 +334,7 @@ pub(super) async fn handshake(
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     stream.set_nodelay(true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
-                    return over_tcp(stream, &host, addr, &request, limits, &cfg).await;
+                    return over_stream(stream, &host, addr, &request, limits, &cfg).await;
                 }
                 Err(e) => last_error = format!("connect to {addr}: {e}"),
             }
@@ -344,33 +344,10 @@ pub(super) async fn handshake(
     timeout(limit, attempt).await.map_err(|_| format!("{host}: no handshake within {limit:?}"))?
 }
 
-/// The session handshake (and SASL) over a fresh TCP connection, in TLS when configured.
-async fn over_tcp(
-    tcp: TcpStream,
-    host: &HostPort,
-    addr: SocketAddr,
-    request: &ConnectRequest,
-    limits: (usize, usize),
-    cfg: &SessionConfig,
-) -> Result<Handshaken, HandshakeError> {
-    #[cfg(feature = "tls")]
-    if let Some(tls) = &cfg.tls {
-        let stream = tls_handshake(tls, host, addr, tcp).await?;
-        let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
-        // rustls driven by the socket's readiness, without the staging a caller's stream needs.
-        let (tcp, conn) = stream.into_inner();
-        let transport = Transport::Tls(Box::new(crate::session::transport::TlsTransport::new(tcp, conn)));
-        return Ok((transport, response, frames, addr));
-    }
-    let _ = host;
-    let (stream, response, frames) = session_handshake(tcp, addr, request, limits, cfg).await?;
-    Ok((Transport::Plain(stream), response, frames, addr))
-}
-
-/// The session handshake (and SASL) over a stream the caller's connector opened, in TLS when
-/// configured.
-async fn over_callers_stream(
-    stream: Box<dyn ServerStream>,
+/// The session handshake (and SASL) over a fresh connection, in TLS when configured; the stream
+/// then becomes the session's transport its own way (see [`IntoTransport`]).
+async fn over_stream<S: IntoTransport>(
+    stream: S,
     host: &HostPort,
     addr: SocketAddr,
     request: &ConnectRequest,
@@ -381,11 +358,11 @@ async fn over_callers_stream(
     if let Some(tls) = &cfg.tls {
         let stream = tls_handshake(tls, host, addr, stream).await?;
         let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
-        return Ok((Transport::Stream(Box::new(StreamTransport::new(Box::new(stream)))), response, frames, addr));
+        return Ok((S::over_tls(stream), response, frames, addr));
     }
     let _ = host;
     let (stream, response, frames) = session_handshake(stream, addr, request, limits, cfg).await?;
-    Ok((Transport::Stream(Box::new(StreamTransport::new(stream))), response, frames, addr))
+    Ok((stream.plain(), response, frames, addr))
 }
 
 /// The TLS handshake over `stream`, checking the server's certificate against `host`'s name.

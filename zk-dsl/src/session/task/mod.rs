@@ -42,7 +42,7 @@ use super::inflight::{InFlight, Pending, Xids};
 use super::rebalance::{rebalance, Rebalance};
 use super::request::{complete, Command, Completion, RawReply, Request, WatchAction};
 use super::state::{SessionEvent, SessionState, StateHub};
-use super::transport::{StreamTransport, Transport};
+use super::transport::{IntoTransport, Transport};
 use crate::error::Error;
 use crate::proto::{
     self, encode_bare, encode_request, xid, AuthPacket, ConnectRequest, ConnectResponse, Decode, ErrorCode, EventType,
