@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 /// Live heap bytes of the whole process.
 pub static LIVE: AtomicIsize = AtomicIsize::new(0);
 
+/// Allocations (and reallocations) made by the whole process so far.
+pub static ALLOCATIONS: AtomicIsize = AtomicIsize::new(0);
+
 /// The system allocator, counting live bytes into [`LIVE`].
 #[derive(Debug)]
 pub struct Counting;
@@ -16,6 +19,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded from our caller, who upholds `GlobalAlloc::alloc`'s contract.
         let p = unsafe { System.alloc(layout) };
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
@@ -25,6 +29,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         let p = unsafe { System.alloc_zeroed(layout) };
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
@@ -40,6 +45,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded from our caller, who upholds `GlobalAlloc::realloc`'s contract.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
         }

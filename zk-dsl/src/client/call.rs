@@ -109,6 +109,12 @@ pub trait Op: sealed::Sealed + Send + Sized + 'static {
     /// The client path the operation is about (for errors; `""` when there is none).
     fn path(&self) -> &str;
 
+    /// The path, handed over to the reply's context once the request is encoded (ops that own
+    /// it as a `String` move it instead of copying it).
+    fn take_path(&mut self) -> String {
+        self.path().to_owned()
+    }
+
     /// Refuses bad input before anything is sent (path rules by default).
     fn validate(&self) -> Result<(), Error> {
         check_path(self.path(), false)
@@ -142,7 +148,9 @@ pub trait Op: sealed::Sealed + Send + Sized + 'static {
     }
 
     /// The call's result from the server's reply and what [`carry`](Op::carry) handed over.
-    fn decode(reply: RawReply, ctx: &ReplyContext, carry: Self::Carry) -> Result<Self::Output, Error>;
+    /// The context is the decoder's to use up: a result that names its path takes it rather
+    /// than copying it (the handle is done with the context once the decoder has run).
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, carry: Self::Carry) -> Result<Self::Output, Error>;
 }
 
 /// An operation about to be sent: options are methods on it (see each op's module).
@@ -225,7 +233,6 @@ impl<'c, O: Op> Call<'c, O> {
     /// Dispatches the call now, holding `permit` (if the client is bounded) until it is done.
     fn send_now(mut self, permit: Option<OwnedSemaphorePermit>, deadline: Option<Instant>) -> Pending<O::Output> {
         let (tx, rx) = oneshot::channel();
-        let ctx = self.context();
         let inner = &self.client.inner;
         let (hub, driver) = (inner.hub.clone(), inner.driver_thread);
         let timer = deadline.map(|at| {
@@ -235,7 +242,8 @@ impl<'c, O: Op> Call<'c, O> {
             Box::pin(tokio::time::sleep_until(at))
         });
         let carry = self.op.carry();
-        self.dispatch(ctx.op, &ctx.path, Completion::Future(tx), deadline, permit);
+        self.dispatch(Completion::Future(tx), deadline, permit);
+        let ctx = self.context();
         // For the carry-less ops (every plain read and write) the closure is zero-sized, so
         // boxing it does not allocate.
         let mut pending = Pending::raw(rx, ctx, Box::new(move |reply, ctx| O::decode(reply, ctx, carry)), hub, driver);
@@ -251,13 +259,14 @@ impl<'c, O: Op> Call<'c, O> {
         F: FnOnce(&Result<O::Output, Error>) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let ctx = self.context();
-        let (op, path) = (ctx.op, ctx.path.clone());
+        let (op, path) = (self.op.opcode(), self.op.path().to_owned());
+        let mut ctx = ReplyContext::new(op, path.clone(), self.client.inner.chroot.clone());
+        ctx.parts = self.op.parts();
         let carry = self.op.carry();
         let deadline = self.deadline();
         let job: Job = Box::new(move |raw: Result<RawReply, Error>| {
             let result = match raw {
-                Ok(reply) => O::decode(reply, &ctx, carry),
+                Ok(reply) => O::decode(reply, &mut ctx, carry),
                 Err(e) => Err(e.for_request(ctx.op, &ctx.path)),
             };
             // A panicking callback must not cost the handle its result.
@@ -272,12 +281,13 @@ impl<'c, O: Op> Call<'c, O> {
         };
         // Not held back over the bound (nobody awaits a callback's handle), but counted.
         let permit = inner.permits.clone().and_then(|p| p.try_acquire_owned().ok());
-        self.dispatch(op, &path, completion, deadline, permit);
+        self.dispatch(completion, deadline, permit);
         Pending { state: State::Typed { rx, op, path, dispatcher }, timer: None, driver }
     }
 
+    /// The reply's context, once the request is encoded: the op's path moves into it.
     fn context(&mut self) -> ReplyContext {
-        let mut ctx = ReplyContext::new(self.op.opcode(), self.op.path().to_owned(), self.client.inner.chroot.clone());
+        let mut ctx = ReplyContext::new(self.op.opcode(), self.op.take_path(), self.client.inner.chroot.clone());
         ctx.parts = self.op.parts();
         ctx
     }
@@ -285,14 +295,8 @@ impl<'c, O: Op> Call<'c, O> {
     /// Validates, encodes and queues the request. A request refused here (bad path, too large,
     /// session over) is completed with the error through the same completion, so futures and
     /// callbacks see it exactly like a server's refusal.
-    fn dispatch(
-        mut self,
-        op: OpCode,
-        path: &str,
-        completion: Completion,
-        deadline: Option<Instant>,
-        permit: Option<OwnedSemaphorePermit>,
-    ) {
+    fn dispatch(&mut self, completion: Completion, deadline: Option<Instant>, permit: Option<OwnedSemaphorePermit>) {
+        let (op, path) = (self.op.opcode(), self.op.path());
         let inner = &self.client.inner;
         if let Err(e) = self.op.validate() {
             return complete(&inner.dispatcher, completion, Err(e));
@@ -360,7 +364,7 @@ impl<'c, O: Op> IntoFuture for Call<'c, O> {
 }
 
 /// A reply's decoder, made at dispatch: the op's `decode` with its carry.
-pub(crate) type Decoder<T> = Box<dyn FnOnce(RawReply, &ReplyContext) -> Result<T, Error> + Send>;
+pub(crate) type Decoder<T> = Box<dyn FnOnce(RawReply, &mut ReplyContext) -> Result<T, Error> + Send>;
 
 enum State<T> {
     /// Completed by the session task with the raw reply; decoded by whoever polls.
@@ -605,7 +609,7 @@ impl<O: Op> Op for WithWatch<O> {
     fn take_watch(&mut self) -> Option<WatchAction> {
         self.inner.take_watch()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, (inner, rx): Self::Carry) -> Result<Self::Output, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, (inner, rx): Self::Carry) -> Result<Self::Output, Error> {
         let value = O::decode(reply, ctx, inner)?;
         Ok((value, WatchFuture { rx, done: false }))
     }

@@ -46,9 +46,27 @@ mod imp {
     }
 
     pub(crate) fn request_answered(op: OpCode, written: Stamp) {
-        metrics::histogram!("zk_dsl_request_duration_seconds", "op" => op.name())
+        // The key is built from static parts: `histogram!` with a label allocates the label
+        // list on every call, once per request.
+        static METADATA: metrics::Metadata<'static> =
+            metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+        let key = metrics::Key::from_static_parts("zk_dsl_request_duration_seconds", op_label(op));
+        metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
             .record(written.elapsed().as_secs_f64());
         metrics::gauge!("zk_dsl_requests_in_flight").decrement(1.0);
+    }
+
+    /// The `op` label of `op`, made once per process for every opcode.
+    fn op_label(op: OpCode) -> &'static [metrics::Label] {
+        static LABELS: std::sync::OnceLock<Vec<[metrics::Label; 1]>> = std::sync::OnceLock::new();
+        let labels = LABELS.get_or_init(|| {
+            OpCode::ALL.iter().map(|op| [metrics::Label::from_static_parts("op", op.name())]).collect()
+        });
+        // Every opcode is in `ALL` (the enum's own list), so the lookup always finds it.
+        match OpCode::ALL.iter().position(|o| *o == op).and_then(|i| labels.get(i)) {
+            Some(label) => label,
+            None => &[],
+        }
     }
 
     pub(crate) fn requests_lost(count: usize) {

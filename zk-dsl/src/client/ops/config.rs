@@ -14,18 +14,18 @@ use crate::session::request::{RawReply, WatchAction};
 use crate::watch::{WatchKind, Watcher};
 
 /// The configuration node's reply (getConfig's and reconfig's are both a `GetDataResponse`).
-fn decode_node(reply: RawReply, ctx: &ReplyContext) -> Result<GetDataResponse, Error> {
+fn decode_node(reply: RawReply, ctx: &mut ReplyContext) -> Result<GetDataResponse, Error> {
     let body = ctx.ok(reply)?;
     ctx.decode(body, "GetDataResponse")
 }
 
 /// The configuration from a reply, parsed.
-fn decode_config(reply: RawReply, ctx: &ReplyContext) -> Result<ConfigData, Error> {
+fn decode_config(reply: RawReply, ctx: &mut ReplyContext) -> Result<ConfigData, Error> {
     let r = decode_node(reply, ctx)?;
     let text = String::from_utf8_lossy(r.data.as_deref().unwrap_or_default());
     let config = EnsembleConfig::parse(&text).map_err(|source| Error::BadConfig {
         op: ctx.op,
-        path: ctx.path.clone(),
+        path: std::mem::take(&mut ctx.path),
         source,
     })?;
     Ok(ConfigData { data: r.data, stat: r.stat, config })
@@ -61,10 +61,13 @@ macro_rules! config_read {
             }
             fn take_watch(&mut self) -> Option<WatchAction> {
                 // Under its own key, so SetWatches restores it unchrooted (see CONFIG_WATCH_KEY).
-                let path = CONFIG_WATCH_KEY.to_owned();
-                self.watch.take().map(|watcher| WatchAction::Register { kind: WatchKind::Data, path, watcher })
+                self.watch.take().map(|watcher| WatchAction::Register {
+                    kind: WatchKind::Data,
+                    path: CONFIG_WATCH_KEY.to_owned(),
+                    watcher,
+                })
             }
-            fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<$output, Error> {
+            fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<$output, Error> {
                 $decode(reply, ctx)
             }
         }
@@ -154,7 +157,7 @@ impl Op for ReconfigOp {
     fn size_hint(&self) -> usize {
         self.joining.iter().chain(&self.leaving).chain(self.members.iter().flatten()).map(|s| s.len() + 1).sum()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<ConfigData, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<ConfigData, Error> {
         decode_config(reply, ctx)
     }
 }

@@ -211,7 +211,7 @@ impl<'c> Call<'c, CreateOp> {
     }
 }
 
-fn decode_create(reply: RawReply, ctx: &ReplyContext) -> Result<(String, Stat), Error> {
+fn decode_create(reply: RawReply, ctx: &mut ReplyContext) -> Result<(String, Stat), Error> {
     let body = ctx.ok(reply)?;
     let r: Create2Response = ctx.decode(body, "Create2Response")?;
     Ok((created_path(ctx, &r.path)?, r.stat))
@@ -220,7 +220,7 @@ fn decode_create(reply: RawReply, ctx: &ReplyContext) -> Result<(String, Stat), 
 /// The client's path for a created node's server path. One outside the chroot cannot be
 /// named as a client path (it would name another node), so it is a protocol error rather than
 /// a wrong answer.
-pub(crate) fn created_path(ctx: &ReplyContext, server_path: &str) -> Result<String, Error> {
+pub(crate) fn created_path(ctx: &mut ReplyContext, server_path: &str) -> Result<String, Error> {
     ctx.chroot.strip(server_path).ok_or_else(|| {
         Error::protocol(format!("{} {}: the server created {server_path:?}, outside the chroot", ctx.op, ctx.path))
     })
@@ -238,6 +238,9 @@ impl Op for CreateOp {
     fn path(&self) -> &str {
         &self.spec.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.spec.path)
+    }
     fn validate(&self) -> Result<(), Error> {
         self.spec.validate()
     }
@@ -247,7 +250,7 @@ impl Op for CreateOp {
     fn size_hint(&self) -> usize {
         self.spec.path.len() + self.spec.data.as_ref().map_or(0, Bytes::len) + 32 * self.spec.acl.len()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<String, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<String, Error> {
         decode_create(reply, ctx).map(|(path, _)| path)
     }
 }
@@ -270,6 +273,9 @@ impl Op for CreateWithStatOp {
     fn path(&self) -> &str {
         self.0.path()
     }
+    fn take_path(&mut self) -> String {
+        self.0.take_path()
+    }
     fn validate(&self) -> Result<(), Error> {
         self.0.validate()
     }
@@ -279,7 +285,7 @@ impl Op for CreateWithStatOp {
     fn size_hint(&self) -> usize {
         self.0.size_hint()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(String, Stat), Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<(String, Stat), Error> {
         decode_create(reply, ctx)
     }
 }

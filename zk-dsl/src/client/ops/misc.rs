@@ -33,10 +33,13 @@ macro_rules! path_op {
             fn path(&self) -> &str {
                 &self.path
             }
+            fn take_path(&mut self) -> String {
+                std::mem::take(&mut self.path)
+            }
             fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
                 PathRequest { path: server_path(chroot, &self.path) }.encode(buf);
             }
-            fn decode($reply: RawReply, $ctx: &ReplyContext, _: ()) -> Result<$output, Error> {
+            fn decode($reply: RawReply, $ctx: &mut ReplyContext, _: ()) -> Result<$output, Error> {
                 $decode
             }
         }
@@ -104,7 +107,7 @@ impl Op for WhoAmIOp {
         Ok(())
     }
     fn encode_body(&self, _: &mut BytesMut, _: &Chroot) {}
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<ClientInfo>, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<Vec<ClientInfo>, Error> {
         let body = ctx.ok(reply)?;
         ctx.decode::<WhoAmIResponse>(body, "WhoAmIResponse").map(|r| r.clients)
     }

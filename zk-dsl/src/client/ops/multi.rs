@@ -176,13 +176,13 @@ impl Op for TransactionOp {
     fn parts(&self) -> Vec<(OpCode, String)> {
         self.entries.iter().map(|e| (e.opcode(), e.path().to_owned())).collect()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<OpResult>, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<Vec<OpResult>, Error> {
         decode_transaction(reply, ctx)
     }
 }
 
 /// Decodes a multi reply; a failure names the failing op (from the context's parts).
-fn decode_transaction(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResult>, Error> {
+fn decode_transaction(reply: RawReply, ctx: &mut ReplyContext) -> Result<Vec<OpResult>, Error> {
     let body = ctx.ok(reply)?;
     let response: MultiResponse = ctx.decode(body, "MultiResponse")?;
     if let Some((index, code)) = response.first_error() {
@@ -289,7 +289,7 @@ impl Op for MultiReadOp {
             })
             .collect()
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Vec<ReadResult>, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<Vec<ReadResult>, Error> {
         let body = ctx.ok(reply)?;
         let response: MultiResponse = ctx.decode(body, "MultiResponse")?;
         Ok(response

@@ -25,7 +25,7 @@ pub trait ReadKind: crate::client::call::sealed::Sealed + Send + 'static {
     /// The watch the read leaves at `path`.
     fn watch_action(path: String, watcher: Watcher) -> WatchAction;
     /// The result from the server's reply.
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Self::Output, Error>;
+    fn decode(reply: RawReply, ctx: &mut ReplyContext) -> Result<Self::Output, Error>;
 }
 
 /// exists, getData or getChildren2, with its optional watch (see [`Watchable`]).
@@ -81,14 +81,18 @@ impl<K: ReadKind> Op for WatchableRead<K> {
     fn path(&self) -> &str {
         &self.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.path)
+    }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         PathWatchRequest { path: server_path(chroot, &self.path), watch: self.watch.is_some() }.encode(buf);
     }
     fn take_watch(&mut self) -> Option<WatchAction> {
-        let path = self.path.clone();
-        self.watch.take().map(|watcher| K::watch_action(path, watcher))
+        // The path is copied only for a watch (most reads set none).
+        let path = &self.path;
+        self.watch.take().map(|watcher| K::watch_action(path.clone(), watcher))
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<K::Output, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<K::Output, Error> {
         K::decode(reply, ctx)
     }
 }
@@ -107,7 +111,7 @@ impl ReadKind for Exists {
     fn watch_action(path: String, watcher: Watcher) -> WatchAction {
         WatchAction::RegisterExists { path, watcher }
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Option<Stat>, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext) -> Result<Option<Stat>, Error> {
         if reply.err == ErrorCode::NoNode.code() {
             return Ok(None);
         }
@@ -154,10 +158,10 @@ impl ReadKind for GetData {
     fn watch_action(path: String, watcher: Watcher) -> WatchAction {
         WatchAction::Register { kind: WatchKind::Data, path, watcher }
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<NodeData, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext) -> Result<NodeData, Error> {
         let body = ctx.ok(reply)?;
         let r: GetDataResponse = ctx.decode(body, "GetDataResponse")?;
-        Ok(NodeData { data: r.data, stat: r.stat, path: ctx.path.clone() })
+        Ok(NodeData { data: r.data, stat: r.stat, path: std::mem::take(&mut ctx.path) })
     }
 }
 
@@ -184,14 +188,14 @@ impl<T: ZNodeData + Send + 'static> ReadKind for GetDataAs<T> {
     fn watch_action(path: String, watcher: Watcher) -> WatchAction {
         GetData::watch_action(path, watcher)
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<T, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext) -> Result<T, Error> {
         let body = ctx.ok(reply)?;
         let r: GetDataResponse = ctx.decode(body, "GetDataResponse")?;
         decode_data(r.data.as_deref().unwrap_or_default(), &ctx.path)
     }
 }
 
-fn decode_children(reply: RawReply, ctx: &ReplyContext) -> Result<(Vec<String>, Stat), Error> {
+fn decode_children(reply: RawReply, ctx: &mut ReplyContext) -> Result<(Vec<String>, Stat), Error> {
     let body = ctx.ok(reply)?;
     let mut r = crate::proto::Reader::new(body, "GetChildren2Response");
     let resp = ChildrenResponse::decode_versioned(&mut r, true).map_err(|e| Error::decode(ctx.op, &ctx.path, e))?;
@@ -212,7 +216,7 @@ impl ReadKind for Children {
     fn watch_action(path: String, watcher: Watcher) -> WatchAction {
         WatchAction::Register { kind: WatchKind::Child, path, watcher }
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<String>, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext) -> Result<Vec<String>, Error> {
         decode_children(reply, ctx).map(|(children, _)| children)
     }
 }
@@ -230,7 +234,7 @@ impl ReadKind for ChildrenWithStat {
     fn watch_action(path: String, watcher: Watcher) -> WatchAction {
         Children::watch_action(path, watcher)
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext) -> Result<(Vec<String>, Stat), Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext) -> Result<(Vec<String>, Stat), Error> {
         decode_children(reply, ctx)
     }
 }
@@ -281,10 +285,13 @@ impl Op for GetAclOp {
     fn path(&self) -> &str {
         &self.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.path)
+    }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         PathRequest { path: server_path(chroot, &self.path) }.encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Self::Output, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<Self::Output, Error> {
         let body = ctx.ok(reply)?;
         let r: GetAclResponse = ctx.decode(body, "GetACLResponse")?;
         Ok((r.acl, r.stat))

@@ -73,6 +73,9 @@ impl Op for AddWatchOp {
     fn path(&self) -> &str {
         &self.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.path)
+    }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         AddWatchRequest { path: server_path(chroot, &self.path), mode: self.mode }.encode(buf);
     }
@@ -88,7 +91,7 @@ impl Op for AddWatchOp {
         let path = self.path.clone();
         self.watcher.take().map(|watcher| WatchAction::Register { kind, path, watcher })
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, carry: Option<StreamCarry>) -> Result<WatchStream, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, carry: Option<StreamCarry>) -> Result<WatchStream, Error> {
         ctx.ok(reply)?;
         Ok(match carry {
             Some(StreamCarry { rx, notice }) => WatchStream { rx: Some(rx), on_drop: Some(notice) },
@@ -186,6 +189,9 @@ impl Op for RemoveWatchesOp {
     fn path(&self) -> &str {
         &self.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.path)
+    }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         WatchesRequest { path: server_path(chroot, &self.path), kind: self.kind }.encode(buf);
     }
@@ -194,7 +200,7 @@ impl Op for RemoveWatchesOp {
         // refused locally when this client holds no such watch, as the Java client does.
         Some(WatchAction::Remove { path: self.path.clone(), kind: self.kind, check_only: self.check_only })
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(), Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<(), Error> {
         ctx.ok(reply).map(drop)
     }
 }

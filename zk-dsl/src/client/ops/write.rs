@@ -26,7 +26,7 @@ impl<O: Op + Versioned> Call<'_, O> {
     }
 }
 
-fn decode_stat(reply: RawReply, ctx: &ReplyContext, record: &'static str) -> Result<Stat, Error> {
+fn decode_stat(reply: RawReply, ctx: &mut ReplyContext, record: &'static str) -> Result<Stat, Error> {
     let body = ctx.ok(reply)?;
     ctx.decode(body, record)
 }
@@ -59,6 +59,9 @@ impl Op for SetDataOp {
     fn path(&self) -> &str {
         &self.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.path)
+    }
     fn validate(&self) -> Result<(), Error> {
         check_deferred(&self.error, &self.path)
     }
@@ -73,7 +76,7 @@ impl Op for SetDataOp {
     fn size_hint(&self) -> usize {
         self.path.len() + self.data.as_ref().map_or(0, Bytes::len)
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Stat, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<Stat, Error> {
         decode_stat(reply, ctx, "SetDataResponse")
     }
 }
@@ -103,10 +106,13 @@ impl Op for DeleteOp {
     fn path(&self) -> &str {
         &self.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.path)
+    }
     fn encode_body(&self, buf: &mut BytesMut, chroot: &Chroot) {
         PathVersionRequest { path: server_path(chroot, &self.path), version: self.version }.encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<(), Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<(), Error> {
         ctx.ok(reply).map(drop)
     }
 }
@@ -152,6 +158,9 @@ impl Op for SetAclOp {
     fn path(&self) -> &str {
         &self.path
     }
+    fn take_path(&mut self) -> String {
+        std::mem::take(&mut self.path)
+    }
     fn validate(&self) -> Result<(), Error> {
         check_deferred(&self.error, &self.path)?;
         if self.acl.is_empty() {
@@ -167,7 +176,7 @@ impl Op for SetAclOp {
         SetAclRequest { path: server_path(chroot, &self.path), acl: Cow::Borrowed(&self.acl), version: self.version }
             .encode(buf);
     }
-    fn decode(reply: RawReply, ctx: &ReplyContext, _: ()) -> Result<Stat, Error> {
+    fn decode(reply: RawReply, ctx: &mut ReplyContext, _: ()) -> Result<Stat, Error> {
         decode_stat(reply, ctx, "SetACLResponse")
     }
 }
