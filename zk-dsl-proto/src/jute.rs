@@ -62,6 +62,10 @@ impl Reader {
 
     /// Fixed-size fields are copied out and skipped, without the reference counting a shared
     /// `Bytes` slice would cost.
+    pub fn fixed<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        self.array(what)
+    }
+
     fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
         self.need(N, what)?;
         let mut out = [0u8; N];

@@ -67,11 +67,12 @@ fn invalid_unit(u: u16) -> bool {
 pub fn validate_path(path: &str, sequential: bool) -> Result<(), PathError> {
     // Work on UTF-16 units like the server, so positions and surrogate rules match it. An ASCII
     // path is its own UTF-16 (one unit per byte): checked in place, without converting it.
+    let bytes = path.as_bytes();
+    // Only ASCII is plain, so this settles the common case before anything else looks.
+    if is_plain_ascii(bytes, sequential) {
+        return Ok(());
+    }
     if path.is_ascii() {
-        let bytes = path.as_bytes();
-        if is_plain_ascii(bytes, sequential) {
-            return Ok(());
-        }
         return check_units(bytes, sequential);
     }
     let units: Vec<u16> = path.encode_utf16().collect();
@@ -82,16 +83,46 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), PathError> {
 /// characters or empty node names, and without a trailing `/` (unless the counter follows it)
 /// breaks none of the rules. Anything else gets the full check, which also says what is wrong.
 fn is_plain_ascii(path: &[u8], sequential: bool) -> bool {
-    let ends_well = path.len() == 1 || sequential || path.last() != Some(&b'/');
-    let mut last = 0u8;
-    path.first() == Some(&b'/')
-        && ends_well
-        && path.iter().all(|&c| {
-            let ok = c != b'.' && (0x20..0x7f).contains(&c) && !(c == b'/' && last == b'/');
-            last = c;
-            ok
-        })
+    let [b'/', rest @ ..] = path else { return false };
+    if !sequential && rest.last() == Some(&b'/') {
+        return false;
+    }
+    // One table lookup per byte (this runs for every request).
+    let mut after_slash = true;
+    for &c in rest {
+        match PLAIN[usize::from(c)] {
+            Plain::Char => after_slash = false,
+            Plain::Slash if !after_slash => after_slash = true,
+            _ => return false,
+        }
+    }
+    true
 }
+
+/// What a byte is to [`is_plain_ascii`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    /// Printable ASCII other than `/` and `.`.
+    Char,
+    Slash,
+    /// A dot, a control character, DEL or a byte of a multi-byte character: the full check
+    /// decides.
+    Other,
+}
+
+static PLAIN: [Plain; 256] = {
+    let mut table = [Plain::Other; 256];
+    let mut c = 0x20;
+    while c < 0x7f {
+        table[c] = match c as u8 {
+            b'/' => Plain::Slash,
+            b'.' => Plain::Other,
+            _ => Plain::Char,
+        };
+        c += 1;
+    }
+    table
+};
 
 /// The server's rules on a path's UTF-16 units (`u8` for an ASCII path, `u16` otherwise).
 fn check_units<T: Copy + Into<u16>>(path: &[T], sequential: bool) -> Result<(), PathError> {
@@ -187,6 +218,27 @@ mod tests {
     #[test]
     fn sequential_prefix_may_end_with_slash() {
         assert_eq!(validate_path("/queue/", true), Ok(()));
+    }
+
+    #[test]
+    fn the_fast_path_accepts_only_what_the_full_check_accepts() {
+        // Every path of up to 6 bytes over the characters the rules care about.
+        let alphabet = [b'/', b'.', b'a', b' ', 0x01, 0x7f, 0x00];
+        let mut path = Vec::new();
+        for len in 0..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                path.clear();
+                for _ in 0..len {
+                    path.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                for sequential in [false, true] {
+                    if is_plain_ascii(&path, sequential) {
+                        assert_eq!(check_units(&path, sequential), Ok(()), "{path:?} sequential={sequential}");
+                    }
+                }
+            }
+        }
         assert_eq!(validate_path("/queue/", false), Err(PathError::TrailingSlash));
         assert_eq!(validate_path("/queue/job-", true), Ok(()));
         assert!(validate_path("/a//", true).is_err());

@@ -426,3 +426,17 @@ fn bare_frames_and_frames_fed_byte_by_byte() {
     assert_eq!(PathWatchRequest::decode(&mut r).unwrap(), PathWatchRequest { path: "/g".into(), watch: true });
     r.finish().unwrap();
 }
+
+#[test]
+fn a_short_stat_names_the_field_it_cuts() {
+    let mut buf = bytes::BytesMut::new();
+    stat(3).encode(&mut buf);
+    let whole = buf.freeze();
+    // Whole: read in one piece, field for field the same.
+    assert_eq!(zk_dsl_proto::decode_exact::<Stat>(whole.clone(), "Stat").unwrap(), stat(3));
+    // Cut inside `numChildren` (bytes 56..60) and inside `pzxid` (60..68).
+    for (len, field) in [(58, "numChildren"), (67, "pzxid")] {
+        let err = zk_dsl_proto::decode_exact::<Stat>(whole.slice(..len), "Stat").unwrap_err();
+        assert!(err.to_string().contains(field), "cut at {len}: {err}");
+    }
+}

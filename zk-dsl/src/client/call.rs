@@ -306,7 +306,7 @@ impl<'c, O: Op> Call<'c, O> {
         if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_write_packet) {
             return complete(&inner.dispatcher, completion, Err(Error::frame(op, path, e)));
         }
-        let request = Request { frame, deadline, op, watch: self.op.take_watch(), completion, permit };
+        let request = Request { frame, deadline, op, watch: self.op.take_watch().map(Box::new), completion, permit };
         inner.submit(Command::Request(request));
     }
 }

@@ -37,7 +37,7 @@ pub(crate) struct Pending {
     pub xid: i32,
     pub op: OpCode,
     /// Applied to the watch registry when the reply arrives, before it is completed.
-    pub watch: Option<WatchAction>,
+    pub watch: Option<Box<WatchAction>>,
     pub completion: Completion,
     /// Held (for its `Drop`) until the reply: see `Request::permit`.
     pub _permit: Option<OwnedSemaphorePermit>,
@@ -50,7 +50,7 @@ impl Pending {
     pub fn new(
         xid: i32,
         op: OpCode,
-        watch: Option<WatchAction>,
+        watch: Option<Box<WatchAction>>,
         completion: Completion,
         permit: Option<OwnedSemaphorePermit>,
     ) -> Pending {

@@ -57,7 +57,9 @@ pub struct Request {
     /// unsent (one already sent has its late reply discarded).
     pub deadline: Option<tokio::time::Instant>,
     pub op: OpCode,
-    pub watch: Option<WatchAction>,
+    /// Boxed: most requests set no watch, and a request is moved several times on its way
+    /// (into the channel, out of it, into the in-flight queue), so it is kept small.
+    pub watch: Option<Box<WatchAction>>,
     pub completion: Completion,
     /// Its place under `Connect::max_pending`, given back when the request is done with
     /// (completed, failed or dropped).

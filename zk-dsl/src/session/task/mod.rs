@@ -417,7 +417,7 @@ impl SessionTask {
             complete(&self.dispatcher, req.completion, Err(Error::Timeout { op: req.op, path: String::new() }));
             return;
         }
-        if let Some(WatchAction::Remove { path, kind, .. }) = &req.watch {
+        if let Some(WatchAction::Remove { path, kind, .. }) = req.watch.as_deref() {
             // As the Java client does: nothing to remove locally means NoWatcher, unsent.
             if !self.watches.has(path, *kind) {
                 let error = Error::Server { code: ErrorCode::NoWatcher, op: req.op, path: path.clone() };
@@ -517,7 +517,7 @@ impl SessionTask {
                 let p = conn.inflight.answer(xid).map_err(|mismatch| protocol(mismatch.to_string()))?;
                 tracing::trace!(xid, op = p.op.name(), err = header.err, "reply");
                 if let Some(action) = p.watch {
-                    self.apply_watch_action(action, header.err);
+                    self.apply_watch_action(*action, header.err);
                 }
                 let closed = p.op == OpCode::CloseSession;
                 complete(
