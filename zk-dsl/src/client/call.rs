@@ -594,6 +594,9 @@ impl<O: Op> Op for WithWatch<O> {
     fn path(&self) -> &str {
         self.inner.path()
     }
+    fn take_path(&mut self) -> String {
+        self.inner.take_path()
+    }
     fn validate(&self) -> Result<(), Error> {
         self.inner.validate()
     }

@@ -14,7 +14,7 @@ use crate::session::request::{RawReply, WatchAction};
 use crate::watch::{WatchKind, Watcher};
 
 /// The configuration node's reply (getConfig's and reconfig's are both a `GetDataResponse`).
-fn decode_node(reply: RawReply, ctx: &mut ReplyContext) -> Result<GetDataResponse, Error> {
+fn decode_node(reply: RawReply, ctx: &ReplyContext) -> Result<GetDataResponse, Error> {
     let body = ctx.ok(reply)?;
     ctx.decode(body, "GetDataResponse")
 }

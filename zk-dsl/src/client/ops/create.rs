@@ -211,7 +211,7 @@ impl<'c> Call<'c, CreateOp> {
     }
 }
 
-fn decode_create(reply: RawReply, ctx: &mut ReplyContext) -> Result<(String, Stat), Error> {
+fn decode_create(reply: RawReply, ctx: &ReplyContext) -> Result<(String, Stat), Error> {
     let body = ctx.ok(reply)?;
     let r: Create2Response = ctx.decode(body, "Create2Response")?;
     Ok((created_path(ctx, &r.path)?, r.stat))
@@ -220,7 +220,7 @@ fn decode_create(reply: RawReply, ctx: &mut ReplyContext) -> Result<(String, Sta
 /// The client's path for a created node's server path. One outside the chroot cannot be
 /// named as a client path (it would name another node), so it is a protocol error rather than
 /// a wrong answer.
-pub(crate) fn created_path(ctx: &mut ReplyContext, server_path: &str) -> Result<String, Error> {
+pub(crate) fn created_path(ctx: &ReplyContext, server_path: &str) -> Result<String, Error> {
     ctx.chroot.strip(server_path).ok_or_else(|| {
         Error::protocol(format!("{} {}: the server created {server_path:?}, outside the chroot", ctx.op, ctx.path))
     })

@@ -182,7 +182,7 @@ impl Op for TransactionOp {
 }
 
 /// Decodes a multi reply; a failure names the failing op (from the context's parts).
-fn decode_transaction(reply: RawReply, ctx: &mut ReplyContext) -> Result<Vec<OpResult>, Error> {
+fn decode_transaction(reply: RawReply, ctx: &ReplyContext) -> Result<Vec<OpResult>, Error> {
     let body = ctx.ok(reply)?;
     let response: MultiResponse = ctx.decode(body, "MultiResponse")?;
     if let Some((index, code)) = response.first_error() {

@@ -195,7 +195,7 @@ impl<T: ZNodeData + Send + 'static> ReadKind for GetDataAs<T> {
     }
 }
 
-fn decode_children(reply: RawReply, ctx: &mut ReplyContext) -> Result<(Vec<String>, Stat), Error> {
+fn decode_children(reply: RawReply, ctx: &ReplyContext) -> Result<(Vec<String>, Stat), Error> {
     let body = ctx.ok(reply)?;
     let mut r = crate::proto::Reader::new(body, "GetChildren2Response");
     let resp = ChildrenResponse::decode_versioned(&mut r, true).map_err(|e| Error::decode(ctx.op, &ctx.path, e))?;

@@ -26,7 +26,7 @@ impl<O: Op + Versioned> Call<'_, O> {
     }
 }
 
-fn decode_stat(reply: RawReply, ctx: &mut ReplyContext, record: &'static str) -> Result<Stat, Error> {
+fn decode_stat(reply: RawReply, ctx: &ReplyContext, record: &'static str) -> Result<Stat, Error> {
     let body = ctx.ok(reply)?;
     ctx.decode(body, record)
 }
