@@ -59,11 +59,47 @@ async fn allocations_per_request() {
     }
     let windowed = (count() - before) as f64 / ROUNDS as f64;
 
-    println!("allocations per request: get {get:.2}, exists {exists:.2}, set {set:.2}, get in a window {windowed:.2}");
+    // Reply callbacks, chained: each callback sends the next get until ROUNDS have run.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let before = count();
+    chain(c.clone(), ROUNDS, std::sync::Arc::new(std::sync::Mutex::new(Some(done_tx))));
+    done_rx.await.unwrap();
+    let callbacks = (count() - before) as f64 / ROUNDS as f64;
+
+    println!(
+        "allocations per request: get {get:.2}, exists {exists:.2}, set {set:.2}, get in a window {windowed:.2}, \
+         get with a callback {callbacks:.2}"
+    );
     // The data set is the caller's slice, copied into a Vec by `set_data`: one more than exists.
-    for (what, measured, bound) in
-        [("get", get, 6.2), ("exists", exists, 5.2), ("set", set, 6.2), ("windowed get", windowed, 6.2)]
-    {
+    // A get with a callback adds the boxed callback, the handle's own oneshot (it resolves to the
+    // same result) and a second copy of the path, for that handle's errors.
+    let bounds = [
+        ("get", get, 6.2),
+        ("exists", exists, 5.2),
+        ("set", set, 6.2),
+        ("windowed get", windowed, 6.2),
+        ("get with a callback", callbacks, 9.2),
+    ];
+    for (what, measured, bound) in bounds {
         assert!(measured <= bound, "{what}: {measured:.2} allocations per request, more than {bound}");
     }
+}
+
+/// Gets `/k` with a reply callback that sends the next one, `left` times, then says so.
+fn chain(
+    c: zk_dsl::Client,
+    left: usize,
+    done: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
+) {
+    if left == 0 {
+        if let Some(tx) = done.lock().unwrap().take() {
+            tx.send(()).unwrap();
+        }
+        return;
+    }
+    let next = c.clone();
+    drop(c.get_data("/k").callback(move |result| {
+        assert!(result.is_ok(), "{result:?}");
+        chain(next, left - 1, done);
+    }));
 }

@@ -26,7 +26,7 @@ use super::Client;
 use crate::error::Error;
 use crate::proto::{encode_request, Encode, OpCode};
 use crate::session::chroot::Chroot;
-use crate::session::request::{complete, Command, Completion, RawReply, Request, WatchAction};
+use crate::session::request::{complete, Command, Completion, RawReply, ReplyFn, Request, WatchAction};
 use crate::session::state::StateHub;
 use crate::watch::dispatcher::Dispatcher;
 use crate::watch::registry::WatchFn;
@@ -264,7 +264,7 @@ impl<'c, O: Op> Call<'c, O> {
         ctx.parts = self.op.parts();
         let carry = self.op.carry();
         let deadline = self.deadline();
-        let job: Job = Box::new(move |raw: Result<RawReply, Error>| {
+        let job: ReplyFn = Box::new(move |raw: Result<RawReply, Error>| {
             let result = match raw {
                 Ok(reply) => O::decode(reply, &mut ctx, carry),
                 Err(e) => Err(e.for_request(ctx.op, &ctx.path)),
@@ -322,20 +322,17 @@ impl std::task::Wake for NoWake {
     fn wake(self: Arc<Self>) {}
 }
 
-/// A reply callback's job: runs once with the reply (or the error that replaces it).
-type Job = Box<dyn FnOnce(Result<RawReply, Error>) + Send>;
-
 /// A callback's completion that runs `job` with whichever comes first: the reply, or
 /// `Timeout` at `at` (a timer task on the session's runtime, ending at the deadline). The job
 /// runs once, on the dispatcher thread either way; the loser finds the slot empty.
-fn race_deadline(job: Job, at: Instant, inner: &super::Inner, op: OpCode, path: String) -> Completion {
+fn race_deadline(job: ReplyFn, at: Instant, inner: &super::Inner, op: OpCode, path: String) -> Completion {
     let slot = Arc::new(Mutex::new(Some(job)));
-    let take = |slot: &Mutex<Option<Job>>| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let take = |slot: &Mutex<Option<ReplyFn>>| slot.lock().unwrap_or_else(|e| e.into_inner()).take();
     let (timer_slot, dispatcher) = (slot.clone(), inner.dispatcher.clone());
     inner.runtime.spawn(async move {
         tokio::time::sleep_until(at).await;
         if let Some(job) = take(&timer_slot) {
-            dispatcher.run(move || job(Err(Error::Timeout { op, path })));
+            dispatcher.reply(job, Err(Error::Timeout { op, path }));
         }
     });
     Completion::Callback(Box::new(move |raw| {

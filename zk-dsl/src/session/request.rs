@@ -23,8 +23,11 @@ pub enum Completion {
     Future(oneshot::Sender<Result<RawReply, Error>>),
     /// To a closure run on the dispatcher thread (reply callbacks), in wire order with watch
     /// callbacks.
-    Callback(Box<dyn FnOnce(Result<RawReply, Error>) + Send>),
+    Callback(ReplyFn),
 }
+
+/// A reply callback, as the dispatcher runs it.
+pub type ReplyFn = Box<dyn FnOnce(Result<RawReply, Error>) + Send>;
 
 impl std::fmt::Debug for Completion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,6 +136,6 @@ pub fn complete(
     match completion {
         // A dropped receiver means the caller stopped waiting; nothing to do.
         Completion::Future(tx) => drop(tx.send(result)),
-        Completion::Callback(f) => dispatcher.run(move || f(result)),
+        Completion::Callback(f) => dispatcher.reply(f, result),
     }
 }

@@ -28,12 +28,15 @@ use tokio::sync::mpsc;
 
 use super::event::WatchedEvent;
 use super::registry::{WatchFn, Watcher};
+use crate::error::Error;
+use crate::session::request::{RawReply, ReplyFn};
 
 enum Job {
     /// Tell these watchers (default or callbacks) about an event.
     Event(WatchedEvent, Vec<Watcher>),
-    /// Run a closure (a reply callback).
-    Run(Box<dyn FnOnce() + Send>),
+    /// Run a reply callback with its reply: the callback is boxed already, so handing both
+    /// over saves the allocation a closure around them would cost (one per reply).
+    Reply(ReplyFn, Result<RawReply, Error>),
     /// Replace the session's default watcher (`register-watcher`).
     SetDefault(Option<WatchFn>),
 }
@@ -114,9 +117,9 @@ impl Dispatcher {
         !matches!(&*queue, Err(None))
     }
 
-    /// Queues a closure.
-    pub fn run(&self, f: impl FnOnce() + Send + 'static) {
-        self.push(Job::Run(Box::new(f)));
+    /// Queues a reply callback with its reply.
+    pub fn reply(&self, f: ReplyFn, result: Result<RawReply, Error>) {
+        self.push(Job::Reply(f, result));
     }
 
     /// Replaces the default watcher; events queued before this still go to the old one.
@@ -150,7 +153,7 @@ fn run(id: u64, mut rx: mpsc::UnboundedReceiver<Job>, mut default: Option<WatchF
                     }
                 }
             }
-            Job::Run(f) => guarded("callback", f),
+            Job::Reply(f, result) => guarded("callback", move || f(result)),
             Job::SetDefault(w) => default = w,
         }
     }
@@ -183,19 +186,24 @@ mod tests {
     use super::*;
     use crate::proto::EventType;
 
+    /// Runs `f` on the dispatcher as a reply callback (the reply is ignored).
+    fn run(d: &Dispatcher, f: impl FnOnce() + Send + 'static) {
+        d.reply(Box::new(move |_| f()), Err(Error::Closed { op: None, path: None }));
+    }
+
     #[test]
     fn runs_jobs_in_order_and_survives_panics() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         let default: WatchFn = Arc::new(move |e: WatchedEvent| s.lock().unwrap().push(e.path.unwrap_or_default()));
         let d = Dispatcher::new("test-dispatch", Some(default));
-        d.run(|| panic!("user bug"));
+        run(&d, || panic!("user bug"));
         d.event(WatchedEvent::node(EventType::NodeCreated, "/1"), vec![Watcher::Default]);
         let s = seen.clone();
-        d.run(move || s.lock().unwrap().push("/2".into()));
+        run(&d, move || s.lock().unwrap().push("/2".into()));
         let (tx, rx) = std::sync::mpsc::channel();
         let d2 = d.clone();
-        d.run(move || tx.send(d2.is_current_thread()).unwrap());
+        run(&d, move || tx.send(d2.is_current_thread()).unwrap());
         assert!(rx.recv().unwrap(), "jobs run on the dispatcher's own thread");
         assert!(!d.is_current_thread());
         assert_eq!(*seen.lock().unwrap(), vec!["/1".to_string(), "/2".to_string()]);
@@ -208,7 +216,7 @@ mod tests {
         d.set_default(None);
         assert!(d.shared.queue.lock().unwrap().is_err(), "replacing the default watcher starts nothing");
         let (tx, rx) = std::sync::mpsc::channel();
-        d.run(move || tx.send(()).unwrap());
+        run(&d, move || tx.send(()).unwrap());
         rx.recv().unwrap();
         assert!(d.shared.queue.lock().unwrap().is_ok());
     }
