@@ -66,9 +66,21 @@ async fn allocations_per_request() {
     done_rx.await.unwrap();
     let callbacks = (count() - before) as f64 / ROUNDS as f64;
 
+    // The blocking facade, from a thread of its own.
+    let before = count();
+    let blocking_client = c.clone();
+    tokio::task::spawn_blocking(move || {
+        for _ in 0..ROUNDS {
+            blocking_client.get_data("/k").wait().unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let blocking = (count() - before) as f64 / ROUNDS as f64;
+
     println!(
         "allocations per request: get {get:.2}, exists {exists:.2}, set {set:.2}, get in a window {windowed:.2}, \
-         get with a callback {callbacks:.2}"
+         get with a callback {callbacks:.2}, blocking get {blocking:.2}"
     );
     // The data set is the caller's slice, copied into a Vec by `set_data`: one more than exists.
     // A get with a callback adds the boxed callback, the handle's own oneshot (it resolves to the
@@ -79,6 +91,7 @@ async fn allocations_per_request() {
         ("set", set, 6.2),
         ("windowed get", windowed, 6.2),
         ("get with a callback", callbacks, 9.2),
+        ("blocking get", blocking, 6.2),
     ];
     for (what, measured, bound) in bounds {
         assert!(measured <= bound, "{what}: {measured:.2} allocations per request, more than {bound}");

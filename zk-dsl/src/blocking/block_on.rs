@@ -37,10 +37,18 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+thread_local! {
+    /// This thread's waker, made once: a blocking client calls `park_on` once per request.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+}
+
 /// Polls `future`, parking the thread between wake-ups.
 fn park_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    // A clone of the cached waker only counts a reference. (While the thread is being torn
+    // down the cache is gone; a fresh waker does the same job.)
+    let waker =
+        THREAD_WAKER.try_with(Waker::clone).unwrap_or_else(|_| Waker::from(Arc::new(ThreadWaker(thread::current()))));
     let mut cx = Context::from_waker(&waker);
     loop {
         match future.as_mut().poll(&mut cx) {
