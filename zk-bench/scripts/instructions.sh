@@ -25,8 +25,9 @@ work=$(mktemp -d)
 "$BIN" --only 'get 100B n=100' --clients raw --rounds 1 --warmup 1 --measure 900 --no-memory \
   --out "$work/server-run" > "$work/server-run.log" 2>&1 &
 orchestrator=$!
-trap 'kill $orchestrator 2> /dev/null; pkill -f "zk-bench worker raw" 2> /dev/null; rm -rf "$work"' EXIT
 worker=""
+# The paused worker is killed outright (a stopped process would hold a pending TERM forever).
+trap 'kill -9 $worker 2> /dev/null; kill $orchestrator 2> /dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 300); do
   worker=$(pgrep -f " worker raw( |\$)" | head -1 || true)
   [ -n "$worker" ] && break
@@ -35,7 +36,9 @@ done
 [ -n "$worker" ] || { cat "$work/server-run.log" >&2; echo "no server came up" >&2; exit 1; }
 sleep 2
 kill -STOP "$worker"
-port=$(ss -ltnp | grep '"java"' | grep -oE '127\.0\.0\.1:[0-9]+' | head -1 | cut -d: -f2)
+# The server's port: the far end of the paused worker's connection (other servers may be running).
+port=$(ss -tnp | awk -v me="pid=$worker," 'index($0, me) { n = split($5, a, ":"); print a[n]; exit }')
+[ -n "$port" ] || { echo "cannot find the server's port" >&2; exit 1; }
 spec="workload=get connect=127.0.0.1:$port payload=100 outstanding=100 sessions=1 warmup_ms=0 measure_ms=4000"
 spec+=" data_root=/zkb/data-100 keys=1000 children_path=/zkb/children-10 eph_root=/zkb/eph tag=cg multi_ops=1 count=100"
 printf '%-40s %14s %10s %16s\n' client instructions requests instr/request
