@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use suite::{patience, server, unique, within, TestEnv};
+use suite::{patience, server, server_watches, unique, within, TestEnv};
 use zk_dsl::testing::FaultProxy;
 use zk_dsl::{Error, EventType, KeeperState, WatchedEvent};
 
@@ -262,11 +262,6 @@ async fn every_watcher_hears_the_connection_drop_and_return_in_order_with_its_ev
     .await;
     assert_eq!(*heard.lock().unwrap(), expected, "the callback watcher heard the same, in order");
     c.close().await.unwrap();
-}
-
-/// `wchc`: the paths the server holds a watch on for `session`.
-fn server_watches(session: i64) -> std::collections::BTreeSet<String> {
-    suite::watched_paths(&server().four_letter("wchc").expect("wchc"), session)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

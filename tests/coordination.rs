@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use suite::peers::now_micros;
-use suite::{connect, within, TestEnv};
+use suite::{connect, eventually, server_watches, within, TestEnv};
 use tokio::task::JoinSet;
 use zk_dsl::recipes::{Barrier, DoubleBarrier, LockingQueue, SimpleQueue};
 use zk_dsl::Error;
@@ -86,8 +86,14 @@ async fn a_barrier_holds_until_lowered() {
     barrier.set().await.unwrap();
     assert!(matches!(barrier.wait_timeout(Duration::from_millis(100)).await, Err(Error::Timeout { .. })));
     let other = env.another_client().await;
+    let session = other.session_id();
     let waiting = tokio::spawn(async move { Barrier::new(&other, "/gate/open").wait().await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The waiter is waiting once the server holds its watch on the barrier.
+    let gate = format!("{}/gate/open", env.root);
+    eventually("the waiter to watch the barrier", || async {
+        tokio::task::block_in_place(|| server_watches(session)).contains(&gate).then_some(())
+    })
+    .await;
     assert!(!waiting.is_finished());
     barrier.remove().await.unwrap();
     within("the waiter", waiting).await.unwrap().unwrap();

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use suite::ensemble;
 use suite::peers::{self, now_micros, startup_patience, HolderLog, LockMode, Peer};
-use suite::{patience, TestEnv};
+use suite::{eventually, patience, TestEnv};
 use tokio::sync::{watch, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::task::JoinSet;
 use zk_dsl::recipes::{HoldState, LockGuard, Mutex, ReadWriteLock};
@@ -639,11 +639,8 @@ async fn a_default_kazoo_lock_ignores_rust_holders() {
         let mutex = mutex.clone();
         async move { mutex.acquire().timeout(patience()).await }
     });
-    let deadline = Instant::now() + patience();
-    while mutex.participants().await.unwrap().len() < 2 {
-        assert!(Instant::now() < deadline, "the Rust waiter never queued");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually("the Rust waiter to queue", || async { (mutex.participants().await.unwrap().len() >= 2).then_some(()) })
+        .await;
     k.send("release");
     let second = tokio::time::timeout(patience(), waiting).await.expect("the lock after kazoo").unwrap().unwrap();
     let from = now_micros();

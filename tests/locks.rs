@@ -279,7 +279,8 @@ async fn a_protected_create_whose_reply_is_lost_finds_its_node_instead_of_making
                 .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    // Cut once the node exists on the server: its reply is then still on its way back.
+    children_until(&env.client, "/jobs", "the create to reach the server", |c| !c.is_empty()).await;
     tokio::task::block_in_place(|| proxy.drop_connections());
     proxy.delay(Duration::ZERO);
     let path = within("the protected create", create).await.unwrap().unwrap();

@@ -108,6 +108,11 @@ pub fn watched_paths(wchc_report: &str, session: i64) -> std::collections::BTree
     paths
 }
 
+/// `wchc` on the shared server: the paths it holds a watch on for `session`.
+pub fn server_watches(session: i64) -> std::collections::BTreeSet<String> {
+    watched_paths(&server().four_letter("wchc").expect("wchc"), session)
+}
+
 /// A client on `root` through `proxy`, with a `session` timeout and short connection attempts,
 /// so it reconnects promptly once the proxy lets it.
 pub async fn connect_through(proxy: &zk_dsl::testing::FaultProxy, root: &str, session: Duration) -> Client {

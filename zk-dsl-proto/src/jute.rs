@@ -63,10 +63,6 @@ impl Reader {
     /// Fixed-size fields are copied out and skipped, without the reference counting a shared
     /// `Bytes` slice would cost.
     pub fn fixed<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
-        self.array(what)
-    }
-
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
         self.need(N, what)?;
         let mut out = [0u8; N];
         out.copy_from_slice(&self.buf[..N]);
@@ -75,15 +71,15 @@ impl Reader {
     }
 
     pub fn i32(&mut self, what: &'static str) -> Result<i32, DecodeError> {
-        Ok(i32::from_be_bytes(self.array(what)?))
+        Ok(i32::from_be_bytes(self.fixed(what)?))
     }
 
     pub fn i64(&mut self, what: &'static str) -> Result<i64, DecodeError> {
-        Ok(i64::from_be_bytes(self.array(what)?))
+        Ok(i64::from_be_bytes(self.fixed(what)?))
     }
 
     pub fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
-        Ok(self.array::<1>(what)?[0] != 0)
+        Ok(self.fixed::<1>(what)?[0] != 0)
     }
 
     /// Reads a length prefix; `None` for jute's null (-1).

@@ -243,7 +243,9 @@ impl<'c, O: Op> Call<'c, O> {
         });
         let carry = self.op.carry();
         self.dispatch(Completion::Future(tx), deadline, permit);
-        let ctx = self.context();
+        // Encoded: the op's path moves into the reply's context.
+        let path = self.op.take_path();
+        let ctx = self.context(path);
         // For the carry-less ops (every plain read and write) the closure is zero-sized, so
         // boxing it does not allocate.
         let mut pending = Pending::raw(rx, ctx, Box::new(move |reply, ctx| O::decode(reply, ctx, carry)), hub, driver);
@@ -260,8 +262,7 @@ impl<'c, O: Op> Call<'c, O> {
     {
         let (tx, rx) = oneshot::channel();
         let (op, path) = (self.op.opcode(), self.op.path().to_owned());
-        let mut ctx = ReplyContext::new(op, path.clone(), self.client.inner.chroot.clone());
-        ctx.parts = self.op.parts();
+        let mut ctx = self.context(path.clone());
         let carry = self.op.carry();
         let deadline = self.deadline();
         let job: ReplyFn = Box::new(move |raw: Result<RawReply, Error>| {
@@ -285,9 +286,9 @@ impl<'c, O: Op> Call<'c, O> {
         Pending { state: State::Typed { rx, op, path, dispatcher }, timer: None, driver }
     }
 
-    /// The reply's context, once the request is encoded: the op's path moves into it.
-    fn context(&mut self) -> ReplyContext {
-        let mut ctx = ReplyContext::new(self.op.opcode(), self.op.take_path(), self.client.inner.chroot.clone());
+    /// The reply's context, naming `path`.
+    fn context(&self, path: String) -> ReplyContext {
+        let mut ctx = ReplyContext::new(self.op.opcode(), path, self.client.inner.chroot.clone());
         ctx.parts = self.op.parts();
         ctx
     }
