@@ -11,7 +11,8 @@
 # Starts the benchmark's own server (an orchestrator run of the raw client, whose worker is then
 # paused so the server is idle), then runs each client's worker under callgrind for 4 s of
 # `get 100B n=100` with no warm-up, and prints total instructions / requests. BIN picks the
-# zk-bench binary (default: target/release/zk-bench, built first).
+# zk-bench binary (default: target/release/zk-bench, built first); KEEP=DIR keeps each run's
+# callgrind output there (DIR/<n>-<client>.out) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 command -v valgrind > /dev/null || { echo "needs valgrind (Debian: apt-get install valgrind)" >&2; exit 1; }
@@ -42,10 +43,12 @@ port=$(ss -tnp | awk -v me="pid=$worker," 'index($0, me) { n = split($5, a, ":")
 spec="workload=get connect=127.0.0.1:$port payload=100 outstanding=100 sessions=1 warmup_ms=0 measure_ms=4000"
 spec+=" data_root=/zkb/data-100 keys=1000 children_path=/zkb/children-10 eph_root=/zkb/eph tag=cg multi_ops=1 count=100"
 printf '%-40s %14s %10s %16s\n' client instructions requests instr/request
+run=0
 for entry in "${clients[@]}"; do
   bin=$BIN client=$entry
   if [[ $entry == *:* ]]; then bin=${entry%:*} client=${entry##*:}; fi
   out="$work/callgrind.out"
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; out="$KEEP/$((++run))-${client}.out"; fi
   ops=$(echo "$spec" | valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" worker "$client" 2> /dev/null |
     tail -1 | python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["ops"])')
   total=$(callgrind_annotate "$out" 2> /dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')

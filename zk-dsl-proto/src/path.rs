@@ -87,37 +87,32 @@ fn is_plain_ascii(path: &[u8], sequential: bool) -> bool {
     if !sequential && rest.last() == Some(&b'/') {
         return false;
     }
-    // One table lookup per byte (this runs for every request).
-    let mut after_slash = true;
+    // One table lookup per byte and no branch (this runs for every request): a byte is bad if
+    // the table says so, or if it is a slash right after a slash (or after the leading one).
+    let mut bad = 0u8;
+    let mut after_slash = SLASH;
     for &c in rest {
-        match PLAIN[usize::from(c)] {
-            Plain::Char => after_slash = false,
-            Plain::Slash if !after_slash => after_slash = true,
-            _ => return false,
-        }
+        let class = PLAIN[usize::from(c)];
+        bad |= (class & OTHER) | (class & after_slash);
+        after_slash = class & SLASH;
     }
-    true
+    bad == 0
 }
 
-/// What a byte is to [`is_plain_ascii`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Plain {
-    /// Printable ASCII other than `/` and `.`.
-    Char,
-    Slash,
-    /// A dot, a control character, DEL or a byte of a multi-byte character: the full check
-    /// decides.
-    Other,
-}
+/// What a byte is to [`is_plain_ascii`]: printable ASCII other than `/` and `.` is 0, a slash
+/// [`SLASH`], and [`OTHER`] a dot, a control character, DEL or a byte of a multi-byte character
+/// (the full check decides).
+const SLASH: u8 = 1;
+const OTHER: u8 = 2;
 
-static PLAIN: [Plain; 256] = {
-    let mut table = [Plain::Other; 256];
+static PLAIN: [u8; 256] = {
+    let mut table = [OTHER; 256];
     let mut c = 0x20;
     while c < 0x7f {
         table[c] = match c as u8 {
-            b'/' => Plain::Slash,
-            b'.' => Plain::Other,
-            _ => Plain::Char,
+            b'/' => SLASH,
+            b'.' => OTHER,
+            _ => 0,
         };
         c += 1;
     }
@@ -239,6 +234,11 @@ mod tests {
                 }
             }
         }
+        // And it does settle the common paths.
+        assert!(is_plain_ascii(b"/zkb/data-100/k123", false));
+        assert!(is_plain_ascii(b"/queue/", true));
+        assert!(is_plain_ascii(b"/", false));
+        assert!(!is_plain_ascii(b"/a b/.x", false), "a dot goes to the full check");
         assert_eq!(validate_path("/queue/", false), Err(PathError::TrailingSlash));
         assert_eq!(validate_path("/queue/job-", true), Ok(()));
         assert!(validate_path("/a//", true).is_err());

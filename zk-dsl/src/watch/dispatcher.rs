@@ -39,6 +39,8 @@ enum Job {
     Reply(ReplyFn, Result<RawReply, Error>),
     /// Replace the session's default watcher (`register-watcher`).
     SetDefault(Option<WatchFn>),
+    /// Jobs gathered while the session task handled one read (see [`Dispatcher::batch`]).
+    Batch(Vec<Job>),
 }
 
 thread_local! {
@@ -57,8 +59,15 @@ pub struct Dispatcher {
 struct Shared {
     id: u64,
     name: String,
+    queue: Mutex<Queue>,
+}
+
+struct Queue {
     /// `Err` holds what the thread starts with until it is started; `Ok` the live queue.
-    queue: Mutex<Result<mpsc::UnboundedSender<Job>, Option<WatchFn>>>,
+    sender: Result<mpsc::UnboundedSender<Job>, Option<WatchFn>>,
+    /// Open batches (see [`Dispatcher::batch`]) and the jobs pushed meanwhile.
+    batches: usize,
+    gathered: Vec<Job>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -72,7 +81,13 @@ impl Dispatcher {
     pub fn new(name: &str, default: Option<WatchFn>) -> Dispatcher {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        Dispatcher { shared: Arc::new(Shared { id, name: name.to_owned(), queue: Mutex::new(Err(default)) }) }
+        let queue = Queue { sender: Err(default), batches: 0, gathered: Vec::new() };
+        Dispatcher { shared: Arc::new(Shared { id, name: name.to_owned(), queue: Mutex::new(queue) }) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A poisoned lock only means a push panicked halfway; the queue is still a valid state.
+        self.shared.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether the calling thread is this dispatcher's: waiting there for something only this
@@ -82,26 +97,73 @@ impl Dispatcher {
     }
 
     fn push(&self, job: Job) {
-        // A poisoned lock only means a push panicked halfway; the slot is still a valid state.
-        let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(default) = &mut *queue {
+        let mut queue = self.lock();
+        if queue.batches > 0 {
+            queue.gathered.push(job);
+            return;
+        }
+        queue.send(&self.shared, job);
+    }
+
+    /// Gathers every job pushed until the returned guard is dropped and hands them to the
+    /// thread as one. The session task holds a batch while it handles one read: a read that
+    /// brings many replies with callbacks then wakes the thread once, not once per reply
+    /// (each wake-up is a futex wake for the session task and a futex wait for the thread,
+    /// which otherwise keeps pace and parks between replies). Jobs keep their order.
+    pub fn batch(&self) -> Batch {
+        self.lock().batches += 1;
+        Batch { dispatcher: self.clone() }
+    }
+}
+
+/// An open batch of [`Dispatcher::batch`]; dropping it hands the gathered jobs over.
+pub struct Batch {
+    dispatcher: Dispatcher,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        let mut queue = self.dispatcher.lock();
+        queue.batches -= 1;
+        if queue.batches > 0 || queue.gathered.is_empty() {
+            return;
+        }
+        // One job goes alone and the buffer stays for the next batch; several go in it, and
+        // the next batch starts with room for as many (one allocation per batch, no regrowth).
+        let n = queue.gathered.len();
+        let job = if n == 1 {
+            queue.gathered.pop()
+        } else {
+            Some(Job::Batch(std::mem::replace(&mut queue.gathered, Vec::with_capacity(n))))
+        };
+        if let Some(job) = job {
+            queue.send(&self.dispatcher.shared, job);
+        }
+    }
+}
+
+impl Queue {
+    /// Hands a job to the thread, starting it with the first.
+    fn send(&mut self, shared: &Shared, job: Job) {
+        if let Err(default) = &mut self.sender {
             let (tx, rx) = mpsc::unbounded_channel();
-            let (id, default) = (self.shared.id, default.take());
-            let started =
-                std::thread::Builder::new().name(self.shared.name.clone()).spawn(move || run(id, rx, default));
+            let (id, default) = (shared.id, default.take());
+            let started = std::thread::Builder::new().name(shared.name.clone()).spawn(move || run(id, rx, default));
             if let Err(e) = started {
                 // Nothing can run callbacks; say so rather than lose them silently.
                 tracing::error!(error = %e, "could not start the callback dispatcher thread; callbacks are dropped");
                 return;
             }
-            *queue = Ok(tx);
+            self.sender = Ok(tx);
         }
-        if let Ok(tx) = &*queue {
-            // The thread only stops when every sender is gone, and this handle holds one.
+        if let Ok(tx) = &self.sender {
+            // The thread only stops when every sender is gone, and this queue holds one.
             let _ = tx.send(job);
         }
     }
+}
 
+impl Dispatcher {
     /// Queues an event for default and callback watchers.
     pub fn event(&self, event: WatchedEvent, watchers: Vec<Watcher>) {
         if watchers.is_empty() || (watchers.iter().all(|w| matches!(w, Watcher::Default)) && !self.has_default()) {
@@ -113,8 +175,7 @@ impl Dispatcher {
     /// Whether a default watcher may be listening: always once the thread runs (it owns the
     /// watcher then), else whether one was given.
     fn has_default(&self) -> bool {
-        let queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        !matches!(&*queue, Err(None))
+        !matches!(&self.lock().sender, Err(None))
     }
 
     /// Queues a reply callback with its reply.
@@ -124,8 +185,8 @@ impl Dispatcher {
 
     /// Replaces the default watcher; events queued before this still go to the old one.
     pub fn set_default(&self, watcher: Option<WatchFn>) {
-        let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        match &mut *queue {
+        let mut queue = self.lock();
+        match &mut queue.sender {
             // Not started: nothing is queued, so the new watcher simply replaces the old.
             Err(default) => *default = watcher,
             Ok(_) => {
@@ -139,22 +200,31 @@ impl Dispatcher {
 fn run(id: u64, mut rx: mpsc::UnboundedReceiver<Job>, mut default: Option<WatchFn>) {
     CURRENT.with(|c| c.set(id));
     while let Some(job) = rx.blocking_recv() {
-        match job {
-            Job::Event(event, watchers) => {
-                for w in watchers {
-                    let f = match w {
-                        Watcher::Default => default.clone(),
-                        Watcher::Callback(f) => Some(f),
-                        // Futures and streams are completed by the session task directly.
-                        Watcher::Oneshot(_) | Watcher::Stream(_) => None,
-                    };
-                    if let Some(f) = f {
-                        guarded("watch callback", || f(event.clone()));
-                    }
+        run_job(job, &mut default);
+    }
+}
+
+fn run_job(job: Job, default: &mut Option<WatchFn>) {
+    match job {
+        Job::Event(event, watchers) => {
+            for w in watchers {
+                let f = match w {
+                    Watcher::Default => default.clone(),
+                    Watcher::Callback(f) => Some(f),
+                    // Futures and streams are completed by the session task directly.
+                    Watcher::Oneshot(_) | Watcher::Stream(_) => None,
+                };
+                if let Some(f) = f {
+                    guarded("watch callback", || f(event.clone()));
                 }
             }
-            Job::Reply(f, result) => guarded("callback", move || f(result)),
-            Job::SetDefault(w) => default = w,
+        }
+        Job::Reply(f, result) => guarded("callback", move || f(result)),
+        Job::SetDefault(w) => *default = w,
+        Job::Batch(jobs) => {
+            for job in jobs {
+                run_job(job, default);
+            }
         }
     }
 }
@@ -210,14 +280,37 @@ mod tests {
     }
 
     #[test]
-    fn the_thread_starts_with_the_first_job() {
-        let d = Dispatcher::new("test-lazy", None);
-        assert!(d.shared.queue.lock().unwrap().is_err(), "no thread before a callback exists");
-        d.set_default(None);
-        assert!(d.shared.queue.lock().unwrap().is_err(), "replacing the default watcher starts nothing");
+    fn a_batch_hands_its_jobs_over_at_once_and_in_order() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let d = Dispatcher::new("test-batch", None);
+        let outer = d.batch();
+        for i in 0..3 {
+            let s = seen.clone();
+            run(&d, move || s.lock().unwrap().push(i));
+        }
+        let inner = d.batch();
+        let s = seen.clone();
+        run(&d, move || s.lock().unwrap().push(3));
+        drop(inner);
+        assert!(d.lock().sender.is_err(), "nothing reaches the thread while a batch is open");
+        assert_eq!(d.lock().gathered.len(), 4);
+        drop(outer);
         let (tx, rx) = std::sync::mpsc::channel();
         run(&d, move || tx.send(()).unwrap());
         rx.recv().unwrap();
-        assert!(d.shared.queue.lock().unwrap().is_ok());
+        assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2, 3]);
+        assert!(d.lock().gathered.is_empty());
+    }
+
+    #[test]
+    fn the_thread_starts_with_the_first_job() {
+        let d = Dispatcher::new("test-lazy", None);
+        assert!(d.lock().sender.is_err(), "no thread before a callback exists");
+        d.set_default(None);
+        assert!(d.lock().sender.is_err(), "replacing the default watcher starts nothing");
+        let (tx, rx) = std::sync::mpsc::channel();
+        run(&d, move || tx.send(()).unwrap());
+        rx.recv().unwrap();
+        assert!(d.lock().sender.is_ok());
     }
 }

@@ -442,6 +442,8 @@ impl SessionTask {
         }
         conn.last_recv = Instant::now();
         self.last_heard = conn.last_recv;
+        // The callbacks of every reply and event in this read reach the dispatcher as one.
+        let _batch = self.dispatcher.batch();
         loop {
             let incoming =
                 conn.frames.next_frame().map_err(|e| Ended::Protocol(format!("bad frame from the server: {e}")))?;
