@@ -21,7 +21,9 @@ OPTIONS:
   --warmup SECS           warm-up per run (default 2)
   --measure SECS          measured window per run (default 5)
   --rounds N              rounds of alternating clients per cell (default 3, at least 1)
-  --clients A,B,...       clients to run (default: all but the TLS ones): raw, zk-dsl (a
+  --clients A,B,...       clients to run (default: all but the TLS ones and the floors): raw,
+                          raw-tasks, raw-callbacks, raw-blocking (floors: raw's frames under
+                          zk-dsl-tasks', -callbacks' and -blocking's patterns), zk-dsl (a
                           FuturesUnordered of .send() handles), zk-dsl-tasks (N tasks awaiting),
                           zk-dsl-deque (a VecDeque of handles, the oldest awaited), zk-dsl-callbacks
                           (.callback() chains), zk-dsl-macro (zk!), zk-dsl-blocking (N threads),

@@ -13,6 +13,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub enum ClientKind {
     /// `zk_dsl_proto` over a bare socket: the ceiling one session can reach.
     Raw,
+    /// `Raw`'s frames under the N-tasks pattern: one task per connection, N tasks each awaiting
+    /// a `oneshot`. The floor `ZkDslTasks` is measured against.
+    RawTasks,
+    /// `Raw`'s frames with N callback chains run on one callback thread: `ZkDslCallbacks`' floor.
+    RawCallbacks,
+    /// `Raw`'s frames with N threads each blocking on a `oneshot`: `ZkDslBlocking`'s floor.
+    RawBlocking,
     /// zk-dsl, a window of N `.send()` handles in a `FuturesUnordered` per session.
     ZkDsl,
     /// zk-dsl, N tasks per session, each awaiting one call at a time.
@@ -47,8 +54,11 @@ pub enum ClientKind {
 
 impl ClientKind {
     /// Every client, in the order runs alternate.
-    pub const ALL: [ClientKind; 15] = [
+    pub const ALL: [ClientKind; 18] = [
         ClientKind::Raw,
+        ClientKind::RawTasks,
+        ClientKind::RawCallbacks,
+        ClientKind::RawBlocking,
         ClientKind::ZkDsl,
         ClientKind::ZkDslTasks,
         ClientKind::ZkDslDeque,
@@ -68,6 +78,9 @@ impl ClientKind {
     pub fn name(self) -> &'static str {
         match self {
             ClientKind::Raw => "raw",
+            ClientKind::RawTasks => "raw-tasks",
+            ClientKind::RawCallbacks => "raw-callbacks",
+            ClientKind::RawBlocking => "raw-blocking",
             ClientKind::ZkDsl => "zk-dsl",
             ClientKind::ZkDslTasks => "zk-dsl-tasks",
             ClientKind::ZkDslDeque => "zk-dsl-deque",
@@ -89,10 +102,16 @@ impl ClientKind {
         ClientKind::ALL.into_iter().find(|c| c.name() == s)
     }
 
-    /// Every client but the TLS ones: what runs when `--clients` is not given (the TLS clients
-    /// change the server: see [`ClientKind::is_tls`]).
+    /// Every client but the TLS ones and the pattern floors: what runs when `--clients` is not
+    /// given (the TLS clients change the server: see [`ClientKind::is_tls`]; the floors are for
+    /// the pattern tables).
     pub fn default_set() -> Vec<ClientKind> {
-        ClientKind::ALL.into_iter().filter(|k| !k.is_tls()).collect()
+        ClientKind::ALL.into_iter().filter(|k| !k.is_tls() && !k.is_floor()).collect()
+    }
+
+    /// Raw's frames under one of zk-dsl's calling patterns.
+    pub fn is_floor(self) -> bool {
+        matches!(self, ClientKind::RawTasks | ClientKind::RawCallbacks | ClientKind::RawBlocking)
     }
 
     /// Run by this binary (`zk-bench worker <name>`).

@@ -74,10 +74,16 @@ impl Cell {
     /// Whether `client` runs this cell: the recipe cells need the recipe (zk-dsl's, Curator's,
     /// kazoo's `Lock` and `Counter`; no latch, typed atom or Curator-layout queue in kazoo), the
     /// request cells a plain client (Curator's plain requests are the Java client's). The
-    /// `VecDeque`, callback and blocking-window patterns of zk-dsl are written for get, set and
-    /// create only.
+    /// `VecDeque`, callback and blocking-window patterns of zk-dsl, and raw's pattern floors, are
+    /// written for get, set and create only.
     pub fn runs_with(&self, client: ClientKind) -> bool {
-        if matches!(client, ClientKind::ZkDslDeque | ClientKind::ZkDslCallbacks | ClientKind::ZkDslBlockingWindow) {
+        if matches!(
+            client,
+            ClientKind::ZkDslDeque
+                | ClientKind::ZkDslCallbacks
+                | ClientKind::ZkDslBlockingWindow
+                | ClientKind::RawTasks
+        ) {
             return matches!(self.workload, Workload::Get | Workload::Set | Workload::Create);
         }
         match self.workload {
@@ -201,6 +207,8 @@ mod tests {
         assert!(runs("get 100B n=10").contains(&ClientKind::ZkDslCallbacks));
         assert!(runs("get 100B n=10").contains(&ClientKind::ZkDslTls));
         assert!(!runs("watch 100B").contains(&ClientKind::ZkDslDeque));
+        assert!(runs("create 100B n=10").contains(&ClientKind::RawTasks));
+        assert!(!runs("children-100 n=10").contains(&ClientKind::RawTasks));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod blocking;
 mod caches;
 mod kezhuw;
 mod raw;
+mod raw_patterns;
 mod recipes;
 mod zkdsl;
 
@@ -71,6 +72,9 @@ fn on_worker(kind: ClientKind, ctx: Ctx, rt: &tokio::runtime::Runtime) -> Result
     let task = rt.spawn(async move {
         match kind {
             ClientKind::Raw | ClientKind::RawTls => raw::run(&ctx).await,
+            ClientKind::RawTasks => raw_patterns::run(&ctx, raw_patterns::Pattern::Tasks).await,
+            ClientKind::RawCallbacks => raw_patterns::run(&ctx, raw_patterns::Pattern::Callbacks).await,
+            ClientKind::RawBlocking => raw_patterns::run(&ctx, raw_patterns::Pattern::Blocking).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Lock => recipes::lock_handoff(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Failover => recipes::leader_failover(&ctx).await,
             ClientKind::ZkDsl if ctx.spec.workload == Workload::Counter => recipes::counter(&ctx).await,

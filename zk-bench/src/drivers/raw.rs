@@ -75,12 +75,12 @@ impl AsyncWrite for Stream {
 }
 
 /// How to reach the server: plain, or TLS trusting the run's CA.
-struct Dialer {
+pub(super) struct Dialer {
     tls: Option<TlsConnector>,
 }
 
 impl Dialer {
-    fn for_spec(spec: &RunSpec) -> Res<Dialer> {
+    pub(super) fn for_spec(spec: &RunSpec) -> Res<Dialer> {
         let Some(ca) = &spec.tls_ca else { return Ok(Dialer { tls: None }) };
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("{ca}: {e}"))? {
@@ -112,15 +112,15 @@ impl Dialer {
     }
 }
 
-struct RawConn {
+pub(super) struct RawConn {
     stream: Stream,
     rbuf: BytesMut,
-    wbuf: BytesMut,
-    next_xid: i32,
+    pub(super) wbuf: BytesMut,
+    pub(super) next_xid: i32,
 }
 
 impl RawConn {
-    async fn connect(dialer: &Dialer, addr: &str) -> Res<RawConn> {
+    pub(super) async fn connect(dialer: &Dialer, addr: &str) -> Res<RawConn> {
         let mut stream = dialer.dial(addr).await?;
         let request = ConnectRequest {
             protocol_version: 0,
@@ -153,13 +153,10 @@ impl RawConn {
 
     /// Appends one request frame; returns its xid.
     fn push(&mut self, op: OpCode, body: Option<&dyn Encode>) -> Res<i32> {
-        let xid = self.next_xid;
-        self.next_xid += 1;
-        encode_request(&mut self.wbuf, xid, op, body, DEFAULT_MAX_PACKET).map_err(|e| e.to_string())?;
-        Ok(xid)
+        push_frame(&mut self.wbuf, &mut self.next_xid, op, body)
     }
 
-    async fn flush(&mut self) -> Res<()> {
+    pub(super) async fn flush(&mut self) -> Res<()> {
         if !self.wbuf.is_empty() {
             self.stream.write_all(&self.wbuf).await.map_err(|e| format!("write: {e}"))?;
             // TLS may keep records buffered until flushed (a no-op on plain TCP).
@@ -170,7 +167,7 @@ impl RawConn {
     }
 
     /// Reads once (at least one byte) into the buffer.
-    async fn fill(&mut self) -> Res<()> {
+    pub(super) async fn fill(&mut self) -> Res<()> {
         if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
             self.rbuf.reserve(READ_CHUNK);
         }
@@ -182,7 +179,7 @@ impl RawConn {
     }
 
     /// The next complete frame already buffered: its header and body.
-    fn next_frame(&mut self) -> Res<Option<(ReplyHeader, Bytes)>> {
+    pub(super) fn next_frame(&mut self) -> Res<Option<(ReplyHeader, Bytes)>> {
         let Some(frame) = decode_frame(&mut self.rbuf, DEFAULT_MAX_PACKET).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
@@ -214,7 +211,7 @@ impl RawConn {
         }
     }
 
-    async fn close(mut self) -> Res<()> {
+    pub(super) async fn close(mut self) -> Res<()> {
         let xid = self.push(OpCode::CloseSession, None)?;
         self.flush().await?;
         tokio::time::timeout(Duration::from_secs(10), self.reply(xid))
@@ -224,8 +221,24 @@ impl RawConn {
     }
 }
 
+/// Appends one request frame to `buf` with xid `*next` (then the next one); returns the xid.
+fn push_frame(buf: &mut BytesMut, next: &mut i32, op: OpCode, body: Option<&dyn Encode>) -> Res<i32> {
+    let xid = *next;
+    *next += 1;
+    encode_request(buf, xid, op, body, DEFAULT_MAX_PACKET).map_err(|e| e.to_string())?;
+    Ok(xid)
+}
+
 /// Appends the frames of unit `seq` of session `session`; returns how many replies it awaits.
 fn push_unit(conn: &mut RawConn, ctx: &Ctx, session: usize, seq: u64) -> Res<u32> {
+    encode_unit(&mut conn.wbuf, &mut conn.next_xid, ctx, session, seq)
+}
+
+/// Encodes the frames of unit `seq` of session `session` into `buf`, numbered from `*xid`;
+/// returns how many replies it awaits.
+pub(super) fn encode_unit(buf: &mut BytesMut, xid: &mut i32, ctx: &Ctx, session: usize, seq: u64) -> Res<u32> {
+    let mut conn = Frames { buf, xid };
+    let conn = &mut conn;
     let spec = &ctx.spec;
     match spec.workload {
         Workload::Get => {
@@ -278,6 +291,18 @@ fn push_unit(conn: &mut RawConn, ctx: &Ctx, session: usize, seq: u64) -> Res<u32
             Ok(1)
         }
         other => Err(format!("{other} is not a pipelined workload")),
+    }
+}
+
+/// Where [`encode_unit`] writes.
+struct Frames<'a> {
+    buf: &'a mut BytesMut,
+    xid: &'a mut i32,
+}
+
+impl Frames<'_> {
+    fn push(&mut self, op: OpCode, body: Option<&dyn Encode>) -> Res<i32> {
+        push_frame(self.buf, self.xid, op, body)
     }
 }
 
