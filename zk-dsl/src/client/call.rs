@@ -261,10 +261,15 @@ impl<'c, O: Op> Call<'c, O> {
         F: FnOnce(&Result<O::Output, Error>) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let (op, path) = (self.op.opcode(), self.op.path().to_owned());
-        let mut ctx = self.context(path.clone());
-        let carry = self.op.carry();
+        let op = self.op.opcode();
         let deadline = self.deadline();
+        let carry = self.op.carry();
+        let encoded = self.encode();
+        // Encoded (or refused), its watch and carry taken: the op's path moves into the
+        // reply's context.
+        let path = self.op.take_path();
+        let handle_path = path.clone();
+        let mut ctx = self.context(path);
         let job: ReplyFn = Box::new(move |raw: Result<RawReply, Error>| {
             let result = match raw {
                 Ok(reply) => O::decode(reply, &mut ctx, carry),
@@ -277,13 +282,13 @@ impl<'c, O: Op> Call<'c, O> {
         let inner = &self.client.inner;
         let (dispatcher, driver) = (inner.dispatcher.clone(), inner.driver_thread);
         let completion = match deadline {
-            Some(at) => race_deadline(job, at, inner, op, path.clone()),
+            Some(at) => race_deadline(job, at, inner, op, handle_path.clone()),
             None => Completion::Callback(job),
         };
         // Not held back over the bound (nobody awaits a callback's handle), but counted.
         let permit = inner.permits.clone().and_then(|p| p.try_acquire_owned().ok());
-        self.dispatch(completion, deadline, permit);
-        Pending { state: State::Typed { rx, op, path, dispatcher }, timer: None, driver }
+        self.submit(encoded, completion, deadline, permit);
+        Pending { state: State::Typed { rx, op, path: handle_path, dispatcher }, timer: None, driver }
     }
 
     /// The reply's context, naming `path`.
@@ -293,23 +298,48 @@ impl<'c, O: Op> Call<'c, O> {
         ctx
     }
 
-    /// Validates, encodes and queues the request. A request refused here (bad path, too large,
-    /// session over) is completed with the error through the same completion, so futures and
-    /// callbacks see it exactly like a server's refusal.
+    /// Validates, encodes and queues the request: [`encode`](Self::encode), then
+    /// [`submit`](Self::submit).
     fn dispatch(&mut self, completion: Completion, deadline: Option<Instant>, permit: Option<OwnedSemaphorePermit>) {
-        let (op, path) = (self.op.opcode(), self.op.path());
+        let encoded = self.encode();
+        self.submit(encoded, completion, deadline, permit);
+    }
+
+    /// Validates the op and encodes its frame (with a placeholder xid); takes its watch.
+    fn encode(&mut self) -> Result<Encoded, Error> {
         let inner = &self.client.inner;
-        if let Err(e) = self.op.validate() {
-            return complete(&inner.dispatcher, completion, Err(e));
-        }
+        self.op.validate()?;
         let mut frame = BytesMut::with_capacity(self.op.size_hint() + 64);
         let body = OpBody(&self.op, &inner.chroot);
-        if let Err(e) = encode_request(&mut frame, 0, op, Some(&body), inner.max_write_packet) {
-            return complete(&inner.dispatcher, completion, Err(Error::frame(op, path, e)));
-        }
-        let request = Request { frame, deadline, op, watch: self.op.take_watch().map(Box::new), completion, permit };
+        encode_request(&mut frame, 0, self.op.opcode(), Some(&body), inner.max_write_packet)
+            .map_err(|e| Error::frame(self.op.opcode(), self.op.path(), e))?;
+        Ok(Encoded { frame, watch: self.op.take_watch().map(Box::new) })
+    }
+
+    /// Queues an encoded request. One refused by [`encode`](Self::encode) (bad path, too
+    /// large) is completed with the error through the same completion, so futures and
+    /// callbacks see it exactly like a server's refusal.
+    fn submit(
+        &self,
+        encoded: Result<Encoded, Error>,
+        completion: Completion,
+        deadline: Option<Instant>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let inner = &self.client.inner;
+        let Encoded { frame, watch } = match encoded {
+            Ok(encoded) => encoded,
+            Err(e) => return complete(&inner.dispatcher, completion, Err(e)),
+        };
+        let request = Request { frame, deadline, op: self.op.opcode(), watch, completion, permit };
         inner.submit(Command::Request(request));
     }
+}
+
+/// A request's frame and its watch, ready to queue.
+struct Encoded {
+    frame: BytesMut,
+    watch: Option<Box<WatchAction>>,
 }
 
 /// Waiting for a place under `Connect::max_pending`.
