@@ -10,9 +10,10 @@
 #
 # Starts the benchmark's own server (an orchestrator run of the raw client, whose worker is then
 # paused so the server is idle), then runs each client's worker under callgrind for 4 s of
-# `get 100B n=100` with no warm-up, and prints total instructions / requests. BIN picks the
+# `get 100B n=100` (or N) with no warm-up, and prints total instructions / requests. BIN picks the
 # zk-bench binary (default: target/release/zk-bench, built first); KEEP=DIR keeps each run's
-# callgrind output there (DIR/<n>-<client>.out) for callgrind_annotate.
+# callgrind output there (DIR/<n>-<client>.out) for callgrind_annotate; N=1 (or any) sets the
+# requests outstanding (default 100).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 command -v valgrind > /dev/null || { echo "needs valgrind (Debian: apt-get install valgrind)" >&2; exit 1; }
@@ -40,7 +41,7 @@ kill -STOP "$worker"
 # The server's port: the far end of the paused worker's connection (other servers may be running).
 port=$(ss -tnp | awk -v me="pid=$worker," 'index($0, me) { n = split($5, a, ":"); print a[n]; exit }')
 [ -n "$port" ] || { echo "cannot find the server's port" >&2; exit 1; }
-spec="workload=get connect=127.0.0.1:$port payload=100 outstanding=100 sessions=1 warmup_ms=0 measure_ms=4000"
+spec="workload=get connect=127.0.0.1:$port payload=100 outstanding=${N:-100} sessions=1 warmup_ms=0 measure_ms=4000"
 spec+=" data_root=/zkb/data-100 keys=1000 children_path=/zkb/children-10 eph_root=/zkb/eph tag=cg multi_ops=1 count=100"
 printf '%-40s %14s %10s %16s\n' client instructions requests instr/request
 run=0
