@@ -523,6 +523,15 @@ async fn ten_thousand_writes_through_a_hundred_dropped_connections_are_each_appl
             let mut floor = 0;
             for k in 1..=DROPS {
                 succeeded_so_far.wait_for(|&n| n >= floor + BLOCK / 4).await.expect("the writer is running");
+                // Each drop must hit a connection of its own, the client's k-th. Writes can
+                // still succeed after drop k-1 (their replies reached the client before it),
+                // and until the client reads to the end of that connection it looks
+                // connected: dropping then would hit no connection at all.
+                suite::eventually("the client's next connection", || {
+                    let accepted = proxy.connections_accepted();
+                    async move { (accepted >= k as u64).then_some(()) }
+                })
+                .await;
                 client.wait_connected().await.expect("the session lives");
                 let p = proxy.clone();
                 blocking(move || p.drop_connections()).await;

@@ -21,7 +21,7 @@
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -60,6 +60,8 @@ struct Shared {
     id: u64,
     name: String,
     queue: Mutex<Queue>,
+    /// The thread runs (read without the lock: a client without callbacks opens no batches).
+    started: AtomicBool,
 }
 
 struct Queue {
@@ -82,7 +84,8 @@ impl Dispatcher {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let queue = Queue { sender: Err(default), batches: 0, gathered: Vec::new() };
-        Dispatcher { shared: Arc::new(Shared { id, name: name.to_owned(), queue: Mutex::new(queue) }) }
+        let started = AtomicBool::new(false);
+        Dispatcher { shared: Arc::new(Shared { id, name: name.to_owned(), queue: Mutex::new(queue), started }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -109,10 +112,15 @@ impl Dispatcher {
     /// thread as one. The session task holds a batch while it handles one read: a read that
     /// brings many replies with callbacks then wakes the thread once, not once per reply
     /// (each wake-up is a futex wake for the session task and a futex wait for the thread,
-    /// which otherwise keeps pace and parks between replies). Jobs keep their order.
-    pub fn batch(&self) -> Batch {
+    /// which otherwise keeps pace and parks between replies). Jobs keep their order. `None`
+    /// while no callback has ever been queued: there is no thread to wake yet, and a client
+    /// that uses only futures pays nothing for batches.
+    pub fn batch(&self) -> Option<Batch> {
+        if !self.shared.started.load(Ordering::Acquire) {
+            return None;
+        }
         self.lock().batches += 1;
-        Batch { dispatcher: self.clone() }
+        Some(Batch { dispatcher: self.clone() })
     }
 }
 
@@ -155,6 +163,7 @@ impl Queue {
                 return;
             }
             self.sender = Ok(tx);
+            shared.started.store(true, Ordering::Release);
         }
         if let Ok(tx) = &self.sender {
             // The thread only stops when every sender is gone, and this queue holds one.
@@ -283,7 +292,11 @@ mod tests {
     fn a_batch_hands_its_jobs_over_at_once_and_in_order() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let d = Dispatcher::new("test-batch", None);
-        let outer = d.batch();
+        assert!(d.batch().is_none(), "no batch before the thread runs");
+        let (tx, rx) = std::sync::mpsc::channel();
+        run(&d, move || tx.send(()).unwrap());
+        rx.recv().unwrap();
+        let outer = d.batch().expect("the thread runs");
         for i in 0..3 {
             let s = seen.clone();
             run(&d, move || s.lock().unwrap().push(i));
@@ -292,8 +305,7 @@ mod tests {
         let s = seen.clone();
         run(&d, move || s.lock().unwrap().push(3));
         drop(inner);
-        assert!(d.lock().sender.is_err(), "nothing reaches the thread while a batch is open");
-        assert_eq!(d.lock().gathered.len(), 4);
+        assert_eq!(d.lock().gathered.len(), 4, "nothing reaches the thread while a batch is open");
         drop(outer);
         let (tx, rx) = std::sync::mpsc::channel();
         run(&d, move || tx.send(()).unwrap());
