@@ -122,6 +122,38 @@ impl Dispatcher {
         self.lock().batches += 1;
         Some(Batch { dispatcher: self.clone() })
     }
+
+    /// Queues an event for default and callback watchers.
+    pub fn event(&self, event: WatchedEvent, watchers: Vec<Watcher>) {
+        if watchers.is_empty() || (watchers.iter().all(|w| matches!(w, Watcher::Default)) && !self.has_default()) {
+            return;
+        }
+        self.push(Job::Event(event, watchers));
+    }
+
+    /// Whether a default watcher may be listening: always once the thread runs (it owns the
+    /// watcher then), else whether one was given.
+    fn has_default(&self) -> bool {
+        !matches!(&self.lock().sender, Err(None))
+    }
+
+    /// Queues a reply callback with its reply.
+    pub fn reply(&self, f: ReplyFn, result: Result<RawReply, Error>) {
+        self.push(Job::Reply(f, result));
+    }
+
+    /// Replaces the default watcher; events queued before this still go to the old one.
+    pub fn set_default(&self, watcher: Option<WatchFn>) {
+        let mut queue = self.lock();
+        match &mut queue.sender {
+            // Not started: nothing is queued, so the new watcher simply replaces the old.
+            Err(default) => *default = watcher,
+            Ok(_) => {
+                drop(queue);
+                self.push(Job::SetDefault(watcher));
+            }
+        }
+    }
 }
 
 /// An open batch of [`Dispatcher::batch`]; dropping it hands the gathered jobs over.
@@ -168,40 +200,6 @@ impl Queue {
         if let Ok(tx) = &self.sender {
             // The thread only stops when every sender is gone, and this queue holds one.
             let _ = tx.send(job);
-        }
-    }
-}
-
-impl Dispatcher {
-    /// Queues an event for default and callback watchers.
-    pub fn event(&self, event: WatchedEvent, watchers: Vec<Watcher>) {
-        if watchers.is_empty() || (watchers.iter().all(|w| matches!(w, Watcher::Default)) && !self.has_default()) {
-            return;
-        }
-        self.push(Job::Event(event, watchers));
-    }
-
-    /// Whether a default watcher may be listening: always once the thread runs (it owns the
-    /// watcher then), else whether one was given.
-    fn has_default(&self) -> bool {
-        !matches!(&self.lock().sender, Err(None))
-    }
-
-    /// Queues a reply callback with its reply.
-    pub fn reply(&self, f: ReplyFn, result: Result<RawReply, Error>) {
-        self.push(Job::Reply(f, result));
-    }
-
-    /// Replaces the default watcher; events queued before this still go to the old one.
-    pub fn set_default(&self, watcher: Option<WatchFn>) {
-        let mut queue = self.lock();
-        match &mut queue.sender {
-            // Not started: nothing is queued, so the new watcher simply replaces the old.
-            Err(default) => *default = watcher,
-            Ok(_) => {
-                drop(queue);
-                self.push(Job::SetDefault(watcher));
-            }
         }
     }
 }
