@@ -8,7 +8,7 @@
 //! copied out of the read buffer, and the reply's data split off it. It once cost five more: a
 //! copy of the path for the reply's context, another for a watch the read did not set, another
 //! for the result, a second allocation for the chroot and one for the latency metric's label.
-//! A reply callback's closure was boxed twice and its path copied three times, and the
+//! A reply callback's closure was boxed twice and its path copied twice (now once), and the
 //! blocking facade made a waker per wait.
 //! The bounds below keep all of that out.
 

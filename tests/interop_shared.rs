@@ -490,11 +490,7 @@ async fn double_barrier_with_curator_members_holds_over_50_rounds_with_deaths() 
                 pause().await;
             }
             let dir = format!("/barrier/round-{r}");
-            let deadline = tokio::time::Instant::now() + patience();
-            while env.client.children(dir.as_str()).await.map(|c| c.len()).unwrap_or(0) < 3 {
-                assert!(tokio::time::Instant::now() < deadline, "round {r}: three member nodes");
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            suite::children_until(&env.client, &dir, &format!("round {r}: three member nodes"), |c| c.len() >= 3).await;
             slots[victim].send(Cmd::Die);
             let dying = slots[victim].expect("DYING", r).await;
             slots[victim].expect("DIED", r).await;

@@ -5,11 +5,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use suite::latch::Participant;
 use suite::peers::{now_micros, HolderLog};
-use suite::{connect_through, eventually, patience, server, within, TestEnv};
+use suite::{connect_through, eventually, server, within, TestEnv};
 use zk_dsl::recipes::{LatchState, LeaderLatch, LeaderSelector, LossPolicy};
 use zk_dsl::testing::{scaled, FaultProxy};
 use zk_dsl::Error;
@@ -25,17 +25,19 @@ async fn one_leader_at_a_time_over_twenty_leader_losses() {
     let observer = LeaderLatch::new(&env.client, "/election").id("observer");
     for round in 0..20 {
         // Exactly one leads, and the server's order agrees.
-        let deadline = Instant::now() + patience();
-        let leader = loop {
+        let leader = eventually(&format!("round {round}: somebody to lead"), || {
             let leading: Vec<usize> =
                 (0..participants.len()).filter(|&i| participants[i].leading.load(Ordering::SeqCst)).collect();
             assert!(leading.len() <= 1, "round {round}: several leaders {leading:?}");
-            if let [one] = leading[..] {
-                break one;
+            async move {
+                if let [one] = leading[..] {
+                    Some(one)
+                } else {
+                    None
+                }
             }
-            assert!(Instant::now() < deadline, "round {round}: nobody leads");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        };
+        })
+        .await;
         let latch = observer.clone().start().await.unwrap();
         let on_server = latch.leader().await.unwrap().expect("a leader on the server");
         assert_eq!(on_server.id_str(), participants[leader].id, "round {round}");
