@@ -50,6 +50,9 @@ OPTIONS:
   --keys N                pre-created znodes per payload size (default 1000)
   --contended             run every client beside a CPU-burning neighbour: one busy thread pinned to
                           each CPU through each run's warm-up and window (the results say so)
+  --client-cpu PCT        limit every client process to PCT % of one CPU (a cgroup CPU quota; needs
+                          root), the server unconstrained: throughput is then the client's budget
+                          over its CPU per op
   --no-memory             skip the memory measurements
   --memory-count N        requests and watches for the memory measurements (default 100000)
   --java-classpath CP     class path of the Java client (default Debian's zookeeper.jar + slf4j-nop)
@@ -76,6 +79,8 @@ pub struct Options {
     pub memory_count: usize,
     /// Runs beside a CPU-burning neighbour (`contend.rs`).
     pub contended: bool,
+    /// Each client process limited to this % of one CPU (`budget.rs`).
+    pub client_cpu: Option<f64>,
     pub java_classpath: Option<String>,
     pub venv: Option<PathBuf>,
     /// Re-render this directory's results.json instead of running anything.
@@ -99,6 +104,7 @@ impl Default for Options {
             memory: true,
             memory_count: 100_000,
             contended: false,
+            client_cpu: None,
             java_classpath: None,
             venv: None,
             render: None,
@@ -154,6 +160,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             "--keys" => o.keys = value()?.parse().ok().filter(|&k| k >= 1).ok_or("--keys needs a number ≥ 1")?,
             "--no-memory" => o.memory = false,
             "--contended" => o.contended = true,
+            "--client-cpu" => {
+                let share = value()?.parse().ok().filter(|&p: &f64| p > 0.0 && p.is_finite());
+                o.client_cpu = Some(share.ok_or("--client-cpu needs a percentage above 0")?);
+            }
             "--memory-count" => {
                 o.memory_count =
                     value()?.parse().ok().filter(|&k| k >= 1).ok_or("--memory-count needs a number ≥ 1")?;
@@ -204,6 +214,16 @@ mod tests {
         assert!(parse(&args("--clients nope")).is_err());
         assert!(parse(&args("--bogus")).is_err());
         assert!(parse(&args("--rounds 0")).is_err());
+        assert!(parse(&args("--client-cpu 0")).is_err());
+        assert!(parse(&args("--client-cpu ten")).is_err());
+    }
+
+    #[test]
+    fn a_client_cpu_budget_is_a_share_of_one_cpu() {
+        let Ok(Parsed::Run(o)) = parse(&args("--client-cpu 12.5")) else { panic!() };
+        assert_eq!(o.client_cpu, Some(12.5));
+        let Ok(Parsed::Run(o)) = parse(&args("--contended")) else { panic!() };
+        assert_eq!(o.client_cpu, None);
     }
 
     #[test]

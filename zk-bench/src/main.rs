@@ -3,6 +3,7 @@
 //! one server, clients alternating round after round. See `cli::USAGE`; the published run is
 //! `zk-bench/results/` (results.md, results.json, the plots).
 
+mod budget;
 mod cli;
 mod clients;
 mod contend;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zk_dsl::testing::{four_letter, session_ids_from_cons, TestCa, ZkServer};
 use zk_dsl::{Client, Error};
 
+use crate::budget::CpuBudget;
 use crate::cli::Options;
 use crate::clients::ClientKind;
 use crate::drivers::payload;
@@ -364,7 +365,10 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         let started = if kind.is_tls() && ca.is_none() {
             Err("the TLS clients need the server zk-bench starts (not --server)".to_string())
         } else {
-            peers::prepare(kind, &opts, ca).and_then(|cmd| Worker::start(kind, cmd, &opts.out.join("logs")))
+            let budget = opts.client_cpu.map(|share| CpuBudget::create(share, &kind.to_string())).transpose();
+            budget.and_then(|budget| {
+                peers::prepare(kind, &opts, ca).and_then(|cmd| Worker::start(kind, cmd, &opts.out.join("logs"), budget))
+            })
         };
         match started {
             Ok(w) => {
@@ -395,7 +399,13 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     };
     // Other work on the machine is noise in every number: the results say how much there was.
     let load_at_start = procfs::load_average();
-    let mode = if opts.contended { contend::describe() } else { "idle: nothing else started beside the runs".into() };
+    let budget = workers.iter().find_map(Worker::budget).map(CpuBudget::describe);
+    let mode = match (opts.contended, &budget) {
+        (false, None) => "idle: nothing else started beside the runs".to_string(),
+        (true, None) => contend::describe(),
+        (false, Some(b)) => b.clone(),
+        (true, Some(b)) => format!("{}; {b}", contend::describe()),
+    };
     let meta = |results: &mut Results, state: String| {
         let m = &mut results.meta;
         m.insert("command".to_string(), command_line.clone());
@@ -456,6 +466,12 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
         // Keep what is done on disk: a run interrupted later still leaves its finished cells.
         meta(&mut results, format!("partial: {} of {total} cells", ci + 1));
         write_files(&mut results, &opts.out)?;
+    }
+    // Zero for a client would mean its budget never bit: it ran as if unlimited.
+    let throttled: Vec<String> =
+        workers.iter().filter_map(|w| Some(format!("{} {}", w.kind, w.throttled_periods()?))).collect();
+    if !throttled.is_empty() {
+        results.meta.insert("budget".to_string(), format!("quota periods run out: {}", throttled.join(", ")));
     }
     drop(workers);
 
@@ -542,7 +558,7 @@ fn memory(opts: &Options, address: SocketAddr) -> Memory {
         Cell { workload: Workload::Memory, payload: 100, outstanding: 1, sessions: 1, children: 0, multi_ops: 0 };
     let spec = spec_for(&cell, opts, (address, None), "mem".into());
     let result = peers::prepare(ClientKind::ZkDsl, opts, None)
-        .and_then(|cmd| Worker::start(ClientKind::ZkDsl, cmd, &opts.out.join("logs")))
+        .and_then(|cmd| Worker::start(ClientKind::ZkDsl, cmd, &opts.out.join("logs"), None))
         .map(|mut w| w.run(&spec, run_timeout(opts)));
     wait_idle(address, 0);
     match result {

@@ -784,7 +784,7 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(out, "- date: {}; machine: {}", meta("date"), meta("machine"));
     let _ = writeln!(out, "- server: {}", meta("server"));
     let _ = writeln!(out, "- runs: {}", meta("runs"));
-    for key in ["mode", "load"] {
+    for key in ["mode", "budget", "load"] {
         if let Some(value) = results.meta.get(key) {
             let _ = writeln!(out, "- {key}: {value}");
         }

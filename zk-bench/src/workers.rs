@@ -8,6 +8,7 @@ use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::budget::CpuBudget;
 use crate::clients::ClientKind;
 use crate::peers::WorkerCommand;
 use crate::spec::{RunReport, RunSpec};
@@ -35,6 +36,8 @@ pub struct Worker {
     proc: Option<Proc>,
     /// What the worker said it is (client and version).
     pub hello: String,
+    /// Where each process of this worker goes once it has started (`--client-cpu`).
+    budget: Option<CpuBudget>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -44,10 +47,15 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    pub fn start(kind: ClientKind, cmd: WorkerCommand, log_dir: &std::path::Path) -> Result<Worker, String> {
+    pub fn start(
+        kind: ClientKind,
+        cmd: WorkerCommand,
+        log_dir: &std::path::Path,
+        budget: Option<CpuBudget>,
+    ) -> Result<Worker, String> {
         fs::create_dir_all(log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))?;
         let log = log_dir.join(format!("{kind}.stderr.log"));
-        let mut w = Worker { kind, cmd, log, proc: None, hello: String::new() };
+        let mut w = Worker { kind, cmd, log, proc: None, hello: String::new(), budget };
         w.spawn()?;
         Ok(w)
     }
@@ -90,6 +98,13 @@ impl Worker {
         let value: serde_json::Value =
             serde_json::from_str(&hello).map_err(|e| format!("the {} worker said {hello:?}: {e}", self.kind))?;
         self.hello = value.get("hello").and_then(|h| h.as_str()).unwrap_or_default().to_string();
+        // Limited once started: a JVM's start-up under a small budget would take minutes.
+        if let Some(budget) = &self.budget {
+            if let Err(e) = budget.add(proc.child.id()) {
+                proc.kill();
+                return Err(e);
+            }
+        }
         self.proc = Some(proc);
         Ok(())
     }
@@ -118,6 +133,16 @@ impl Worker {
                 RunReport::failed(format!("the worker died (see {})", self.log.display()))
             }
         }
+    }
+
+    /// Quota periods this worker's group ran out of (`--client-cpu`), so far.
+    pub fn throttled_periods(&self) -> Option<u64> {
+        self.budget.as_ref().and_then(CpuBudget::throttled_periods)
+    }
+
+    /// What the worker's CPU budget is, if it has one.
+    pub fn budget(&self) -> Option<&CpuBudget> {
+        self.budget.as_ref()
     }
 
     /// Ends the worker process; the next [`run`](Self::run) starts a fresh one.
