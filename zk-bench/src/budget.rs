@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_budget_holds_a_busy_process_to_its_share() {
-        let budget = match CpuBudget::create(30.0, "test") {
+        let budget = match CpuBudget::create(10.0, "test") {
             Ok(budget) => budget,
             Err(e) => {
                 // An unprivileged machine cannot run `--client-cpu` at all; it says so there.
@@ -156,9 +156,10 @@ mod tests {
         let wall_ticks = started.elapsed().as_secs_f64() * crate::procfs::clock_ticks_per_second() as f64;
         busy.kill().unwrap();
         busy.wait().unwrap();
-        // 30 % of the wall time, with room for tick rounding; unlimited it would be about 100 %.
+        // 10 % of the wall time, with room for tick rounding; unlimited, a busy process gets a
+        // whole CPU on an idle machine. The quota biting is the sure sign, whatever the load.
         let share = used as f64 / wall_ticks;
-        assert!(share > 0.05 && share < 0.5, "the busy process used {:.0} % of a CPU", share * 100.0);
+        assert!(used > 0 && share < 0.3, "the busy process used {:.0} % of a CPU", share * 100.0);
         assert!(budget.throttled_periods().unwrap_or(0) > 0, "the quota never bit");
         let dir = budget.dir.clone();
         drop(budget);
