@@ -334,9 +334,15 @@ async fn following_ends_with_the_session_and_each_new_session_follows_again() {
     let sessions = zk_dsl::Sessions::connect(move || connecting(&connect_string).follow_config()).await.unwrap();
     let first = sessions.client();
     following(std::slice::from_ref(&first), initial.version).await;
-    // Closing the session through a second handle on it expires it for the first.
+    // Closing the session through a second handle on it expires it for the first. The twin
+    // resumes it on another member: a member that takes over a session closes its earlier
+    // connection there, and the first client, reconnecting, could take it back from the twin
+    // before the close went out (the close then lost, the session never ending).
     let status = first.status();
-    let twin = connecting(&all).resume(status.session_id, status.password.clone()).await.unwrap();
+    let here = status.server.expect("the first client is connected");
+    let elsewhere: Vec<String> = ensemble.addresses().iter().filter(|a| **a != here).map(|a| a.to_string()).collect();
+    let twin = connecting(&elsewhere.join(",")).resume(status.session_id, status.password.clone()).await.unwrap();
+    assert_ne!(twin.status().server, Some(here), "the twin is on another member");
     twin.close().await.unwrap();
     // The first client hears of it when the server drops its connection, or at the latest when
     // its read timeout (2/3 of the session timeout) ends a connection that went silent.
