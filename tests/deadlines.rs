@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use suite::{connect, connect_through, patience, server, unique, within};
 use zk_dsl::proto::OpCode;
 use zk_dsl::testing::{scaled, FaultProxy};
-use zk_dsl::{Client, Connect, Error};
+use zk_dsl::{Client, Connect, Error, SessionEvent};
 
 /// Long enough that scheduling noise on a shared machine is well inside 10 % of it.
 fn deadline() -> Duration {
@@ -113,8 +113,13 @@ async fn a_request_still_queued_at_its_deadline_is_never_sent() {
     // Attempts on the blackholed proxy last longer than the deadline, so the request is still
     // queued (not failed by a round of failed attempts) when its deadline comes.
     let client = through(&proxy, &root).attempt_timeout(deadline() * 2).await.unwrap();
+    let mut events = client.session_events();
     proxy.blackhole(true);
     proxy.drop_connections();
+    // Made before the client has read the end of its connection, the create would go out on
+    // the dead socket and fail with the connection at once instead of waiting in the queue.
+    let seen = within("the client seeing its connection dropped", events.next()).await;
+    assert_eq!(seen, Some(SessionEvent::Disconnected));
     let started = Instant::now();
     let err = client.create("/late").persistent().timeout(deadline()).await.unwrap_err();
     at_deadline("create while disconnected", started.elapsed(), deadline());
