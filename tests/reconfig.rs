@@ -338,8 +338,8 @@ async fn following_ends_with_the_session_and_each_new_session_follows_again() {
     // resumes it on another member: a member that takes over a session closes its earlier
     // connection there, and the first client, reconnecting, could take it back from the twin
     // before the close went out (the close then lost, the session never ending).
+    let here = eventually("the first client connected", || async { first.status().server }).await;
     let status = first.status();
-    let here = status.server.expect("the first client is connected");
     let elsewhere: Vec<String> = ensemble.addresses().iter().filter(|a| **a != here).map(|a| a.to_string()).collect();
     let twin = connecting(&elsewhere.join(",")).resume(status.session_id, status.password.clone()).await.unwrap();
     assert_ne!(twin.status().server, Some(here), "the twin is on another member");
