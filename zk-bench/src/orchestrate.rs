@@ -399,8 +399,8 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     };
     // Other work on the machine is noise in every number: the results say how much there was.
     let load_at_start = procfs::load_average();
-    let budget = workers.iter().find_map(Worker::budget).map(CpuBudget::describe);
-    let mode = match (opts.contended, &budget) {
+    let budgeted = workers.iter().find_map(Worker::budget).map(CpuBudget::describe);
+    let mode = match (opts.contended, &budgeted) {
         (false, None) => "idle: nothing else started beside the runs".to_string(),
         (true, None) => contend::describe(),
         (false, Some(b)) => b.clone(),
