@@ -29,7 +29,7 @@ impl CpuBudget {
     /// A group named after `name` with `percent` % of one CPU (above 0; more than 100 spans
     /// CPUs).
     pub fn create(percent: f64, name: &str) -> Result<CpuBudget, String> {
-        if !(percent > 0.0 && percent.is_finite()) {
+        if !valid_share(percent) {
             return Err(format!("--client-cpu {percent}: needs a share above 0"));
         }
         let (root, version) = cpu_hierarchy()?;
@@ -88,6 +88,11 @@ impl Drop for CpuBudget {
         }
         let _ = fs::remove_dir(&self.dir);
     }
+}
+
+/// Whether `percent` can be a budget: a finite share above 0.
+pub fn valid_share(percent: f64) -> bool {
+    percent > 0.0 && percent.is_finite()
 }
 
 /// Microseconds of CPU per `period_us` for `percent` % of one CPU.

@@ -161,7 +161,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             "--no-memory" => o.memory = false,
             "--contended" => o.contended = true,
             "--client-cpu" => {
-                let share = value()?.parse().ok().filter(|&p: &f64| p > 0.0 && p.is_finite());
+                let share = value()?.parse().ok().filter(|&p| crate::budget::valid_share(p));
                 o.client_cpu = Some(share.ok_or("--client-cpu needs a percentage above 0")?);
             }
             "--memory-count" => {

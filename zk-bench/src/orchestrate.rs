@@ -469,7 +469,7 @@ pub fn main(opts: Options, command_line: String) -> Res<()> {
     }
     // Zero for a client would mean its budget never bit: it ran as if unlimited.
     let throttled: Vec<String> =
-        workers.iter().filter_map(|w| Some(format!("{} {}", w.kind, w.throttled_periods()?))).collect();
+        workers.iter().filter_map(|w| Some(format!("{} {}", w.kind, w.budget()?.throttled_periods()?))).collect();
     if !throttled.is_empty() {
         results.meta.insert("budget".to_string(), format!("quota periods run out: {}", throttled.join(", ")));
     }

@@ -135,11 +135,6 @@ impl Worker {
         }
     }
 
-    /// Quota periods this worker's group ran out of (`--client-cpu`), so far.
-    pub fn throttled_periods(&self) -> Option<u64> {
-        self.budget.as_ref().and_then(CpuBudget::throttled_periods)
-    }
-
     /// What the worker's CPU budget is, if it has one.
     pub fn budget(&self) -> Option<&CpuBudget> {
         self.budget.as_ref()
