@@ -18,7 +18,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use suite::ensemble;
 use suite::peers::{self, now_micros, startup_patience, HolderLog, LockMode, Peer};
@@ -360,7 +360,7 @@ enum Fenced {
 /// while our node exists and only on the value read. A write whose reply was lost with the
 /// connection is resolved once the guard is Held again (same session, node still ours, so
 /// nobody else wrote): it landed iff the counter's version moved by one.
-async fn fenced_increment(client: &Client, guard: &LockGuard, counter: &str) -> Fenced {
+async fn fenced_increment(client: &Client, guard: &mut LockGuard, counter: &str) -> Fenced {
     let node = match client.get_data(counter).await {
         Ok(node) => node,
         Err(e) if e.is_retryable() => return Fenced::Abandoned("the read failed with the connection"),
@@ -375,16 +375,17 @@ async fn fenced_increment(client: &Client, guard: &LockGuard, counter: &str) -> 
         Ok(_) => Fenced::Applied,
         Err(Error::LockLost { .. }) => Fenced::Abandoned("the guarded write was refused"),
         Err(e) if e.is_retryable() => {
-            let deadline = Instant::now() + ensemble::session_timeout() * 2;
-            loop {
-                match guard.state() {
-                    HoldState::Held => break,
-                    HoldState::Lost => panic!("the session or lock was lost in a failover, which this test does not expect, after an unanswered write: {e}"),
-                    HoldState::Uncertain if Instant::now() < deadline => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    HoldState::Uncertain => panic!("the guard stayed uncertain after the failover"),
+            let settled = tokio::time::timeout(ensemble::session_timeout() * 2, async {
+                let mut state = guard.state();
+                while state == HoldState::Uncertain {
+                    state = guard.changed().await;
                 }
+                state
+            });
+            match settled.await {
+                Ok(HoldState::Held) => {}
+                Ok(_) => panic!("the session or lock was lost in a failover, which this test does not expect, after an unanswered write: {e}"),
+                Err(_) => panic!("the guard stayed uncertain after the failover"),
             }
             let now = client.get_data(counter).await.expect("read the counter after reconnecting");
             match now.stat.version - version {
@@ -481,7 +482,7 @@ async fn mutex_with_curator_stays_exclusive_when_the_rust_clients_member_dies() 
                         continue;
                     }
                 }
-                match fenced_increment(&client, &guard, "/counter").await {
+                match fenced_increment(&client, &mut guard, "/counter").await {
                     Fenced::Applied => {
                         log.record(id, from, now_micros());
                         applied += 1;
@@ -566,23 +567,17 @@ async fn a_rust_waiter_behind_curator_rides_through_dropped_connections() {
         tokio::time::sleep(cut).await;
         tokio::task::block_in_place(|| proxy.drop_connections());
         proxy.delay(Duration::ZERO);
-        // Queued behind Curator, once.
-        let deadline = Instant::now() + patience();
-        loop {
-            let ids: Vec<String> = Mutex::new(&env.client, "/lock")
-                .participants()
-                .await
-                .unwrap()
-                .iter()
-                .map(|p| p.id_str().into_owned())
-                .collect();
-            if ids == ["curator", "rust"] {
-                break;
-            }
-            assert!(!waiting.is_finished(), "round {round}: the waiter ended early: {:?}", waiting.await);
-            assert!(Instant::now() < deadline, "round {round}: never queued behind Curator: {ids:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // Queued behind Curator, once: the second node, seen on a child watch, is the waiter's.
+        let what = format!("round {round}: the waiter's node behind Curator's");
+        suite::children_until(&env.client, "/lock", &what, |c| c.len() >= 2).await;
+        let ids: Vec<String> = Mutex::new(&env.client, "/lock")
+            .participants()
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id_str().into_owned())
+            .collect();
+        assert_eq!(ids, ["curator", "rust"], "round {round}: queued behind Curator, once");
         assert!(!waiting.is_finished(), "round {round}: still waiting while Curator holds");
         curator.send("release");
         let guard = tokio::time::timeout(patience(), waiting)

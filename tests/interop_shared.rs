@@ -267,9 +267,10 @@ async fn zk_dsl_producer_to_curator_consumers_moves_every_item_once() {
     let mut offers = JoinSet::new();
     for i in 0..QUEUE_ITEMS {
         if i % BACKLOG == 0 {
-            while queue.len().await.unwrap() > BACKLOG {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            let items = |c: &[String]| c.iter().filter(|c| c.starts_with("qn-")).count();
+            // At the consumers' pace; the whole run may take up to patience() * 12 (below).
+            let what = "the consumers to take the backlog";
+            suite::children_until_within(&env.client, "/q", what, patience() * 6, |c| items(c) <= BACKLOG).await;
         }
         if offers.len() >= IN_FLIGHT {
             offers.join_next().await.unwrap().unwrap();

@@ -128,7 +128,18 @@ pub async fn connect_through(proxy: &zk_dsl::testing::FaultProxy, root: &str, se
 /// returns them; a missing `path` counts as having none (its creation is watched for). Fails the
 /// test after `patience()`, naming `what`.
 pub async fn children_until(client: &Client, path: &str, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + patience();
+    children_until_within(client, path, what, patience(), done).await
+}
+
+/// [`children_until`] with its own limit, for children that change at a peer's pace.
+pub async fn children_until_within(
+    client: &Client,
+    path: &str,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         let (children, changed) = match client.children(path).with_watch().await {
             Ok(listed) => listed,
